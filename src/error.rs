@@ -1,0 +1,222 @@
+//! The one error type, and its mapping onto HTTP.
+//!
+//! Every failure a client can cause gets a 4xx with an RFC 9457 `application/problem+json` body
+//! that says what is wrong and, where it applies, *where* (a JSON path into the request, or the
+//! name of a query parameter). Agents such as the Spline Spark agent log the body verbatim, so
+//! it is often the only diagnostic an operator sees. 5xx is kept for our own faults; their
+//! cause is logged with an id that the response repeats, and never sent to the client.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// Result alias used across the crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong while serving a request.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// 400: the request is malformed (bad JSON, wrong types, missing fields, bad parameters).
+    #[error("{detail}")]
+    BadRequest {
+        /// Stable machine-readable code.
+        code: &'static str,
+        /// What is wrong.
+        detail: String,
+        /// Where: a JSON path into the body, or a parameter name.
+        path: Option<String>,
+    },
+    /// 422: well-formed JSON that does not describe a valid entity (dangling ids, cycles...).
+    #[error("{detail}")]
+    Unprocessable {
+        /// Stable machine-readable code.
+        code: &'static str,
+        /// What is wrong.
+        detail: String,
+        /// Where, as a JSON path into the body.
+        path: Option<String>,
+    },
+    /// 404: the thing asked for is not stored.
+    #[error("{0}")]
+    NotFound(String),
+    /// 409: the request contradicts what is stored (e.g. a reused plan id).
+    #[error("{detail}")]
+    Conflict {
+        /// What contradicts what.
+        detail: String,
+        /// Where in the request.
+        path: Option<String>,
+    },
+    /// 413: the body, or what it inflates to, is over the configured limit.
+    #[error("request body exceeds the limit of {limit} bytes")]
+    PayloadTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// 415: a `Content-Type` or `Content-Encoding` we don't speak.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// 503: the database can't be reached right now; worth retrying.
+    #[error("{0}")]
+    Unavailable(String),
+    /// 500: our own fault. The cause is logged, not returned.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl Error {
+    /// A 400 with a code, a message and an optional location.
+    pub fn bad_request(
+        code: &'static str,
+        detail: impl Into<String>,
+        path: Option<String>,
+    ) -> Self {
+        Error::BadRequest {
+            code,
+            detail: detail.into(),
+            path,
+        }
+    }
+
+    /// A 422 with a code, a message and a location.
+    pub fn unprocessable(
+        code: &'static str,
+        detail: impl Into<String>,
+        path: impl Into<String>,
+    ) -> Self {
+        Error::Unprocessable {
+            code,
+            detail: detail.into(),
+            path: Some(path.into()),
+        }
+    }
+
+    /// The HTTP status this error answers with.
+    pub fn status_code(&self) -> StatusCode {
+        match self {
+            Error::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Error::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Error::NotFound(_) => StatusCode::NOT_FOUND,
+            Error::Conflict { .. } => StatusCode::CONFLICT,
+            Error::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            Error::BadRequest { code, .. } | Error::Unprocessable { code, .. } => code,
+            Error::NotFound(_) => "not-found",
+            Error::Conflict { .. } => "conflict",
+            Error::PayloadTooLarge { .. } => "payload-too-large",
+            Error::UnsupportedMediaType(_) => "unsupported-media-type",
+            Error::Unavailable(_) => "unavailable",
+            Error::Internal(_) => "internal",
+        }
+    }
+
+    fn path(&self) -> Option<String> {
+        match self {
+            Error::BadRequest { path, .. }
+            | Error::Unprocessable { path, .. }
+            | Error::Conflict { path, .. } => path.clone(),
+            _ => None,
+        }
+    }
+
+    fn problem(&self) -> Problem {
+        let status = self.status_code();
+        let code = self.code();
+        let detail = match self {
+            Error::Internal(cause) => {
+                let error_id = uuid::Uuid::new_v4();
+                tracing::error!(%error_id, error = ?cause, "internal error");
+                format!("internal error {error_id}; the cause is in the server log")
+            }
+            other => other.to_string(),
+        };
+        Problem {
+            problem_type: format!("urn:headwater:problem:{code}"),
+            title: status.canonical_reason().unwrap_or("Error").to_owned(),
+            status: status.as_u16(),
+            code: code.to_owned(),
+            detail,
+            path: self.path(),
+        }
+    }
+}
+
+/// The RFC 9457 problem document every error answers with.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem {
+    /// A URN naming the kind of problem: `urn:headwater:problem:<code>`.
+    #[serde(rename = "type")]
+    pub problem_type: String,
+    /// The HTTP status phrase.
+    pub title: String,
+    /// The HTTP status code.
+    pub status: u16,
+    /// Stable machine-readable code, e.g. `invalid-field` or `unknown-plan`.
+    pub code: String,
+    /// What is wrong, for a human.
+    pub detail: String,
+    /// Where the problem is: a JSON path into the request body such as
+    /// `operations.reads[2].inputSources`, or a query parameter name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        let mut response = (self.status_code(), axum::Json(self.problem())).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if matches!(self, Error::Unavailable(_)) {
+            // Both OpenLineage clients retry a 503; tell them when.
+            headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        }
+        response
+    }
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(err: sqlx::Error) -> Self {
+        match err {
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+                tracing::warn!(error = %err, "database unavailable");
+                Error::Unavailable("the database is unavailable; retry later".to_owned())
+            }
+            other => Error::Internal(other.into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_errors_hide_their_cause() {
+        let problem = Error::Internal(anyhow::anyhow!("password=hunter2")).problem();
+        assert_eq!(problem.status, 500);
+        assert!(!problem.detail.contains("hunter2"));
+    }
+
+    #[test]
+    fn client_errors_carry_code_and_path() {
+        let err = Error::bad_request("invalid-field", "missing field", Some("a.b[1]".into()));
+        let problem = err.problem();
+        assert_eq!(
+            (problem.status, problem.code.as_str()),
+            (400, "invalid-field")
+        );
+        assert_eq!(problem.path.as_deref(), Some("a.b[1]"));
+        assert_eq!(problem.problem_type, "urn:headwater:problem:invalid-field");
+    }
+}

@@ -1,0 +1,329 @@
+//! The native consumer API under `/api/v1/graph`: lineage subgraphs, node search, node details.
+
+use std::collections::{HashMap, HashSet};
+
+use axum::Json;
+use axum::extract::State;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::AppState;
+use super::query::ApiQuery;
+use crate::error::{Error, Problem, Result};
+use crate::graph::{self, Direction, Limits};
+use crate::model::{Edge, EdgeRecord, Node, NodeId, NodeKind};
+use crate::store::{NodeQuery, Store};
+
+pub(super) const TAG: &str = "graph";
+
+const DEFAULT_DEPTH: u32 = 5;
+const MAX_DEPTH: u32 = 50;
+const DEFAULT_MAX_NODES: u32 = 5_000;
+const MAX_MAX_NODES: u32 = 100_000;
+const DEFAULT_PAGE: u32 = 50;
+const MAX_PAGE: u32 = 1_000;
+/// Edges listed per direction on the node page; a popular dataset may have thousands of readers.
+const NEIGHBOUR_LIMIT: u32 = 500;
+
+pub(super) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(get_lineage))
+        .routes(routes!(list_nodes))
+        .routes(routes!(get_node))
+}
+
+/// Parameters of a lineage query.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+struct LineageParams {
+    /// Key of the start node, e.g. `dataset:s3://lake/raw/orders` or `job:<planId>`. A run,
+    /// operation or attribute starts from the job it belongs to.
+    node: String,
+    /// `upstream`, `downstream` (default) or `both`.
+    direction: Option<Direction>,
+    /// Process hops to walk, 0 to 50 (default 5). Depth 1 downstream of a dataset is the
+    /// dataset, the jobs that read it, and what those jobs wrote.
+    depth: Option<u32>,
+    /// Most nodes to return, 1 to 100000 (default 5000).
+    max_nodes: Option<u32>,
+}
+
+/// A lineage subgraph.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct LineageResponse {
+    /// Key of the start node.
+    root: String,
+    /// Which way the walk went.
+    direction: Direction,
+    /// The depth asked for.
+    depth_requested: u32,
+    /// The deepest process hop any returned node is at.
+    depth_reached: u32,
+    /// True when nodes were left out because of `depth` or `maxNodes`.
+    truncated: bool,
+    /// Datasets and jobs reached (plus the start node, whatever its kind), sorted by key.
+    nodes: Vec<Node>,
+    /// Edges between returned nodes, pointing the way data flows.
+    edges: Vec<Edge>,
+}
+
+fn bounded(
+    value: Option<u32>,
+    default: u32,
+    range: std::ops::RangeInclusive<u32>,
+    name: &str,
+) -> Result<u32> {
+    let value = value.unwrap_or(default);
+    if range.contains(&value) {
+        return Ok(value);
+    }
+    let detail = format!(
+        "`{name}` must be between {} and {}, got {value}",
+        range.start(),
+        range.end()
+    );
+    Err(Error::bad_request(
+        "invalid-parameter",
+        detail,
+        Some(name.to_owned()),
+    ))
+}
+
+/// Lineage around a node.
+///
+/// Walks dataset-level lineage (`input` and `output` edges) up to `depth` process hops. Cycles
+/// are visited once. `truncated` says whether anything was left out.
+#[utoipa::path(
+    get,
+    path = "/api/v1/graph/lineage",
+    tag = TAG,
+    operation_id = "graph.lineage",
+    params(LineageParams),
+    responses(
+        (status = 200, description = "The subgraph", body = LineageResponse),
+        (status = 400, description = "A bad parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such node", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn get_lineage(
+    State(state): State<AppState>,
+    ApiQuery(params): ApiQuery<LineageParams>,
+) -> Result<Json<LineageResponse>> {
+    let depth = bounded(params.depth, DEFAULT_DEPTH, 0..=MAX_DEPTH, "depth")?;
+    let max_nodes = bounded(
+        params.max_nodes,
+        DEFAULT_MAX_NODES,
+        1..=MAX_MAX_NODES,
+        "maxNodes",
+    )?;
+    let direction = params.direction.unwrap_or_default();
+    let store = state.store.as_ref();
+    let (start, node) = find(store, &params.node).await?;
+    let limits = Limits {
+        depth,
+        max_nodes: max_nodes as usize,
+    };
+    let (anchor, mut edges) = graph::anchor(store, start, node.kind)
+        .await?
+        .unwrap_or((start, Vec::new()));
+    let anchor_kind = if anchor == start {
+        node.kind
+    } else {
+        NodeKind::Job
+    };
+    let traversal = graph::lineage(store, anchor, anchor_kind, direction, limits).await?;
+    let mut ids: HashSet<NodeId> = traversal.hops.keys().copied().collect();
+    ids.extend(edges.iter().flat_map(|e| [e.source, e.target]));
+    edges.extend(traversal.edges);
+    let (nodes, edges) = subgraph(store, ids, edges).await?;
+    Ok(Json(LineageResponse {
+        root: node.key,
+        direction,
+        depth_requested: depth,
+        depth_reached: traversal.depth_reached,
+        truncated: traversal.truncated,
+        nodes,
+        edges,
+    }))
+}
+
+async fn find(store: &dyn Store, key: &str) -> Result<(NodeId, Node)> {
+    store
+        .node(key)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("no node with key `{key}`")))
+}
+
+/// Loads the nodes and renders edges with node keys, both sorted for stable answers.
+async fn subgraph(
+    store: &dyn Store,
+    ids: HashSet<NodeId>,
+    edges: Vec<EdgeRecord>,
+) -> Result<(Vec<Node>, Vec<Edge>)> {
+    let ids: Vec<NodeId> = ids.into_iter().collect();
+    let loaded: HashMap<NodeId, Node> = store.nodes(&ids).await?.into_iter().collect();
+    let key = |id: &NodeId| loaded.get(id).map(|n| n.key.clone());
+    let mut rendered: Vec<Edge> = edges
+        .into_iter()
+        .filter_map(|e| {
+            Some(Edge {
+                source: key(&e.source)?,
+                target: key(&e.target)?,
+                kind: e.kind,
+                properties: e.properties,
+                first_seen: e.first_seen,
+                last_seen: e.last_seen,
+            })
+        })
+        .collect();
+    rendered.sort_by(|a, b| (&a.source, a.kind, &a.target).cmp(&(&b.source, b.kind, &b.target)));
+    let mut nodes: Vec<Node> = loaded.into_values().collect();
+    nodes.sort_by(|a, b| a.key.cmp(&b.key));
+    Ok((nodes, rendered))
+}
+
+/// Parameters of a node listing.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct NodesParams {
+    /// Only nodes of this kind: `dataset`, `job`, `run`, `operation` or `attribute`.
+    kind: Option<String>,
+    /// Case-insensitive substring of the node's key or name.
+    q: Option<String>,
+    /// Page size, 1 to 1000 (default 50).
+    limit: Option<u32>,
+    /// `nextCursor` from the previous page.
+    cursor: Option<String>,
+}
+
+/// One page of nodes.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct NodePage {
+    /// Nodes, sorted by key.
+    items: Vec<Node>,
+    /// Pass as `cursor` to get the next page; null on the last page.
+    next_cursor: Option<String>,
+}
+
+/// List and search nodes.
+///
+/// Pages are ordered by key; the cursor is opaque and stays valid while nodes are added.
+#[utoipa::path(
+    get,
+    path = "/api/v1/graph/nodes",
+    tag = TAG,
+    operation_id = "graph.nodes.list",
+    params(NodesParams),
+    responses(
+        (status = 200, description = "A page of nodes", body = NodePage),
+        (status = 400, description = "A bad parameter", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn list_nodes(
+    State(state): State<AppState>,
+    ApiQuery(params): ApiQuery<NodesParams>,
+) -> Result<Json<NodePage>> {
+    let limit = bounded(params.limit, DEFAULT_PAGE, 1..=MAX_PAGE, "limit")?;
+    let query = NodeQuery {
+        kind: params.kind.as_deref().map(parse_kind).transpose()?,
+        search: params.q.filter(|q| !q.is_empty()),
+        after: params.cursor.as_deref().map(decode_cursor).transpose()?,
+        limit: limit + 1,
+    };
+    let mut items = state.store.list(&query).await?;
+    let next_cursor = match items.len() > limit as usize {
+        true => {
+            items.truncate(limit as usize);
+            items.last().map(|n| URL_SAFE_NO_PAD.encode(&n.key))
+        }
+        false => None,
+    };
+    Ok(Json(NodePage { items, next_cursor }))
+}
+
+fn parse_kind(name: &str) -> Result<NodeKind> {
+    NodeKind::parse(name).ok_or_else(|| {
+        let known: Vec<&str> = NodeKind::ALL.iter().map(|k| k.as_str()).collect();
+        let detail = format!("unknown kind `{name}`; use one of {}", known.join(", "));
+        Error::bad_request("invalid-parameter", detail, Some("kind".to_owned()))
+    })
+}
+
+fn decode_cursor(cursor: &str) -> Result<String> {
+    URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .ok_or_else(|| {
+            Error::bad_request(
+                "invalid-parameter",
+                "`cursor` is not a cursor this API issued",
+                Some("cursor".to_owned()),
+            )
+        })
+}
+
+/// Parameters of a node lookup.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct NodeParams {
+    /// The node's key.
+    key: String,
+}
+
+/// A node with its direct neighbours.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct NodeDetails {
+    /// The node and its properties.
+    node: Node,
+    /// Edges into and out of the node, of every kind.
+    edges: Vec<Edge>,
+    /// The nodes at the other end of those edges.
+    neighbours: Vec<Node>,
+    /// True when a direction had more than 500 edges and some were left out.
+    truncated: bool,
+}
+
+/// One node, its properties and its direct neighbours.
+#[utoipa::path(
+    get,
+    path = "/api/v1/graph/node",
+    tag = TAG,
+    operation_id = "graph.node.get",
+    params(NodeParams),
+    responses(
+        (status = 200, description = "The node", body = NodeDetails),
+        (status = 400, description = "A bad parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such node", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn get_node(
+    State(state): State<AppState>,
+    ApiQuery(params): ApiQuery<NodeParams>,
+) -> Result<Json<NodeDetails>> {
+    let store = state.store.as_ref();
+    let (id, node) = find(store, &params.key).await?;
+    let adjacent = store.adjacent(id, NEIGHBOUR_LIMIT).await?;
+    let mut ids: HashSet<NodeId> = adjacent
+        .edges
+        .iter()
+        .flat_map(|e| [e.source, e.target])
+        .collect();
+    ids.insert(id);
+    let (nodes, edges) = subgraph(store, ids, adjacent.edges).await?;
+    let neighbours = nodes.into_iter().filter(|n| n.key != node.key).collect();
+    Ok(Json(NodeDetails {
+        node,
+        edges,
+        neighbours,
+        truncated: adjacent.truncated,
+    }))
+}

@@ -1,0 +1,192 @@
+//! The Spline producer REST API under `/producer`, so the Spline Spark agent works unchanged.
+//!
+//! The agent's handshake (`HEAD /producer/status`) reads the supported API versions from
+//! response headers, one header line per value, and disables lineage capture for the whole
+//! Spark session on any non-2xx. The version of each later POST is chosen by `Content-Type`.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use super::AppState;
+use super::body::{self, ReceivedBody};
+use crate::error::{Error, Problem, Result};
+use crate::ingest::spline::v10::{ExecutionEventV10, ExecutionPlanV10};
+use crate::ingest::spline::wire::{ExecutionEvent, ExecutionPlan};
+use crate::ingest::spline::{self, ApiVersion, MEDIA_TYPE_V10, MEDIA_TYPE_V11, MEDIA_TYPE_V12};
+use crate::model::{ChangeSet, RawPayload};
+
+pub(super) const TAG: &str = "spline-producer";
+
+/// How long the status probe waits for the database before answering 503.
+const STATUS_TIMEOUT: Duration = Duration::from_secs(3);
+
+pub(super) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(status))
+        .routes(routes!(post_execution_plan))
+        .routes(routes!(post_execution_events))
+}
+
+/// Producer API handshake.
+///
+/// Answers 200 with the supported producer API versions while the database is reachable, and
+/// 503 while it isn't: the Spark agent then reports the gateway as not initialised instead of
+/// sending lineage that would be lost.
+#[utoipa::path(
+    method(get, head),
+    path = "/producer/status",
+    tag = TAG,
+    operation_id = "spline.producer.status",
+    responses(
+        (status = 200, description = "Ready to accept lineage", headers(
+            ("ABSA-Spline-API-Version" = String, description = "Sent once per supported version: 1.2, 1.1, 1"),
+            ("ABSA-Spline-API-LTS-Version" = String, description = "Sent once per LTS version: 1.2, 1.1"),
+            ("ABSA-Spline-Accept-Request-Encoding" = String, description = "gzip"),
+        )),
+        (status = 503, description = "The database is unreachable", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn status(State(state): State<AppState>) -> Response {
+    match tokio::time::timeout(STATUS_TIMEOUT, state.store.ping()).await {
+        Ok(Ok(())) => (StatusCode::OK, version_headers()).into_response(),
+        Ok(Err(err)) => {
+            tracing::warn!(error = %err, "status probe: database unreachable");
+            Error::Unavailable("the database is unreachable".to_owned()).into_response()
+        }
+        Err(_) => {
+            Error::Unavailable("the database did not answer in time".to_owned()).into_response()
+        }
+    }
+}
+
+/// One header line per value: the agent's HTTP client does not split comma-joined values.
+fn version_headers() -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    for v in ["1.2", "1.1", "1"] {
+        headers.append("ABSA-Spline-API-Version", HeaderValue::from_static(v));
+    }
+    for v in ["1.2", "1.1"] {
+        headers.append("ABSA-Spline-API-LTS-Version", HeaderValue::from_static(v));
+    }
+    headers.insert(
+        "ABSA-Spline-Accept-Request-Encoding",
+        HeaderValue::from_static("gzip"),
+    );
+    headers
+}
+
+/// Store an execution plan.
+///
+/// The producer API version is chosen by `Content-Type`. Re-posting a stored plan (same id,
+/// same discriminator) changes nothing and answers 201 again; the same id with a different
+/// discriminator answers 409. Bodies may be gzipped (`Content-Encoding: gzip`).
+#[utoipa::path(
+    post,
+    path = "/producer/execution-plans",
+    tag = TAG,
+    operation_id = "spline.producer.executionPlans.create",
+    request_body(description = "One execution plan", content(
+        (ExecutionPlan = "application/vnd.absa.spline.producer.v1.2+json"),
+        (ExecutionPlan = "application/vnd.absa.spline.producer.v1.1+json"),
+        (ExecutionPlanV10 = "application/json"),
+    )),
+    responses(
+        (status = 201, description = "Stored (or already stored); the plan id", body = Uuid),
+        (status = 400, description = "Malformed JSON, wrong types or missing fields", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The id belongs to a different plan", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over the size limit", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Unsupported Content-Type or Content-Encoding", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Valid JSON but not a consistent plan", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn post_execution_plan(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<(StatusCode, Json<Uuid>)> {
+    let (version, raw) = receive(&state, &headers, body, "spline.plan").await?;
+    let received_at = raw.received_at;
+    let parse_body = raw.body.clone();
+    let (id, changes) = blocking(move || spline::plan(version, &parse_body, received_at)).await?;
+    let outcome = state.store.apply(&raw, changes).await?;
+    tracing::debug!(plan_id = %id, ?outcome, "execution plan stored");
+    Ok((StatusCode::CREATED, Json(id)))
+}
+
+/// Store execution events.
+///
+/// The body is a JSON array; each event's plan must already be stored (or the whole request is
+/// rejected with 400 and nothing is stored). An event is identified by its plan and timestamp,
+/// so re-posting it changes nothing.
+#[utoipa::path(
+    post,
+    path = "/producer/execution-events",
+    tag = TAG,
+    operation_id = "spline.producer.executionEvents.create",
+    request_body(description = "An array of execution events", content(
+        (Vec<ExecutionEvent> = "application/vnd.absa.spline.producer.v1.2+json"),
+        (Vec<ExecutionEvent> = "application/vnd.absa.spline.producer.v1.1+json"),
+        (Vec<ExecutionEventV10> = "application/json"),
+    )),
+    responses(
+        (status = 201, description = "Stored (or already stored)"),
+        (status = 400, description = "Malformed, or an event names an unknown plan", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "An event's discriminator differs from its plan's", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over the size limit", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Unsupported Content-Type or Content-Encoding", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn post_execution_events(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<StatusCode> {
+    let (version, raw) = receive(&state, &headers, body, "spline.events").await?;
+    let parse_body = raw.body.clone();
+    let changes: ChangeSet = blocking(move || spline::events(version, &parse_body)).await?;
+    let outcome = state.store.apply(&raw, changes).await?;
+    tracing::debug!(?outcome, "execution events stored");
+    Ok(StatusCode::CREATED)
+}
+
+/// Picks the API version from `Content-Type`, then reads the body into a raw payload.
+async fn receive(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+    format: &str,
+) -> Result<(ApiVersion, RawPayload)> {
+    let media_type = body::media_type(headers)?;
+    let version = ApiVersion::from_media_type(&media_type).ok_or_else(|| {
+        Error::UnsupportedMediaType(format!(
+            "Content-Type `{media_type}` is not a Spline producer API version; use {MEDIA_TYPE_V12}, {MEDIA_TYPE_V11} or {MEDIA_TYPE_V10}"
+        ))
+    })?;
+    let ReceivedBody { bytes, wire_bytes } =
+        body::read(headers, body, state.settings.max_body_bytes).await?;
+    let raw = RawPayload {
+        format: format.to_owned(),
+        version: version.as_str().to_owned(),
+        content_type: media_type,
+        body: bytes,
+        wire_bytes,
+        received_at: Utc::now(),
+    };
+    Ok((version, raw))
+}
+
+/// Parsing a multi-megabyte plan is CPU work; keep it off the async workers.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Error::Internal(e.into()))?
+}

@@ -1,0 +1,508 @@
+//! A validated Spline plan or event batch, as nodes and edges of the one graph model.
+//!
+//! Everything the agent sent is kept as properties (params, extra, labels, systemInfo,
+//! agentInfo, expressions, data types), so nothing is lost even where the graph has no edge
+//! for it yet.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, TimeZone, Utc};
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+use uuid::Uuid;
+
+use super::ApiVersion;
+use super::derive::Derivations;
+use super::wire::{ExecutionEvent, ExecutionPlan, Id};
+use crate::model::{ChangeSet, EdgeKind, Guard, MergePolicy, NewEdge, NewNode, NodeKind};
+
+/// Key of a Spline data source: `dataset:` and the URI exactly as the agent sent it.
+pub fn dataset_key(uri: &str) -> String {
+    format!("dataset:{uri}")
+}
+
+/// Key of a plan's job node.
+pub fn job_key(plan_id: &Uuid) -> String {
+    format!("job:{plan_id}")
+}
+
+/// Spline's event key: `<planId>:<timestamp in base 36>`, as the Spline server stores it.
+pub fn event_key(plan_id: &Uuid, timestamp: i64) -> String {
+    format!("{plan_id}:{}", base36(timestamp))
+}
+
+fn op_key(plan_id: &Uuid, op: &Id) -> String {
+    format!("op:{plan_id}:{op}")
+}
+
+fn attr_key(plan_id: &Uuid, attr: &Id) -> String {
+    format!("attr:{plan_id}:{attr}")
+}
+
+/// Java's `Long.toString(n, 36)`.
+fn base36(n: i64) -> String {
+    const DIGITS: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    let mut rest = n.unsigned_abs();
+    let mut out = Vec::new();
+    loop {
+        out.push(DIGITS[(rest % 36) as usize]);
+        rest /= 36;
+        if rest == 0 {
+            break;
+        }
+    }
+    if n < 0 {
+        out.push(b'-');
+    }
+    out.reverse();
+    String::from_utf8(out).expect("ascii digits")
+}
+
+/// Spline names a data source after the last segment of its URI.
+fn dataset_name(uri: &str) -> &str {
+    uri.trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .filter(|s| !s.is_empty())
+        .unwrap_or(uri)
+}
+
+fn to_map<T: Serialize>(value: &T) -> Map<String, Value> {
+    match serde_json::to_value(value) {
+        Ok(Value::Object(map)) => map,
+        _ => Map::new(),
+    }
+}
+
+/// Builds change sets for one plan; `at` stamps first/last-seen times.
+struct PlanBuilder<'a> {
+    plan: &'a ExecutionPlan,
+    id: Uuid,
+    at: DateTime<Utc>,
+    out: ChangeSet,
+}
+
+/// Translates a validated plan with its final id into nodes and edges.
+pub fn plan_changes(
+    plan: &ExecutionPlan,
+    id: Uuid,
+    version: ApiVersion,
+    at: DateTime<Utc>,
+) -> ChangeSet {
+    let mut b = PlanBuilder {
+        plan,
+        id,
+        at,
+        out: ChangeSet::default(),
+    };
+    b.job(version);
+    b.datasets();
+    b.operations();
+    b.attributes();
+    b.out.guards.push(Guard::PropertyEquals {
+        key: job_key(&id),
+        property: "discriminator".to_owned(),
+        expected: plan.discriminator.clone(),
+        path: "discriminator".to_owned(),
+        message: format!("execution plan {id} is already stored with a different discriminator"),
+    });
+    b.out
+}
+
+impl PlanBuilder<'_> {
+    fn node(
+        &mut self,
+        key: String,
+        kind: NodeKind,
+        name: &str,
+        properties: Map<String, Value>,
+        policy: MergePolicy,
+    ) {
+        let name = name.to_owned();
+        self.out.nodes.push(NewNode {
+            key,
+            kind,
+            name,
+            properties,
+            policy,
+            seen_at: self.at,
+        });
+    }
+
+    fn edge(
+        &mut self,
+        source: String,
+        target: String,
+        kind: EdgeKind,
+        properties: Map<String, Value>,
+    ) {
+        self.out.edges.push(NewEdge {
+            source,
+            target,
+            kind,
+            properties,
+            seen_at: self.at,
+        });
+    }
+
+    fn job(&mut self, version: ApiVersion) {
+        let p = self.plan;
+        let app_name = p
+            .extra_info
+            .as_ref()
+            .and_then(|x| x.get("appName"))
+            .and_then(Value::as_str);
+        let name = p
+            .name
+            .as_deref()
+            .or(app_name)
+            .map_or_else(|| self.id.to_string(), str::to_owned);
+        let mut props = to_map(p);
+        props.remove("operations");
+        props.remove("attributes");
+        props.insert("id".into(), json!(self.id));
+        props.insert("format".into(), json!("spline"));
+        props.insert("producerApiVersion".into(), json!(version.as_str()));
+        props.insert("inputs".into(), json!(input_uris(p)));
+        props.insert("output".into(), json!(p.operations.write.output_source));
+        props.insert("append".into(), json!(p.operations.write.append));
+        self.node(
+            job_key(&self.id),
+            NodeKind::Job,
+            &name,
+            props,
+            MergePolicy::Keep,
+        );
+    }
+
+    fn datasets(&mut self) {
+        let job = job_key(&self.id);
+        for uri in input_uris(self.plan) {
+            self.dataset(uri);
+            self.edge(dataset_key(uri), job.clone(), EdgeKind::Input, Map::new());
+        }
+        let write = &self.plan.operations.write;
+        self.dataset(&write.output_source);
+        let props = to_map(&json!({"append": write.append}));
+        self.edge(
+            job,
+            dataset_key(&write.output_source),
+            EdgeKind::Output,
+            props,
+        );
+    }
+
+    fn dataset(&mut self, uri: &str) {
+        let props = to_map(&json!({"uri": uri}));
+        self.node(
+            dataset_key(uri),
+            NodeKind::Dataset,
+            dataset_name(uri),
+            props,
+            MergePolicy::Merge,
+        );
+    }
+
+    fn operations(&mut self) {
+        let ops = &self.plan.operations;
+        let write = &ops.write;
+        let mut props = to_map(write);
+        props.insert("type".into(), json!("Write"));
+        self.operation(
+            &write.id,
+            write.name.as_deref(),
+            "Write",
+            props,
+            &write.child_ids,
+        );
+        let write_key = op_key(&self.id, &write.id);
+        self.edge(
+            write_key,
+            dataset_key(&write.output_source),
+            EdgeKind::WritesTo,
+            Map::new(),
+        );
+        for read in ops.reads.iter().flatten() {
+            let mut props = to_map(read);
+            props.insert("type".into(), json!("Read"));
+            self.operation(&read.id, read.name.as_deref(), "Read", props, &[]);
+            for uri in &read.input_sources {
+                self.edge(
+                    dataset_key(uri),
+                    op_key(&self.id, &read.id),
+                    EdgeKind::ReadsFrom,
+                    Map::new(),
+                );
+            }
+        }
+        for op in ops.other.iter().flatten() {
+            let mut props = to_map(op);
+            props.insert("type".into(), json!("Transformation"));
+            let children = op.child_ids.as_deref().unwrap_or_default();
+            self.operation(
+                &op.id,
+                op.name.as_deref(),
+                "Transformation",
+                props,
+                children,
+            );
+        }
+    }
+
+    fn operation(
+        &mut self,
+        id: &Id,
+        name: Option<&str>,
+        kind: &str,
+        mut props: Map<String, Value>,
+        children: &[Id],
+    ) {
+        let key = op_key(&self.id, id);
+        props.insert("planId".into(), json!(self.id));
+        self.node(
+            key.clone(),
+            NodeKind::Operation,
+            name.unwrap_or(kind),
+            props,
+            MergePolicy::Keep,
+        );
+        self.edge(
+            job_key(&self.id),
+            key.clone(),
+            EdgeKind::HasOperation,
+            Map::new(),
+        );
+        for (index, child) in children.iter().enumerate() {
+            let props = to_map(&json!({"index": index}));
+            self.edge(
+                op_key(&self.id, child),
+                key.clone(),
+                EdgeKind::DataFlow,
+                props,
+            );
+        }
+    }
+
+    fn attributes(&mut self) {
+        let producers = introducing_operations(self.plan);
+        let derivations = Derivations::new(self.plan);
+        for attr in self.plan.attributes.iter().flatten() {
+            let key = attr_key(&self.id, &attr.id);
+            let mut props = to_map(attr);
+            props.insert("planId".into(), json!(self.id));
+            self.node(
+                key.clone(),
+                NodeKind::Attribute,
+                &attr.name,
+                props,
+                MergePolicy::Keep,
+            );
+            if let Some(op) = producers.get(&attr.id) {
+                self.edge(
+                    op_key(&self.id, op),
+                    key.clone(),
+                    EdgeKind::Produces,
+                    Map::new(),
+                );
+            }
+            let refs = attr.child_refs.as_deref().unwrap_or_default();
+            let Some(derivation) = derivations.derive(refs) else {
+                continue;
+            };
+            for source in &derivation.sources {
+                let props = to_map(&json!({"expression": derivation.expression}));
+                self.edge(
+                    attr_key(&self.id, source),
+                    key.clone(),
+                    EdgeKind::Derives,
+                    props,
+                );
+            }
+        }
+    }
+}
+
+fn input_uris(plan: &ExecutionPlan) -> Vec<&str> {
+    let mut seen = HashSet::new();
+    let reads = plan.operations.reads.iter().flatten();
+    reads
+        .flat_map(|r| r.input_sources.iter().map(String::as_str))
+        .filter(|u| seen.insert(*u))
+        .collect()
+}
+
+/// For each attribute, the operation that introduces it: the first (reads first, then the
+/// rest in topological order) whose output lists it while none of its inputs' outputs do.
+fn introducing_operations(plan: &ExecutionPlan) -> HashMap<Id, Id> {
+    let ops = &plan.operations;
+    let mut outputs: HashMap<&Id, Vec<&Id>> = HashMap::new();
+    let mut producers = HashMap::new();
+    for read in ops.reads.iter().flatten() {
+        let out: Vec<&Id> = read.output.iter().flatten().collect();
+        for attr in &out {
+            producers
+                .entry((*attr).clone())
+                .or_insert_with(|| read.id.clone());
+        }
+        outputs.insert(&read.id, out);
+    }
+    let others: HashMap<&Id, _> = ops.other.iter().flatten().map(|o| (&o.id, o)).collect();
+    for id in topological(plan) {
+        let Some(op) = others.get(id) else { continue };
+        let inherited: HashSet<&Id> = op
+            .child_ids
+            .iter()
+            .flatten()
+            .flat_map(|c| outputs.get(c).into_iter().flatten().copied())
+            .collect();
+        let own: Vec<&Id> = match &op.output {
+            Some(out) => out.iter().collect(),
+            None => inherited.iter().copied().collect(),
+        };
+        for attr in own.iter().filter(|a| !inherited.contains(*a)) {
+            producers
+                .entry((*attr).clone())
+                .or_insert_with(|| op.id.clone());
+        }
+        outputs.insert(&op.id, own);
+    }
+    producers
+}
+
+/// Non-read operations ordered so that every operation comes after its inputs.
+fn topological(plan: &ExecutionPlan) -> Vec<&Id> {
+    let others: HashMap<&Id, &[Id]> = plan
+        .operations
+        .other
+        .iter()
+        .flatten()
+        .map(|o| (&o.id, o.child_ids.as_deref().unwrap_or_default()))
+        .collect();
+    let mut order = Vec::new();
+    let mut done = HashSet::new();
+    let mut ids: Vec<&Id> = others.keys().copied().collect();
+    ids.sort();
+    for id in ids {
+        visit(id, &others, &mut done, &mut order);
+    }
+    order
+}
+
+/// Depth-first post-order; the plan was checked to be acyclic, `done` also guards re-entry.
+fn visit<'a>(
+    id: &'a Id,
+    graph: &HashMap<&'a Id, &'a [Id]>,
+    done: &mut HashSet<&'a Id>,
+    order: &mut Vec<&'a Id>,
+) {
+    if !done.insert(id) {
+        return;
+    }
+    for child in graph.get(id).copied().unwrap_or_default() {
+        visit(child, graph, done, order);
+    }
+    order.push(id);
+}
+
+/// Translates an event batch into run nodes. Each event needs its plan, stored earlier or in
+/// the same transaction, with the same discriminator.
+pub fn event_changes(events: &[ExecutionEvent], version: ApiVersion) -> ChangeSet {
+    let mut out = ChangeSet::default();
+    for (i, event) in events.iter().enumerate() {
+        out.extend(one_event(i, event, version));
+    }
+    out
+}
+
+fn one_event(i: usize, event: &ExecutionEvent, version: ApiVersion) -> ChangeSet {
+    let job = job_key(&event.plan_id);
+    let key = event_key(&event.plan_id, event.timestamp);
+    let at = Utc
+        .timestamp_millis_opt(event.timestamp)
+        .single()
+        .unwrap_or_else(Utc::now);
+    let mut props = to_map(event);
+    props.insert("eventKey".into(), json!(key));
+    props.insert("eventTime".into(), json!(at));
+    props.insert(
+        "status".into(),
+        json!(if event.error.is_some() {
+            "failed"
+        } else {
+            "succeeded"
+        }),
+    );
+    props.insert("producerApiVersion".into(), json!(version.as_str()));
+    let app_id = event
+        .extra
+        .as_ref()
+        .and_then(|x| x.get("appId"))
+        .and_then(Value::as_str);
+    let name = app_id.unwrap_or(&key).to_owned();
+    let run_key = format!("run:{key}");
+    let node = NewNode {
+        key: run_key.clone(),
+        kind: NodeKind::Run,
+        name,
+        properties: props,
+        policy: MergePolicy::Keep,
+        seen_at: at,
+    };
+    let edge = NewEdge {
+        source: run_key,
+        target: job.clone(),
+        kind: EdgeKind::RunOf,
+        properties: Map::new(),
+        seen_at: at,
+    };
+    let guards = vec![
+        Guard::NodeExists {
+            code: "unknown-plan",
+            key: job.clone(),
+            path: format!("[{i}].planId"),
+            message: format!(
+                "execution plan {} is not known; post the plan before its events",
+                event.plan_id
+            ),
+        },
+        Guard::PropertyEquals {
+            key: job,
+            property: "discriminator".to_owned(),
+            expected: event.discriminator.clone(),
+            path: format!("[{i}].discriminator"),
+            message: format!(
+                "the event's discriminator differs from execution plan {}'s",
+                event.plan_id
+            ),
+        },
+    ];
+    ChangeSet {
+        nodes: vec![node],
+        edges: vec![edge],
+        guards,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_keys_match_spline() {
+        // Taken from a real Spline consumer response: timestamp 1684226827008 → `lhq160w0`.
+        let plan: Uuid = "3f784e72-5bf7-5704-8828-ae8464fe915b".parse().unwrap();
+        assert_eq!(
+            event_key(&plan, 1684226827008),
+            "3f784e72-5bf7-5704-8828-ae8464fe915b:lhq160w0"
+        );
+        assert_eq!(base36(0), "0");
+        assert_eq!(base36(-35), "-z");
+    }
+
+    #[test]
+    fn datasets_are_named_after_the_last_uri_segment() {
+        assert_eq!(dataset_name("hdfs://nn/data/orders/"), "orders");
+        assert_eq!(dataset_name("file://splinegen/read_1.csv"), "read_1.csv");
+        assert_eq!(dataset_name("table3"), "table3");
+    }
+}

@@ -1,0 +1,28 @@
+//! Headwater: a data-lineage capture service.
+//!
+//! Producers (the Spline Spark agent today, OpenLineage emitters next) post lineage in their own
+//! wire formats; Headwater turns every payload into one format-independent graph of nodes and
+//! edges, stores it in PostgreSQL together with the raw payload, and answers graph questions
+//! (upstream, downstream, bounded depth) as JSON.
+//!
+//! # Layout
+//! - [`model`]: the one graph vocabulary (node and edge kinds, change sets). Depends on nothing.
+//! - [`ingest`]: wire formats (Spline producer API v1.0/v1.1/v1.2) parsed into change sets. Pure.
+//! - [`graph`]: bounded, cycle-safe traversal over any [`graph::EdgeSource`]. Pure, no SQL.
+//! - [`store`]: the storage interface and its PostgreSQL implementation. Knows no HTTP or wire format.
+//! - [`http`]: axum routers, extractors and the OpenAPI document; orchestrates the others.
+//! - [`error`]: the one error type, and how it maps onto HTTP problem responses.
+//! - [`config`] and [`telemetry`]: command line, settings and logging.
+
+pub mod commands;
+pub mod config;
+pub mod error;
+pub mod graph;
+pub mod http;
+pub mod ingest;
+pub mod model;
+pub mod store;
+pub mod telemetry;
+
+pub use error::{Error, Result};
+pub use http::{AppState, app};

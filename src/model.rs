@@ -1,0 +1,346 @@
+//! The one graph model that every wire format is translated into.
+//!
+//! Spline plans, Spline events and (later) OpenLineage events all become a [`ChangeSet`]: nodes and
+//! edges to upsert, plus [`Guard`]s that must hold for the change to be accepted. Keeping this
+//! vocabulary free of any format or storage detail is what lets a new producer protocol, or a new
+//! storage backend, be added without touching the other side.
+//!
+//! # Node keys
+//! Keys are stable and readable, so they can be typed into a URL:
+//! - `dataset:<uri>`: a data source, exactly as the producer named it;
+//! - `job:<planId>`: a Spline execution plan (one logical job version);
+//! - `run:<planId>:<timestamp base36>`: a Spline execution event, keyed as Spline keys it;
+//! - `op:<planId>:<operationId>`: an operation inside a plan;
+//! - `attr:<planId>:<attributeId>`: an attribute (column) produced inside a plan.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+
+/// What a node stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum NodeKind {
+    /// A data source: a table, a file, a topic.
+    Dataset,
+    /// A process that reads and writes datasets; a Spline execution plan.
+    Job,
+    /// One execution of a job; a Spline execution event.
+    Run,
+    /// A step inside a job's execution plan.
+    Operation,
+    /// A column produced by an operation inside a plan.
+    Attribute,
+}
+
+impl NodeKind {
+    /// Every kind, in the order they are documented.
+    pub const ALL: [NodeKind; 5] = [
+        NodeKind::Dataset,
+        NodeKind::Job,
+        NodeKind::Run,
+        NodeKind::Operation,
+        NodeKind::Attribute,
+    ];
+
+    /// The name used on the wire and in storage.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NodeKind::Dataset => "dataset",
+            NodeKind::Job => "job",
+            NodeKind::Run => "run",
+            NodeKind::Operation => "operation",
+            NodeKind::Attribute => "attribute",
+        }
+    }
+
+    /// Parses a stored or user-supplied kind name.
+    pub fn parse(name: &str) -> Option<NodeKind> {
+        NodeKind::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+}
+
+/// What an edge means. Every edge points the way data (or ownership) flows.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum EdgeKind {
+    /// dataset → job: the job reads the dataset.
+    Input,
+    /// job → dataset: the job writes the dataset.
+    Output,
+    /// run → job: the run is an execution of the job.
+    RunOf,
+    /// job → operation: the operation belongs to the job's plan.
+    HasOperation,
+    /// operation → operation: the first operation's output feeds the second.
+    DataFlow,
+    /// dataset → read operation.
+    ReadsFrom,
+    /// write operation → dataset.
+    WritesTo,
+    /// operation → attribute: the operation introduces the attribute.
+    Produces,
+    /// attribute → attribute: the target is computed from the source.
+    Derives,
+}
+
+impl EdgeKind {
+    /// Every kind, in the order they are documented.
+    pub const ALL: [EdgeKind; 9] = [
+        EdgeKind::Input,
+        EdgeKind::Output,
+        EdgeKind::RunOf,
+        EdgeKind::HasOperation,
+        EdgeKind::DataFlow,
+        EdgeKind::ReadsFrom,
+        EdgeKind::WritesTo,
+        EdgeKind::Produces,
+        EdgeKind::Derives,
+    ];
+
+    /// The edges that make up dataset-level lineage: the layer that lineage queries walk.
+    pub const LINEAGE: [EdgeKind; 2] = [EdgeKind::Input, EdgeKind::Output];
+
+    /// The name used on the wire and in storage.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EdgeKind::Input => "input",
+            EdgeKind::Output => "output",
+            EdgeKind::RunOf => "run_of",
+            EdgeKind::HasOperation => "has_operation",
+            EdgeKind::DataFlow => "data_flow",
+            EdgeKind::ReadsFrom => "reads_from",
+            EdgeKind::WritesTo => "writes_to",
+            EdgeKind::Produces => "produces",
+            EdgeKind::Derives => "derives",
+        }
+    }
+
+    /// Parses a stored kind name.
+    pub fn parse(name: &str) -> Option<EdgeKind> {
+        EdgeKind::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+
+    /// Which end of a lineage edge is the process (job). Crossing into a process is what
+    /// lineage depth counts, so traversal needs to know it without loading node kinds.
+    pub fn process_end(self) -> Option<End> {
+        match self {
+            EdgeKind::Input => Some(End::Target),
+            EdgeKind::Output => Some(End::Source),
+            _ => None,
+        }
+    }
+}
+
+/// One end of an edge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum End {
+    /// Where the edge starts.
+    Source,
+    /// Where the edge points.
+    Target,
+}
+
+/// How an upsert treats a node that already exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MergePolicy {
+    /// The first version wins. Spline plans and events are immutable: a re-post is a no-op.
+    Keep,
+    /// Top-level properties of the new version overwrite the stored ones; others are kept.
+    /// Shared nodes such as datasets accumulate what each producer says about them.
+    Merge,
+}
+
+/// A node to create or update.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewNode {
+    /// The stable, readable identity (see the module docs).
+    pub key: String,
+    /// What the node stands for.
+    pub kind: NodeKind,
+    /// A human-readable name, used for search.
+    pub name: String,
+    /// Everything the producer said about the node.
+    pub properties: Map<String, Value>,
+    /// What to do when the node already exists.
+    pub policy: MergePolicy,
+    /// When the producer saw it (event time where there is one, else receipt time).
+    pub seen_at: DateTime<Utc>,
+}
+
+/// An edge to create or update. Edges are identified by (source, kind, target).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEdge {
+    /// Key of the node the edge starts at.
+    pub source: String,
+    /// Key of the node the edge points to.
+    pub target: String,
+    /// What the edge means.
+    pub kind: EdgeKind,
+    /// Details of the relation (index, expression, write mode...).
+    pub properties: Map<String, Value>,
+    /// When the producer saw it.
+    pub seen_at: DateTime<Utc>,
+}
+
+/// A condition checked inside the write transaction, against what is already stored.
+///
+/// Guards keep format rules (an event needs its plan; a plan id must not be reused for a
+/// different plan) out of storage code while still being checked atomically with the write.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Guard {
+    /// The node must exist (possibly created by this same change set).
+    NodeExists {
+        /// Stable error code for the client, e.g. `unknown-plan`.
+        code: &'static str,
+        /// The node that must exist.
+        key: String,
+        /// Where in the request the reference was made, as a JSON path.
+        path: String,
+        /// What to tell the client when it doesn't.
+        message: String,
+    },
+    /// The stored node's string property must equal `expected` (absent equals `None`).
+    PropertyEquals {
+        /// The node to check.
+        key: String,
+        /// The top-level property to compare.
+        property: String,
+        /// The value the request carries.
+        expected: Option<String>,
+        /// Where in the request the value came from, as a JSON path.
+        path: String,
+        /// What to tell the client on a mismatch.
+        message: String,
+    },
+}
+
+/// Everything one request wants to change, applied atomically or not at all.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ChangeSet {
+    /// Nodes to upsert.
+    pub nodes: Vec<NewNode>,
+    /// Edges to upsert; their endpoints must exist or be among `nodes`.
+    pub edges: Vec<NewEdge>,
+    /// Conditions that must hold, or nothing is written.
+    pub guards: Vec<Guard>,
+}
+
+impl ChangeSet {
+    /// Appends another change set, so a request carrying many items stays one transaction.
+    pub fn extend(&mut self, other: ChangeSet) {
+        self.nodes.extend(other.nodes);
+        self.edges.extend(other.edges);
+        self.guards.extend(other.guards);
+    }
+}
+
+/// The request body exactly as received (after gunzip), kept so the graph can be rebuilt.
+#[derive(Debug, Clone)]
+pub struct RawPayload {
+    /// Which parser understands it, e.g. `spline.plan` or `spline.events`.
+    pub format: String,
+    /// The wire-format version, e.g. `1.2`.
+    pub version: String,
+    /// The request's `Content-Type`.
+    pub content_type: String,
+    /// The body, byte for byte, after gunzip.
+    pub body: bytes::Bytes,
+    /// Bytes on the wire, before gunzip.
+    pub wire_bytes: usize,
+    /// When Headwater received it.
+    pub received_at: DateTime<Utc>,
+}
+
+/// A stored node as read back.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Node {
+    /// Stable, readable identity.
+    pub key: String,
+    /// What the node stands for.
+    pub kind: NodeKind,
+    /// Human-readable name.
+    pub name: String,
+    /// Everything producers said about the node.
+    #[schema(value_type = Object)]
+    pub properties: Value,
+    /// Earliest time a producer reported it.
+    pub first_seen: DateTime<Utc>,
+    /// Latest time a producer reported it.
+    pub last_seen: DateTime<Utc>,
+}
+
+/// A stored edge as read back, with node keys for endpoints.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Edge {
+    /// Key of the node data flows from.
+    pub source: String,
+    /// Key of the node data flows to.
+    pub target: String,
+    /// What the edge means.
+    pub kind: EdgeKind,
+    /// Details of the relation.
+    #[schema(value_type = Object)]
+    pub properties: Value,
+    /// Earliest time a producer reported it.
+    pub first_seen: DateTime<Utc>,
+    /// Latest time a producer reported it.
+    pub last_seen: DateTime<Utc>,
+}
+
+/// Storage-internal node identity, used by traversal so hops don't carry text keys around.
+pub type NodeId = i64;
+
+/// A stored edge between internal node ids, as traversal sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EdgeRecord {
+    /// Node the edge starts at.
+    pub source: NodeId,
+    /// Node the edge points to.
+    pub target: NodeId,
+    /// What the edge means.
+    pub kind: EdgeKind,
+    /// Details of the relation.
+    pub properties: Value,
+    /// Earliest time a producer reported it.
+    pub first_seen: DateTime<Utc>,
+    /// Latest time a producer reported it.
+    pub last_seen: DateTime<Utc>,
+}
+
+impl EdgeRecord {
+    /// The identity of an edge: (source, kind, target).
+    pub fn identity(&self) -> (NodeId, EdgeKind, NodeId) {
+        (self.source, self.kind, self.target)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kind_names_round_trip() {
+        for kind in NodeKind::ALL {
+            assert_eq!(NodeKind::parse(kind.as_str()), Some(kind));
+        }
+        for kind in EdgeKind::ALL {
+            assert_eq!(EdgeKind::parse(kind.as_str()), Some(kind));
+            let json = serde_json::to_value(kind).unwrap();
+            assert_eq!(json, Value::String(kind.as_str().to_owned()));
+        }
+        assert_eq!(NodeKind::parse("table"), None);
+    }
+
+    #[test]
+    fn only_lineage_edges_have_a_process_end() {
+        assert_eq!(EdgeKind::Input.process_end(), Some(End::Target));
+        assert_eq!(EdgeKind::Output.process_end(), Some(End::Source));
+        assert_eq!(EdgeKind::Derives.process_end(), None);
+    }
+}

@@ -1,0 +1,238 @@
+//! The storage interface, and the PostgreSQL backend behind it.
+//!
+//! Handlers and ingest code only see [`Store`]; a backend decides how to keep nodes, edges and
+//! raw payloads. What every backend needs the same way (collapsing duplicates inside one change
+//! set, ordering rows so concurrent writers lock them in the same order) lives here.
+
+pub mod postgres;
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+
+use crate::error::Result;
+use crate::graph::EdgeSource;
+use crate::model::{
+    ChangeSet, EdgeKind, EdgeRecord, Guard, MergePolicy, NewEdge, NewNode, Node, NodeId, NodeKind,
+    RawPayload,
+};
+
+/// What one write changed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ApplyOutcome {
+    /// The exact same payload was stored before, so nothing was written.
+    pub duplicate: bool,
+    /// Nodes that did not exist before.
+    pub nodes_created: u64,
+    /// Edges that did not exist before.
+    pub edges_created: u64,
+}
+
+/// A page request over nodes, ordered by key.
+#[derive(Debug, Clone, Default)]
+pub struct NodeQuery {
+    /// Only nodes of this kind.
+    pub kind: Option<NodeKind>,
+    /// Case-insensitive substring of the key or the name.
+    pub search: Option<String>,
+    /// Only keys strictly after this one (keyset pagination).
+    pub after: Option<String>,
+    /// How many nodes at most.
+    pub limit: u32,
+}
+
+/// Edges touching one node, capped per direction.
+#[derive(Debug, Clone, Default)]
+pub struct Adjacent {
+    /// Edges into and out of the node.
+    pub edges: Vec<EdgeRecord>,
+    /// Whether either direction had more than the cap.
+    pub truncated: bool,
+}
+
+/// Where lineage lives. One implementation per database.
+#[async_trait]
+pub trait Store: EdgeSource + Send + Sync + 'static {
+    /// Checks that the database answers.
+    async fn ping(&self) -> Result<()>;
+
+    /// Stores the raw payload and applies the change set in one transaction: all of it, or
+    /// nothing when a guard fails. A payload stored before is a no-op.
+    async fn apply(&self, raw: &RawPayload, changes: ChangeSet) -> Result<ApplyOutcome>;
+
+    /// Looks a node up by key.
+    async fn node(&self, key: &str) -> Result<Option<(NodeId, Node)>>;
+
+    /// Loads nodes by internal id, in no particular order; unknown ids are skipped.
+    async fn nodes(&self, ids: &[NodeId]) -> Result<Vec<(NodeId, Node)>>;
+
+    /// Lists nodes by key order.
+    async fn list(&self, query: &NodeQuery) -> Result<Vec<Node>>;
+
+    /// Edges into and out of a node, at most `limit` each way.
+    async fn adjacent(&self, id: NodeId, limit: u32) -> Result<Adjacent>;
+}
+
+/// A node row ready to write: duplicates in a change set merged into one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeRow {
+    /// Node key.
+    pub key: String,
+    /// Node kind.
+    pub kind: NodeKind,
+    /// Display name.
+    pub name: String,
+    /// Properties.
+    pub properties: Map<String, Value>,
+    /// What to do with an existing row.
+    pub policy: MergePolicy,
+    /// Earliest sighting in this change set.
+    pub first_seen: DateTime<Utc>,
+    /// Latest sighting in this change set.
+    pub last_seen: DateTime<Utc>,
+}
+
+/// An edge row ready to write, identified by (source key, kind, target key).
+#[derive(Debug, Clone, PartialEq)]
+pub struct EdgeRow {
+    /// Source node key.
+    pub source: String,
+    /// Edge kind.
+    pub kind: EdgeKind,
+    /// Target node key.
+    pub target: String,
+    /// Properties.
+    pub properties: Map<String, Value>,
+    /// Earliest sighting in this change set.
+    pub first_seen: DateTime<Utc>,
+    /// Latest sighting in this change set.
+    pub last_seen: DateTime<Utc>,
+}
+
+/// A change set with duplicates merged and rows sorted by identity.
+///
+/// Databases refuse to upsert one row twice in a statement, and sorting makes concurrent
+/// transactions lock shared rows (a popular dataset) in the same order, which avoids deadlocks.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Normalized {
+    /// Nodes, sorted by key.
+    pub nodes: Vec<NodeRow>,
+    /// Edges, sorted by (source, kind, target).
+    pub edges: Vec<EdgeRow>,
+    /// Guards, unchanged.
+    pub guards: Vec<Guard>,
+}
+
+/// Merges duplicates and sorts.
+pub fn normalize(changes: ChangeSet) -> Normalized {
+    let mut nodes: BTreeMap<String, NodeRow> = BTreeMap::new();
+    for n in changes.nodes {
+        match nodes.get_mut(&n.key) {
+            Some(row) => merge_node(row, n),
+            None => {
+                nodes.insert(n.key.clone(), node_row(n));
+            }
+        }
+    }
+    let mut edges: BTreeMap<(String, EdgeKind, String), EdgeRow> = BTreeMap::new();
+    for e in changes.edges {
+        let id = (e.source.clone(), e.kind, e.target.clone());
+        match edges.get_mut(&id) {
+            Some(row) => merge_edge(row, e),
+            None => {
+                edges.insert(id, edge_row(e));
+            }
+        }
+    }
+    Normalized {
+        nodes: nodes.into_values().collect(),
+        edges: edges.into_values().collect(),
+        guards: changes.guards,
+    }
+}
+
+fn node_row(n: NewNode) -> NodeRow {
+    NodeRow {
+        key: n.key,
+        kind: n.kind,
+        name: n.name,
+        properties: n.properties,
+        policy: n.policy,
+        first_seen: n.seen_at,
+        last_seen: n.seen_at,
+    }
+}
+
+fn merge_node(row: &mut NodeRow, n: NewNode) {
+    row.first_seen = row.first_seen.min(n.seen_at);
+    row.last_seen = row.last_seen.max(n.seen_at);
+    if row.policy == MergePolicy::Merge {
+        row.name = n.name;
+        row.properties.extend(n.properties);
+    }
+}
+
+fn edge_row(e: NewEdge) -> EdgeRow {
+    EdgeRow {
+        source: e.source,
+        kind: e.kind,
+        target: e.target,
+        properties: e.properties,
+        first_seen: e.seen_at,
+        last_seen: e.seen_at,
+    }
+}
+
+fn merge_edge(row: &mut EdgeRow, e: NewEdge) {
+    row.first_seen = row.first_seen.min(e.seen_at);
+    row.last_seen = row.last_seen.max(e.seen_at);
+    row.properties.extend(e.properties);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use serde_json::json;
+
+    fn node(key: &str, policy: MergePolicy, props: Value, at: i64) -> NewNode {
+        NewNode {
+            key: key.to_owned(),
+            kind: NodeKind::Dataset,
+            name: key.to_owned(),
+            properties: props.as_object().unwrap().clone(),
+            policy,
+            seen_at: Utc.timestamp_opt(at, 0).unwrap(),
+        }
+    }
+
+    #[test]
+    fn duplicates_collapse_by_policy_and_rows_sort_by_key() {
+        let changes = ChangeSet {
+            nodes: vec![
+                node("b", MergePolicy::Merge, json!({"x": 1}), 20),
+                node("a", MergePolicy::Keep, json!({"v": 1}), 5),
+                node("b", MergePolicy::Merge, json!({"y": 2}), 10),
+                node("a", MergePolicy::Keep, json!({"v": 2}), 7),
+            ],
+            ..ChangeSet::default()
+        };
+        let n = normalize(changes);
+        assert_eq!(
+            n.nodes.iter().map(|r| r.key.as_str()).collect::<Vec<_>>(),
+            ["a", "b"]
+        );
+        assert_eq!(
+            Value::Object(n.nodes[0].properties.clone()),
+            json!({"v": 1})
+        );
+        assert_eq!(
+            Value::Object(n.nodes[1].properties.clone()),
+            json!({"x": 1, "y": 2})
+        );
+        assert_eq!(n.nodes[1].first_seen.timestamp(), 10);
+        assert_eq!(n.nodes[1].last_seen.timestamp(), 20);
+    }
+}

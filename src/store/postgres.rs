@@ -1,0 +1,449 @@
+//! The PostgreSQL backend.
+//!
+//! Writes are set-based: a change set becomes a handful of `unnest`-driven upserts however many
+//! nodes a plan has, inside one transaction. Queries are runtime-checked (`sqlx::query`) rather
+//! than compile-time macros so the crate builds without a database and a second backend can
+//! share the calling code.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
+use sqlx::{PgPool, Postgres, Row, Transaction};
+
+use super::{Adjacent, ApplyOutcome, EdgeRow, NodeQuery, NodeRow, Normalized, Store, normalize};
+use crate::error::{Error, Result};
+use crate::graph::{EdgeSource, Step};
+use crate::model::{
+    ChangeSet, EdgeKind, EdgeRecord, Guard, MergePolicy, Node, NodeId, NodeKind, RawPayload,
+};
+
+/// The migrations, embedded in the binary.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// Deadlocks and serialization failures are retried this many times before giving up.
+const MAX_ATTEMPTS: u32 = 5;
+
+/// A pool of connections to one PostgreSQL database.
+#[derive(Debug, Clone)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+/// Pool settings.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolSettings {
+    /// Most connections held open.
+    pub max_connections: u32,
+    /// How long a request waits for a free connection before answering 503.
+    pub acquire_timeout: Duration,
+}
+
+impl PgStore {
+    /// Wraps an existing pool (tests hand in one per test database).
+    pub fn new(pool: PgPool) -> Self {
+        PgStore { pool }
+    }
+
+    /// Opens a pool lazily: the service starts, and reports 503, while the database is down.
+    pub fn connect_lazy(url: &str, settings: PoolSettings) -> Result<Self> {
+        let options: PgConnectOptions = url
+            .parse()
+            .map_err(|e| Error::Internal(anyhow::anyhow!("invalid database URL: {e}")))?;
+        let pool = PgPoolOptions::new()
+            .max_connections(settings.max_connections)
+            .acquire_timeout(settings.acquire_timeout)
+            .connect_lazy_with(options);
+        Ok(PgStore { pool })
+    }
+
+    /// Applies pending migrations.
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        MIGRATOR.run(&self.pool).await?;
+        Ok(())
+    }
+
+    /// The underlying pool.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    async fn try_apply(&self, raw: &RawPayload, changes: &Normalized) -> Result<ApplyOutcome> {
+        let mut tx = self.pool.begin().await?;
+        if !insert_raw(&mut tx, raw).await? {
+            tx.commit().await?;
+            return Ok(ApplyOutcome {
+                duplicate: true,
+                ..ApplyOutcome::default()
+            });
+        }
+        let (mut ids, nodes_created) = upsert_nodes(&mut tx, &changes.nodes).await?;
+        check_guards(&mut tx, &changes.guards).await?;
+        resolve_endpoints(&mut tx, &changes.edges, &mut ids).await?;
+        let edges_created = upsert_edges(&mut tx, &changes.edges, &ids).await?;
+        tx.commit().await?;
+        Ok(ApplyOutcome {
+            duplicate: false,
+            nodes_created,
+            edges_created,
+        })
+    }
+}
+
+fn retryable(err: &Error) -> bool {
+    let Error::Internal(cause) = err else {
+        return false;
+    };
+    let Some(sqlx::Error::Database(db)) = cause.downcast_ref::<sqlx::Error>() else {
+        return false;
+    };
+    matches!(db.code().as_deref(), Some("40P01" | "40001"))
+}
+
+/// Stores the payload unless an identical one is stored; `false` means it was a duplicate.
+async fn insert_raw(tx: &mut Transaction<'_, Postgres>, raw: &RawPayload) -> Result<bool> {
+    let digest = Sha256::digest(&raw.body).to_vec();
+    let inserted = sqlx::query(
+        "insert into raw_payload (format, version, content_type, sha256, body, wire_bytes, received_at)
+         values ($1, $2, $3, $4, $5, $6, $7)
+         on conflict (format, sha256) do nothing",
+    )
+    .bind(&raw.format)
+    .bind(&raw.version)
+    .bind(&raw.content_type)
+    .bind(digest)
+    .bind(raw.body.as_ref())
+    .bind(raw.wire_bytes as i64)
+    .bind(raw.received_at)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    Ok(inserted == 1)
+}
+
+/// Immutable nodes only have their sighting times widened; merged nodes take new properties.
+const UPSERT_KEEP: &str = "
+    insert into node (key, kind, name, properties, first_seen, last_seen)
+    select * from unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::timestamptz[], $6::timestamptz[])
+    on conflict (key) do update set
+        first_seen = least(node.first_seen, excluded.first_seen),
+        last_seen = greatest(node.last_seen, excluded.last_seen)
+    returning node_id, key, (xmax = 0) as created";
+
+const UPSERT_MERGE: &str = "
+    insert into node (key, kind, name, properties, first_seen, last_seen)
+    select * from unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::timestamptz[], $6::timestamptz[])
+    on conflict (key) do update set
+        name = excluded.name,
+        properties = node.properties || excluded.properties,
+        first_seen = least(node.first_seen, excluded.first_seen),
+        last_seen = greatest(node.last_seen, excluded.last_seen),
+        updated_at = now()
+    returning node_id, key, (xmax = 0) as created";
+
+async fn upsert_nodes(
+    tx: &mut Transaction<'_, Postgres>,
+    rows: &[NodeRow],
+) -> Result<(HashMap<String, NodeId>, u64)> {
+    let mut ids = HashMap::with_capacity(rows.len());
+    let mut created = 0;
+    for (policy, sql) in [
+        (MergePolicy::Keep, UPSERT_KEEP),
+        (MergePolicy::Merge, UPSERT_MERGE),
+    ] {
+        let batch: Vec<&NodeRow> = rows.iter().filter(|r| r.policy == policy).collect();
+        if batch.is_empty() {
+            continue;
+        }
+        let returned = sqlx::query(sql)
+            .bind(batch.iter().map(|r| r.key.as_str()).collect::<Vec<_>>())
+            .bind(batch.iter().map(|r| r.kind.as_str()).collect::<Vec<_>>())
+            .bind(batch.iter().map(|r| r.name.as_str()).collect::<Vec<_>>())
+            .bind(
+                batch
+                    .iter()
+                    .map(|r| Value::Object(r.properties.clone()))
+                    .collect::<Vec<_>>(),
+            )
+            .bind(batch.iter().map(|r| r.first_seen).collect::<Vec<_>>())
+            .bind(batch.iter().map(|r| r.last_seen).collect::<Vec<_>>())
+            .fetch_all(&mut **tx)
+            .await?;
+        for row in returned {
+            created += u64::from(row.get::<bool, _>("created"));
+            ids.insert(row.get("key"), row.get("node_id"));
+        }
+    }
+    Ok((ids, created))
+}
+
+/// Evaluates guards against the stored rows, share-locking them so a concurrent writer can't
+/// change what was checked before this transaction commits.
+async fn check_guards(tx: &mut Transaction<'_, Postgres>, guards: &[Guard]) -> Result<()> {
+    if guards.is_empty() {
+        return Ok(());
+    }
+    let mut keys: Vec<&str> = guards.iter().map(guard_key).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    let rows =
+        sqlx::query("select key, properties from node where key = any($1) order by key for share")
+            .bind(&keys)
+            .fetch_all(&mut **tx)
+            .await?;
+    let stored: HashMap<String, Value> = rows
+        .into_iter()
+        .map(|r| (r.get("key"), r.get("properties")))
+        .collect();
+    guards.iter().try_for_each(|g| evaluate(g, &stored))
+}
+
+fn guard_key(guard: &Guard) -> &str {
+    match guard {
+        Guard::NodeExists { key, .. } | Guard::PropertyEquals { key, .. } => key,
+    }
+}
+
+fn evaluate(guard: &Guard, stored: &HashMap<String, Value>) -> Result<()> {
+    match guard {
+        Guard::NodeExists {
+            code,
+            key,
+            path,
+            message,
+        } if !stored.contains_key(key) => Err(Error::bad_request(
+            code,
+            message.clone(),
+            Some(path.clone()),
+        )),
+        Guard::PropertyEquals {
+            key,
+            property,
+            expected,
+            path,
+            message,
+        } => {
+            let actual = stored
+                .get(key)
+                .and_then(|p| p.get(property))
+                .and_then(Value::as_str);
+            match stored.contains_key(key) && actual != expected.as_deref() {
+                true => Err(Error::Conflict {
+                    detail: message.clone(),
+                    path: Some(path.clone()),
+                }),
+                false => Ok(()),
+            }
+        }
+        Guard::NodeExists { .. } => Ok(()),
+    }
+}
+
+/// Looks up ids of edge endpoints that this change set didn't upsert (e.g. an event's plan).
+async fn resolve_endpoints(
+    tx: &mut Transaction<'_, Postgres>,
+    edges: &[EdgeRow],
+    ids: &mut HashMap<String, NodeId>,
+) -> Result<()> {
+    let mut missing: Vec<&str> = edges
+        .iter()
+        .flat_map(|e| [e.source.as_str(), e.target.as_str()])
+        .filter(|k| !ids.contains_key(*k))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    missing.sort_unstable();
+    missing.dedup();
+    let rows = sqlx::query("select node_id, key from node where key = any($1)")
+        .bind(&missing)
+        .fetch_all(&mut **tx)
+        .await?;
+    ids.extend(rows.into_iter().map(|r| (r.get("key"), r.get("node_id"))));
+    match missing.iter().find(|k| !ids.contains_key(**k)) {
+        Some(key) => Err(anyhow::anyhow!(
+            "edge endpoint {key} is neither stored nor part of the change set"
+        )
+        .into()),
+        None => Ok(()),
+    }
+}
+
+async fn upsert_edges(
+    tx: &mut Transaction<'_, Postgres>,
+    rows: &[EdgeRow],
+    ids: &HashMap<String, NodeId>,
+) -> Result<u64> {
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let mut keyed: Vec<(NodeId, &str, NodeId, &EdgeRow)> = rows
+        .iter()
+        .map(|r| (ids[&r.source], r.kind.as_str(), ids[&r.target], r))
+        .collect();
+    keyed.sort_by_key(|(s, k, t, _)| (*s, *k, *t));
+    let created: Vec<bool> = sqlx::query_scalar(
+        "insert into edge (source_id, kind, target_id, properties, first_seen, last_seen)
+         select * from unnest($1::bigint[], $2::text[], $3::bigint[], $4::jsonb[], $5::timestamptz[], $6::timestamptz[])
+         on conflict (source_id, kind, target_id) do update set
+             properties = edge.properties || excluded.properties,
+             first_seen = least(edge.first_seen, excluded.first_seen),
+             last_seen = greatest(edge.last_seen, excluded.last_seen)
+         returning (xmax = 0)",
+    )
+    .bind(keyed.iter().map(|k| k.0).collect::<Vec<_>>())
+    .bind(keyed.iter().map(|k| k.1).collect::<Vec<_>>())
+    .bind(keyed.iter().map(|k| k.2).collect::<Vec<_>>())
+    .bind(keyed.iter().map(|k| Value::Object(k.3.properties.clone())).collect::<Vec<_>>())
+    .bind(keyed.iter().map(|k| k.3.first_seen).collect::<Vec<_>>())
+    .bind(keyed.iter().map(|k| k.3.last_seen).collect::<Vec<_>>())
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(created.into_iter().filter(|c| *c).count() as u64)
+}
+
+fn node_from_row(row: &PgRow) -> Result<(NodeId, Node)> {
+    let kind: String = row.get("kind");
+    let kind = NodeKind::parse(&kind)
+        .ok_or_else(|| anyhow::anyhow!("stored node has unknown kind {kind}"))?;
+    let node = Node {
+        key: row.get("key"),
+        kind,
+        name: row.get("name"),
+        properties: row.get("properties"),
+        first_seen: row.get("first_seen"),
+        last_seen: row.get("last_seen"),
+    };
+    Ok((row.get("node_id"), node))
+}
+
+fn edge_from_row(row: &PgRow) -> Result<EdgeRecord> {
+    let kind: String = row.get("kind");
+    let kind = EdgeKind::parse(&kind)
+        .ok_or_else(|| anyhow::anyhow!("stored edge has unknown kind {kind}"))?;
+    Ok(EdgeRecord {
+        source: row.get("source_id"),
+        target: row.get("target_id"),
+        kind,
+        properties: row.get("properties"),
+        first_seen: row.get::<DateTime<Utc>, _>("first_seen"),
+        last_seen: row.get::<DateTime<Utc>, _>("last_seen"),
+    })
+}
+
+const NODE_COLUMNS: &str = "node_id, key, kind, name, properties, first_seen, last_seen";
+const EDGE_COLUMNS: &str = "source_id, target_id, kind, properties, first_seen, last_seen";
+
+/// `%` and `_` in a search term are literal characters, not wildcards.
+fn like_pattern(term: &str) -> String {
+    let escaped = term
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+#[async_trait]
+impl EdgeSource for PgStore {
+    async fn step(
+        &self,
+        frontier: &[NodeId],
+        kinds: &[EdgeKind],
+        step: Step,
+    ) -> Result<Vec<EdgeRecord>> {
+        let column = match step {
+            Step::Forward => "source_id",
+            Step::Backward => "target_id",
+        };
+        let sql =
+            format!("select {EDGE_COLUMNS} from edge where {column} = any($1) and kind = any($2)");
+        let kinds: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
+        let rows = sqlx::query(&sql)
+            .bind(frontier)
+            .bind(&kinds)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(edge_from_row).collect()
+    }
+}
+
+#[async_trait]
+impl Store for PgStore {
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("select 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn apply(&self, raw: &RawPayload, changes: ChangeSet) -> Result<ApplyOutcome> {
+        let changes = normalize(changes);
+        let mut attempt = 1;
+        loop {
+            match self.try_apply(raw, &changes).await {
+                Err(err) if attempt < MAX_ATTEMPTS && retryable(&err) => {
+                    tracing::warn!(attempt, error = %err, "retrying a write after a lock conflict");
+                    tokio::time::sleep(Duration::from_millis(20 * u64::from(attempt))).await;
+                    attempt += 1;
+                }
+                outcome => return outcome,
+            }
+        }
+    }
+
+    async fn node(&self, key: &str) -> Result<Option<(NodeId, Node)>> {
+        let sql = format!("select {NODE_COLUMNS} from node where key = $1");
+        let row = sqlx::query(&sql)
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(node_from_row).transpose()
+    }
+
+    async fn nodes(&self, ids: &[NodeId]) -> Result<Vec<(NodeId, Node)>> {
+        let sql = format!("select {NODE_COLUMNS} from node where node_id = any($1)");
+        let rows = sqlx::query(&sql).bind(ids).fetch_all(&self.pool).await?;
+        rows.iter().map(node_from_row).collect()
+    }
+
+    async fn list(&self, query: &NodeQuery) -> Result<Vec<Node>> {
+        let sql = format!(
+            "select {NODE_COLUMNS} from node
+             where ($1::text is null or kind = $1)
+               and ($2::text is null or key ilike $2 or name ilike $2)
+               and ($3::text is null or key > $3)
+             order by key limit $4"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(query.kind.map(NodeKind::as_str))
+            .bind(query.search.as_deref().map(like_pattern))
+            .bind(query.after.as_deref())
+            .bind(i64::from(query.limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| node_from_row(r).map(|(_, n)| n))
+            .collect()
+    }
+
+    async fn adjacent(&self, id: NodeId, limit: u32) -> Result<Adjacent> {
+        let mut adjacent = Adjacent::default();
+        for column in ["source_id", "target_id"] {
+            let sql = format!(
+                "select {EDGE_COLUMNS} from edge where {column} = $1 order by kind, source_id, target_id limit $2"
+            );
+            let rows = sqlx::query(&sql)
+                .bind(id)
+                .bind(i64::from(limit) + 1)
+                .fetch_all(&self.pool)
+                .await?;
+            adjacent.truncated |= rows.len() > limit as usize;
+            for row in rows.iter().take(limit as usize) {
+                adjacent.edges.push(edge_from_row(row)?);
+            }
+        }
+        Ok(adjacent)
+    }
+}

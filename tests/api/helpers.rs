@@ -1,0 +1,230 @@
+//! Shared test plumbing: a router over a per-test database, request shortcuts, fixture files.
+
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderMap, Request, StatusCode, header};
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use headwater::http::HttpSettings;
+use headwater::store::postgres::PgStore;
+use headwater::{AppState, app};
+use http_body_util::BodyExt;
+use serde_json::Value;
+use sqlx::PgPool;
+use tower::ServiceExt;
+
+pub const V10: &str = "application/json";
+pub const V11: &str = "application/vnd.absa.spline.producer.v1.1+json";
+pub const V12: &str = "application/vnd.absa.spline.producer.v1.2+json";
+
+/// The application under test, wired to its own database.
+pub struct TestApp {
+    pub router: Router,
+    pub pool: PgPool,
+}
+
+/// A response, fully read.
+#[derive(Debug)]
+pub struct TestResponse {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+/// Row counts of every table a request can write to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Counts {
+    pub nodes: i64,
+    pub edges: i64,
+    pub raw_payloads: i64,
+}
+
+impl TestApp {
+    pub fn new(pool: PgPool) -> Self {
+        Self::with_settings(pool, HttpSettings::default())
+    }
+
+    pub fn with_settings(pool: PgPool, settings: HttpSettings) -> Self {
+        let router = app(AppState::new(PgStore::new(pool.clone()), settings));
+        TestApp { router, pool }
+    }
+
+    pub async fn request(&self, request: Request<Body>) -> TestResponse {
+        let response = self
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("router is infallible");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body reads")
+            .to_bytes();
+        TestResponse {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn get(&self, uri: &str) -> TestResponse {
+        self.request(Request::get(uri).body(Body::empty()).unwrap())
+            .await
+    }
+
+    /// POSTs `body` with the given Content-Type (none when `None`) and extra headers.
+    pub async fn post(
+        &self,
+        uri: &str,
+        content_type: Option<&str>,
+        headers: &[(&str, &str)],
+        body: impl Into<Vec<u8>>,
+    ) -> TestResponse {
+        let mut builder = Request::post(uri);
+        if let Some(ct) = content_type {
+            builder = builder.header(header::CONTENT_TYPE, ct);
+        }
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        self.request(builder.body(Body::from(body.into())).unwrap())
+            .await
+    }
+
+    pub async fn post_plan(&self, content_type: &str, body: impl Into<Vec<u8>>) -> TestResponse {
+        self.post("/producer/execution-plans", Some(content_type), &[], body)
+            .await
+    }
+
+    pub async fn post_events(&self, content_type: &str, body: impl Into<Vec<u8>>) -> TestResponse {
+        self.post("/producer/execution-events", Some(content_type), &[], body)
+            .await
+    }
+
+    /// Lineage around `node`; asserts a 200.
+    pub async fn lineage(&self, node: &str, direction: &str, depth: u32) -> Value {
+        let uri = format!(
+            "/api/v1/graph/lineage?node={}&direction={direction}&depth={depth}",
+            encode(node)
+        );
+        let response = self.get(&uri).await;
+        assert_eq!(
+            response.status,
+            StatusCode::OK,
+            "lineage of {node}: {}",
+            response.text()
+        );
+        response.json()
+    }
+
+    pub async fn counts(&self) -> Counts {
+        let count = |table: &'static str| {
+            let pool = self.pool.clone();
+            async move {
+                sqlx::query_scalar::<_, i64>(&format!("select count(*) from {table}"))
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap()
+            }
+        };
+        Counts {
+            nodes: count("node").await,
+            edges: count("edge").await,
+            raw_payloads: count("raw_payload").await,
+        }
+    }
+}
+
+impl TestResponse {
+    #[track_caller]
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("body is not JSON ({e}): {}", self.text()))
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// Asserts an RFC 9457 problem document with this status, code and (optional) path, and
+    /// returns it.
+    #[track_caller]
+    pub fn assert_problem(&self, status: StatusCode, code: &str, path: Option<&str>) -> Value {
+        assert_eq!(self.status, status, "body: {}", self.text());
+        let content_type = self
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok());
+        assert_eq!(content_type, Some("application/problem+json"));
+        let problem = self.json();
+        assert_eq!(problem["status"], status.as_u16(), "{problem}");
+        assert_eq!(problem["code"], code, "{problem}");
+        assert_eq!(problem["type"], format!("urn:headwater:problem:{code}"));
+        assert!(
+            problem["detail"].as_str().is_some_and(|d| !d.is_empty()),
+            "{problem}"
+        );
+        assert_eq!(problem["path"].as_str(), path, "{problem}");
+        problem
+    }
+}
+
+/// Percent-encodes a query value (node keys contain `:` and `/`).
+pub fn encode(value: &str) -> String {
+    form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+pub fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut encoder = GzEncoder::new(Vec::new(), Compression::default());
+    encoder.write_all(data).unwrap();
+    encoder.finish().unwrap()
+}
+
+pub fn data_path(relative: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(relative)
+}
+
+/// The JSON lines of a Spline generator file (licence comments and blank lines skipped).
+pub fn fixture_lines(relative: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(data_path(relative)).expect("fixture exists");
+    text.lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Keys of the nodes in a lineage answer.
+pub fn node_keys(lineage: &Value) -> Vec<String> {
+    lineage["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["key"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// (source, kind, target) of the edges in a lineage answer.
+pub fn edge_triples(lineage: &Value) -> Vec<(String, String, String)> {
+    let edges = lineage["edges"].as_array().unwrap();
+    edges
+        .iter()
+        .map(|e| {
+            (
+                e["source"].as_str().unwrap().to_owned(),
+                e["kind"].as_str().unwrap().to_owned(),
+                e["target"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
