@@ -18,6 +18,7 @@ use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderName, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::classify::{ServerErrorsAsFailures, SharedClassifier};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::timeout::TimeoutLayer;
@@ -104,13 +105,10 @@ fn panic_response() -> Response {
     Error::Internal(anyhow::anyhow!("a handler panicked")).into_response()
 }
 
+type RequestTrace = TraceLayer<SharedClassifier<ServerErrorsAsFailures>, fn(&Request) -> tracing::Span, (), DefaultOnResponse>;
+
 /// One log line per request, at INFO, carrying method, route, status, latency and request id.
-fn trace_layer() -> TraceLayer<
-    tower_http::classify::SharedClassifier<tower_http::classify::ServerErrorsAsFailures>,
-    fn(&Request) -> tracing::Span,
-    (),
-    DefaultOnResponse,
-> {
+fn trace_layer() -> RequestTrace {
     TraceLayer::new_for_http()
         .make_span_with(request_span as fn(&Request) -> tracing::Span)
         .on_request(())

@@ -293,18 +293,16 @@ impl Lifter {
         let target = attributes
             .iter_mut()
             .find(|a| a.name == alias && output.contains(&a.id));
-        if let Some(target) = target {
-            if target.child_refs.is_none() {
-                target.child_refs = Some(vec![self.lift(expr)]);
-            }
+        if let Some(target) = target.filter(|t| t.child_refs.is_none()) {
+            target.child_refs = Some(vec![self.lift(expr)]);
         }
     }
 
     fn lift(&mut self, expr: &Value) -> Reference {
-        if type_hint(expr) == Some("expr.AttrRef") {
-            if let Some(id) = expr.get("refId").and_then(value_id) {
-                return Reference::Attribute(id);
-            }
+        if type_hint(expr) == Some("expr.AttrRef")
+            && let Some(id) = expr.get("refId").and_then(value_id)
+        {
+            return Reference::Attribute(id);
         }
         let id = Id(format!("v10-expr-{}", self.next_id()));
         if type_hint(expr) == Some("expr.Literal") {
