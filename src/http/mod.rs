@@ -105,7 +105,12 @@ fn panic_response() -> Response {
     Error::Internal(anyhow::anyhow!("a handler panicked")).into_response()
 }
 
-type RequestTrace = TraceLayer<SharedClassifier<ServerErrorsAsFailures>, fn(&Request) -> tracing::Span, (), DefaultOnResponse>;
+type RequestTrace = TraceLayer<
+    SharedClassifier<ServerErrorsAsFailures>,
+    fn(&Request) -> tracing::Span,
+    (),
+    DefaultOnResponse,
+>;
 
 /// One log line per request, at INFO, carrying method, route, status, latency and request id.
 fn trace_layer() -> RequestTrace {

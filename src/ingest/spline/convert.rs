@@ -13,7 +13,10 @@ use uuid::Uuid;
 
 use super::ApiVersion;
 use super::derive::Derivations;
-use super::wire::{ExecutionEvent, ExecutionPlan, Id};
+use petgraph::algo::toposort;
+use petgraph::graph::DiGraph;
+
+use super::wire::{DataOperation, ExecutionEvent, ExecutionPlan, Id};
 use crate::model::{ChangeSet, EdgeKind, Guard, MergePolicy, NewEdge, NewNode, NodeKind};
 
 /// Key of a Spline data source: `dataset:` and the URI exactly as the agent sent it.
@@ -369,39 +372,25 @@ fn introducing_operations(plan: &ExecutionPlan) -> HashMap<Id, Id> {
     producers
 }
 
-/// Non-read operations ordered so that every operation comes after its inputs.
+/// Non-read operations ordered so that every operation comes after its inputs. Iterative
+/// (petgraph's toposort), so a plan with a very long operation chain can't exhaust the stack.
 fn topological(plan: &ExecutionPlan) -> Vec<&Id> {
-    let others: HashMap<&Id, &[Id]> = plan
-        .operations
-        .other
+    let others: Vec<&DataOperation> = plan.operations.other.iter().flatten().collect();
+    let mut graph = DiGraph::<&Id, ()>::with_capacity(others.len(), others.len());
+    let index: HashMap<&Id, _> = others
         .iter()
-        .flatten()
-        .map(|o| (&o.id, o.child_ids.as_deref().unwrap_or_default()))
+        .map(|o| (&o.id, graph.add_node(&o.id)))
         .collect();
-    let mut order = Vec::new();
-    let mut done = HashSet::new();
-    let mut ids: Vec<&Id> = others.keys().copied().collect();
-    ids.sort();
-    for id in ids {
-        visit(id, &others, &mut done, &mut order);
+    for op in &others {
+        for child in op.child_ids.iter().flatten().filter_map(|c| index.get(c)) {
+            graph.add_edge(*child, index[&op.id], ());
+        }
     }
-    order
-}
-
-/// Depth-first post-order; the plan was checked to be acyclic, `done` also guards re-entry.
-fn visit<'a>(
-    id: &'a Id,
-    graph: &HashMap<&'a Id, &'a [Id]>,
-    done: &mut HashSet<&'a Id>,
-    order: &mut Vec<&'a Id>,
-) {
-    if !done.insert(id) {
-        return;
+    // Validation rejected cycles; should one slip through, declaration order still terminates.
+    match toposort(&graph, None) {
+        Ok(order) => order.into_iter().map(|n| graph[n]).collect(),
+        Err(_) => others.iter().map(|o| &o.id).collect(),
     }
-    for child in graph.get(id).copied().unwrap_or_default() {
-        visit(child, graph, done, order);
-    }
-    order.push(id);
 }
 
 /// Translates an event batch into run nodes. Each event needs its plan, stored earlier or in

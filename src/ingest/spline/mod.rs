@@ -90,3 +90,97 @@ pub fn events(version: ApiVersion, body: &[u8]) -> Result<ChangeSet, Error> {
     };
     Ok(convert::event_changes(&events, version))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{EdgeKind, NodeKind};
+    use serde_json::json;
+
+    /// The shape the Spark agent sends: a read, a Project computing `c = a + 1`, a write.
+    fn agent_plan() -> Vec<u8> {
+        serde_json::to_vec(&json!({
+            "id": "4d0d3b7a-5a2e-5c1b-9a37-000000000001", "name": "my app",
+            "operations": {
+                "write": {"outputSource": "hdfs://nn/out", "append": false, "id": "op-0",
+                          "name": "InsertIntoHadoopFsRelationCommand", "childIds": ["op-1"]},
+                "reads": [{"inputSources": ["hdfs://nn/in.csv"], "id": "op-2", "name": "LogicalRelation",
+                           "output": ["attr-0", "attr-1"], "extra": {"sourceType": "csv"}}],
+                "other": [{"id": "op-1", "name": "Project", "childIds": ["op-2"], "output": ["attr-2"],
+                           "params": {"projectList": [{"__exprId": "expr-0"}]}}]},
+            "attributes": [{"id": "attr-0", "dataType": "t", "name": "a"}, {"id": "attr-1", "dataType": "t", "name": "b"},
+                           {"id": "attr-2", "dataType": "t", "childRefs": [{"__exprId": "expr-0"}], "name": "c"}],
+            "expressions": {
+                "functions": [
+                    {"id": "expr-0", "name": "c", "childRefs": [{"__exprId": "expr-1"}], "extra": {"_typeHint": "expr.Alias"}},
+                    {"id": "expr-1", "name": "add", "childRefs": [{"__attrId": "attr-0"}, {"__exprId": "expr-2"}],
+                     "extra": {"_typeHint": "expr.Binary", "symbol": "+"}}],
+                "constants": [{"id": "expr-2", "value": 1}]},
+            "systemInfo": {"name": "spark", "version": "3.3.2"},
+            "agentInfo": {"name": "spline", "version": "2.2.0"},
+            "extraInfo": {"appName": "my app"}
+        }))
+        .unwrap()
+    }
+
+    fn count<T>(items: &[T], pred: impl Fn(&T) -> bool) -> usize {
+        items.iter().filter(|i| pred(i)).count()
+    }
+
+    #[test]
+    fn an_agent_plan_becomes_datasets_job_operations_and_attributes() {
+        let (id, changes) = plan(ApiVersion::V12, &agent_plan(), Utc::now()).unwrap();
+        assert_eq!(id.to_string(), "4d0d3b7a-5a2e-5c1b-9a37-000000000001");
+        let nodes = &changes.nodes;
+        assert_eq!(count(nodes, |n| n.kind == NodeKind::Dataset), 2);
+        assert_eq!(count(nodes, |n| n.kind == NodeKind::Job), 1);
+        assert_eq!(count(nodes, |n| n.kind == NodeKind::Operation), 3);
+        assert_eq!(count(nodes, |n| n.kind == NodeKind::Attribute), 3);
+        let edges = &changes.edges;
+        let input = edges.iter().find(|e| e.kind == EdgeKind::Input).unwrap();
+        assert_eq!(
+            (input.source.as_str(), input.target.as_str()),
+            (
+                "dataset:hdfs://nn/in.csv",
+                "job:4d0d3b7a-5a2e-5c1b-9a37-000000000001"
+            )
+        );
+        assert_eq!(count(edges, |e| e.kind == EdgeKind::DataFlow), 2);
+        assert_eq!(count(edges, |e| e.kind == EdgeKind::Produces), 3);
+    }
+
+    #[test]
+    fn attribute_derivations_carry_the_rendered_expression() {
+        let (_, changes) = plan(ApiVersion::V12, &agent_plan(), Utc::now()).unwrap();
+        let derives: Vec<_> = changes
+            .edges
+            .iter()
+            .filter(|e| e.kind == EdgeKind::Derives)
+            .collect();
+        assert_eq!(derives.len(), 1);
+        assert!(derives[0].source.ends_with(":attr-0") && derives[0].target.ends_with(":attr-2"));
+        assert_eq!(derives[0].properties["expression"], json!("(a + 1) AS c"));
+    }
+
+    #[test]
+    fn a_plan_without_an_id_gets_one_derived_from_its_body() {
+        let body =
+            br#"{"operations":{"write":{"id":"w","outputSource":"x","append":true,"childIds":[]}},
+                        "systemInfo":{"name":"spark","version":"3"}}"#;
+        let (first, _) = plan(ApiVersion::V11, body, Utc::now()).unwrap();
+        let (second, _) = plan(ApiVersion::V11, body, Utc::now()).unwrap();
+        assert_eq!(first, second);
+    }
+
+    #[test]
+    fn events_need_their_plan_and_its_discriminator() {
+        let body = br#"[{"planId":"4d0d3b7a-5a2e-5c1b-9a37-000000000001","timestamp":1684226827008,"error":"boom"}]"#;
+        let changes = events(ApiVersion::V12, body).unwrap();
+        assert_eq!(
+            changes.nodes[0].key,
+            "run:4d0d3b7a-5a2e-5c1b-9a37-000000000001:lhq160w0"
+        );
+        assert_eq!(changes.nodes[0].properties["status"], json!("failed"));
+        assert_eq!(changes.guards.len(), 2);
+    }
+}
