@@ -82,7 +82,7 @@ pub struct Traversal {
     pub hops: HashMap<NodeId, u32>,
     /// Every edge crossed between two reached nodes.
     pub edges: Vec<EdgeRecord>,
-    /// The largest hop count among reached nodes.
+    /// The largest hop count among nodes reached by walking (0 when nothing was).
     pub depth_reached: u32,
     /// Whether anything was left out because of `depth` or `max_nodes`.
     pub truncated: bool,
@@ -124,7 +124,14 @@ pub async fn lineage(
         Direction::Upstream => walk(source, start, first, Step::Backward, limits).await,
         Direction::Both => {
             let mut down = walk(source, start, first, Step::Forward, limits).await?;
-            let up = walk(source, start, first, Step::Backward, limits).await?;
+            // The upstream walk gets what the downstream one left of the node budget (the
+            // start node is in both), so the merged answer stays within `max_nodes`.
+            let left = limits.max_nodes.saturating_sub(down.hops.len()) + 1;
+            let up_limits = Limits {
+                max_nodes: left,
+                ..limits
+            };
+            let up = walk(source, start, first, Step::Backward, up_limits).await?;
             down.merge(up);
             Ok(down)
         }
@@ -140,7 +147,6 @@ async fn walk(
 ) -> Result<Traversal> {
     let mut t = Traversal {
         hops: HashMap::from([(start, first)]),
-        depth_reached: first,
         ..Traversal::default()
     };
     let mut seen_edges = HashSet::new();

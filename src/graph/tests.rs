@@ -181,3 +181,20 @@ async fn runs_and_attributes_anchor_on_their_job() {
         Some((2, vec![]))
     );
 }
+
+#[tokio::test]
+async fn both_directions_share_one_node_budget() {
+    let t = run(
+        &chain(),
+        3,
+        NodeKind::Dataset,
+        Direction::Both,
+        Limits {
+            depth: 50,
+            max_nodes: 3,
+        },
+    )
+    .await;
+    assert_eq!(t.hops.len(), 3);
+    assert!(t.truncated);
+}

@@ -125,13 +125,15 @@ async fn get_lineage(
     let direction = params.direction.unwrap_or_default();
     let store = state.store.as_ref();
     let (start, node) = find(store, &params.node).await?;
-    let limits = Limits {
-        depth,
-        max_nodes: max_nodes as usize,
-    };
     let (anchor, mut edges) = graph::anchor(store, start, node.kind)
         .await?
         .unwrap_or((start, Vec::new()));
+    // Nodes on the way to the anchor count against the budget too.
+    let budget = (max_nodes as usize).saturating_sub(edges.len()).max(1);
+    let limits = Limits {
+        depth,
+        max_nodes: budget,
+    };
     let anchor_kind = if anchor == start {
         node.kind
     } else {

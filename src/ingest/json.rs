@@ -10,7 +10,7 @@ use crate::error::Error;
 /// Decodes `body` into `T`, turning syntax errors and shape errors into 400s with a JSON path.
 pub fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, Error> {
     let mut de = serde_json::Deserializer::from_slice(body);
-    let value: T = serde_path_to_error::deserialize(&mut de).map_err(into_error)?;
+    let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| into_error(e, body))?;
     de.end().map_err(|e| {
         Error::bad_request(
             "malformed-json",
@@ -21,9 +21,15 @@ pub fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, Error> {
     Ok(value)
 }
 
-fn into_error(err: serde_path_to_error::Error<serde_json::Error>) -> Error {
+fn into_error(err: serde_path_to_error::Error<serde_json::Error>, body: &[u8]) -> Error {
     let path = render_path(err.path());
     let inner = err.into_inner();
+    // Decoding stops at the first problem, so a wrong type early in a body that is broken
+    // later would pass for a shape error. Only on failure, check the syntax of the whole body.
+    if let Err(syntax) = serde_json::from_slice::<serde::de::IgnoredAny>(body) {
+        let detail = format!("the body is not valid JSON: {syntax}");
+        return Error::bad_request("malformed-json", detail, None);
+    }
     match inner.classify() {
         serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
             Error::bad_request(
@@ -121,5 +127,7 @@ mod tests {
         assert_eq!((code.as_str(), path), ("malformed-json", None));
         let (code, _) = problem(r#"{"items": []} {"#);
         assert_eq!(code, "malformed-json");
+        let (code, _) = problem(r#"{"items": 42, "#);
+        assert_eq!(code, "malformed-json", "broken later, wrong shape first");
     }
 }
