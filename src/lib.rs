@@ -7,6 +7,7 @@
 //!
 //! # Layout
 //! - [`model`]: the one graph vocabulary (node and edge kinds, change sets). Depends on nothing.
+//! - [`naming`]: dataset identity shared by every wire format (canonical URIs).
 //! - [`ingest`]: wire formats (Spline producer API v1.0/v1.1/v1.2) parsed into change sets. Pure.
 //! - [`graph`]: bounded, cycle-safe traversal over any [`graph::EdgeSource`]. Pure, no SQL.
 //! - [`store`]: the storage interface and its PostgreSQL implementation. Knows no HTTP or wire format.
@@ -21,6 +22,7 @@ pub mod graph;
 pub mod http;
 pub mod ingest;
 pub mod model;
+pub mod naming;
 pub mod store;
 pub mod telemetry;
 

@@ -7,9 +7,12 @@
 //!
 //! # Node keys
 //! Keys are stable and readable, so they can be typed into a URL:
-//! - `dataset:<uri>`: a data source, exactly as the producer named it;
+//! - `dataset:<canonical uri>`: a data source, by the rules in [`crate::naming`];
+//! - `field:<canonical uri>#<field>`: a column of a dataset (OpenLineage schema facet);
 //! - `job:<planId>`: a Spline execution plan (one logical job version);
+//! - `job:<namespace>/<name>`: an OpenLineage job;
 //! - `run:<planId>:<timestamp base36>`: a Spline execution event, keyed as Spline keys it;
+//! - `run:<runId>`: an OpenLineage run;
 //! - `op:<planId>:<operationId>`: an operation inside a plan;
 //! - `attr:<planId>:<attributeId>`: an attribute (column) produced inside a plan.
 
@@ -32,16 +35,19 @@ pub enum NodeKind {
     Operation,
     /// A column produced by an operation inside a plan.
     Attribute,
+    /// A column of a dataset.
+    Field,
 }
 
 impl NodeKind {
     /// Every kind, in the order they are documented.
-    pub const ALL: [NodeKind; 5] = [
+    pub const ALL: [NodeKind; 6] = [
         NodeKind::Dataset,
         NodeKind::Job,
         NodeKind::Run,
         NodeKind::Operation,
         NodeKind::Attribute,
+        NodeKind::Field,
     ];
 
     /// The name used on the wire and in storage.
@@ -52,6 +58,7 @@ impl NodeKind {
             NodeKind::Run => "run",
             NodeKind::Operation => "operation",
             NodeKind::Attribute => "attribute",
+            NodeKind::Field => "field",
         }
     }
 
@@ -83,13 +90,19 @@ pub enum EdgeKind {
     WritesTo,
     /// operation → attribute: the operation introduces the attribute.
     Produces,
-    /// attribute → attribute: the target is computed from the source.
+    /// attribute → attribute, or field → field: the target is computed from the source.
     Derives,
+    /// dataset → field: the field is a column of the dataset.
+    HasField,
+    /// field → dataset: the field shapes the whole dataset (a filter, join or grouping key).
+    Affects,
+    /// job → job, or run → run: the target runs inside the source (a task in a DAG).
+    ParentOf,
 }
 
 impl EdgeKind {
     /// Every kind, in the order they are documented.
-    pub const ALL: [EdgeKind; 9] = [
+    pub const ALL: [EdgeKind; 12] = [
         EdgeKind::Input,
         EdgeKind::Output,
         EdgeKind::RunOf,
@@ -99,6 +112,9 @@ impl EdgeKind {
         EdgeKind::WritesTo,
         EdgeKind::Produces,
         EdgeKind::Derives,
+        EdgeKind::HasField,
+        EdgeKind::Affects,
+        EdgeKind::ParentOf,
     ];
 
     /// The edges that make up dataset-level lineage: the layer that lineage queries walk.
@@ -116,6 +132,9 @@ impl EdgeKind {
             EdgeKind::WritesTo => "writes_to",
             EdgeKind::Produces => "produces",
             EdgeKind::Derives => "derives",
+            EdgeKind::HasField => "has_field",
+            EdgeKind::Affects => "affects",
+            EdgeKind::ParentOf => "parent_of",
         }
     }
 
@@ -149,8 +168,10 @@ pub enum End {
 pub enum MergePolicy {
     /// The first version wins. Spline plans and events are immutable: a re-post is a no-op.
     Keep,
-    /// Top-level properties of the new version overwrite the stored ones; others are kept.
-    /// Shared nodes such as datasets accumulate what each producer says about them.
+    /// Versions accumulate: properties merge two levels deep (top-level keys, and the keys of
+    /// object-valued properties such as `facets`), and where both versions set a key the one
+    /// seen later wins. Shared nodes (datasets) and OpenLineage runs, whose events arrive in
+    /// any order, take this policy.
     Merge,
 }
 
@@ -227,6 +248,9 @@ pub struct ChangeSet {
     pub edges: Vec<NewEdge>,
     /// Conditions that must hold, or nothing is written.
     pub guards: Vec<Guard>,
+    /// Other keys that name the same node: (alias key, canonical key), e.g. a Hive table name
+    /// for a warehouse path. Later references through an alias reach the canonical node.
+    pub aliases: Vec<(String, String)>,
 }
 
 impl ChangeSet {
@@ -235,6 +259,7 @@ impl ChangeSet {
         self.nodes.extend(other.nodes);
         self.edges.extend(other.edges);
         self.guards.extend(other.guards);
+        self.aliases.extend(other.aliases);
     }
 }
 

@@ -192,30 +192,47 @@ fn admit(
     true
 }
 
-/// How a node that isn't part of dataset-level lineage reaches the job it belongs to.
-fn anchor_path(kind: NodeKind) -> &'static [(EdgeKind, Step)] {
+/// How a node that isn't part of dataset-level lineage reaches the job or dataset it belongs
+/// to, and the kind it arrives at.
+fn anchor_path(kind: NodeKind) -> (&'static [(EdgeKind, Step)], NodeKind) {
     match kind {
-        NodeKind::Run => &[(EdgeKind::RunOf, Step::Forward)],
-        NodeKind::Operation => &[(EdgeKind::HasOperation, Step::Backward)],
-        NodeKind::Attribute => &[
-            (EdgeKind::Produces, Step::Backward),
-            (EdgeKind::HasOperation, Step::Backward),
-        ],
-        NodeKind::Dataset | NodeKind::Job => &[],
+        NodeKind::Run => (&[(EdgeKind::RunOf, Step::Forward)], NodeKind::Job),
+        NodeKind::Operation => (&[(EdgeKind::HasOperation, Step::Backward)], NodeKind::Job),
+        NodeKind::Attribute => (
+            &[
+                (EdgeKind::Produces, Step::Backward),
+                (EdgeKind::HasOperation, Step::Backward),
+            ],
+            NodeKind::Job,
+        ),
+        NodeKind::Field => (&[(EdgeKind::HasField, Step::Backward)], NodeKind::Dataset),
+        NodeKind::Dataset | NodeKind::Job => (&[], kind),
     }
 }
 
-/// Finds the job a run, operation or attribute belongs to, and the edges that lead there, so
-/// "lineage of this run" answers with the lineage of the job it ran. `None` when the chain is
-/// broken (an attribute no operation produces).
+/// Where a walk from a node really starts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Anchor {
+    /// The job or dataset the walk starts from.
+    pub node: NodeId,
+    /// Its kind.
+    pub kind: NodeKind,
+    /// The edges that lead from the requested node to it.
+    pub path: Vec<EdgeRecord>,
+}
+
+/// Finds the job a run, operation or attribute belongs to (or the dataset of a field), and the
+/// edges that lead there, so "lineage of this run" answers with the lineage of the job it ran.
+/// `None` when the chain is broken (an attribute no operation produces).
 pub async fn anchor(
     source: &dyn EdgeSource,
     start: NodeId,
     kind: NodeKind,
-) -> Result<Option<(NodeId, Vec<EdgeRecord>)>> {
+) -> Result<Option<Anchor>> {
+    let (steps, anchor_kind) = anchor_path(kind);
     let mut at = start;
     let mut path = Vec::new();
-    for &(edge_kind, step) in anchor_path(kind) {
+    for &(edge_kind, step) in steps {
         let edges = source.step(&[at], &[edge_kind], step).await?;
         let Some(edge) = edges.into_iter().min_by_key(EdgeRecord::identity) else {
             return Ok(None);
@@ -223,7 +240,11 @@ pub async fn anchor(
         at = step.ends(&edge).1;
         path.push(edge);
     }
-    Ok(Some((at, path)))
+    Ok(Some(Anchor {
+        node: at,
+        kind: anchor_kind,
+        path,
+    }))
 }
 
 #[cfg(test)]

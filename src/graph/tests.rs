@@ -171,15 +171,16 @@ async fn runs_and_attributes_anchor_on_their_job() {
     g.add(edge(200, 101, EdgeKind::RunOf));
     g.add(edge(101, 300, EdgeKind::HasOperation));
     g.add(edge(300, 400, EdgeKind::Produces));
-    let (job, path) = anchor(&g, 200, NodeKind::Run).await.unwrap().unwrap();
-    assert_eq!((job, path.len()), (101, 1));
-    let (job, path) = anchor(&g, 400, NodeKind::Attribute).await.unwrap().unwrap();
-    assert_eq!((job, path.len()), (101, 2));
+    let a = anchor(&g, 200, NodeKind::Run).await.unwrap().unwrap();
+    assert_eq!((a.node, a.kind, a.path.len()), (101, NodeKind::Job, 1));
+    let a = anchor(&g, 400, NodeKind::Attribute).await.unwrap().unwrap();
+    assert_eq!((a.node, a.path.len()), (101, 2));
     assert_eq!(anchor(&g, 401, NodeKind::Attribute).await.unwrap(), None);
-    assert_eq!(
-        anchor(&g, 2, NodeKind::Dataset).await.unwrap(),
-        Some((2, vec![]))
-    );
+    let a = anchor(&g, 2, NodeKind::Dataset).await.unwrap().unwrap();
+    assert_eq!((a.node, a.kind, a.path.len()), (2, NodeKind::Dataset, 0));
+    g.add(edge(3, 500, EdgeKind::HasField));
+    let a = anchor(&g, 500, NodeKind::Field).await.unwrap().unwrap();
+    assert_eq!((a.node, a.kind), (3, NodeKind::Dataset));
 }
 
 #[tokio::test]

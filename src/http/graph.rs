@@ -14,8 +14,9 @@ use utoipa_axum::routes;
 use super::AppState;
 use super::query::ApiQuery;
 use crate::error::{Error, Problem, Result};
-use crate::graph::{self, Direction, Limits};
+use crate::graph::{self, Anchor, Direction, Limits};
 use crate::model::{Edge, EdgeRecord, Node, NodeId, NodeKind};
+use crate::naming;
 use crate::store::{NodeQuery, Store};
 
 pub(super) const TAG: &str = "graph";
@@ -125,21 +126,20 @@ async fn get_lineage(
     let direction = params.direction.unwrap_or_default();
     let store = state.store.as_ref();
     let (start, node) = find(store, &params.node).await?;
-    let (anchor, mut edges) = graph::anchor(store, start, node.kind)
-        .await?
-        .unwrap_or((start, Vec::new()));
+    let anchor = graph::anchor(store, start, node.kind).await?;
+    let anchor = anchor.unwrap_or(Anchor {
+        node: start,
+        kind: node.kind,
+        path: Vec::new(),
+    });
+    let mut edges = anchor.path;
     // Nodes on the way to the anchor count against the budget too.
     let budget = (max_nodes as usize).saturating_sub(edges.len()).max(1);
     let limits = Limits {
         depth,
         max_nodes: budget,
     };
-    let anchor_kind = if anchor == start {
-        node.kind
-    } else {
-        NodeKind::Job
-    };
-    let traversal = graph::lineage(store, anchor, anchor_kind, direction, limits).await?;
+    let traversal = graph::lineage(store, anchor.node, anchor.kind, direction, limits).await?;
     let mut ids: HashSet<NodeId> = traversal.hops.keys().copied().collect();
     ids.extend(edges.iter().flat_map(|e| [e.source, e.target]));
     edges.extend(traversal.edges);
@@ -155,13 +155,18 @@ async fn get_lineage(
     }))
 }
 
+/// Looks a node up by key. A dataset key may be spelled as the producer sent it: it is
+/// canonicalised as at ingest, so `dataset:file:/x` finds `dataset:file:///x`.
 async fn find(store: &dyn Store, key: &str) -> Result<(NodeId, Node)> {
+    let canonical = match key.strip_prefix("dataset:") {
+        Some(uri) => naming::dataset_key_from_uri(uri),
+        None => key.to_owned(),
+    };
     store
-        .node(key)
+        .node(&canonical)
         .await?
         .ok_or_else(|| Error::NotFound(format!("no node with key `{key}`")))
 }
-
 /// Loads the nodes and renders edges with node keys, both sorted for stable answers.
 async fn subgraph(
     store: &dyn Store,

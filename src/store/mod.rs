@@ -6,7 +6,7 @@
 
 pub mod postgres;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -123,6 +123,8 @@ pub struct Normalized {
     pub edges: Vec<EdgeRow>,
     /// Guards, unchanged.
     pub guards: Vec<Guard>,
+    /// Aliases, unchanged.
+    pub aliases: Vec<(String, String)>,
 }
 
 /// Merges duplicates and sorts.
@@ -150,6 +152,7 @@ pub fn normalize(changes: ChangeSet) -> Normalized {
         nodes: nodes.into_values().collect(),
         edges: edges.into_values().collect(),
         guards: changes.guards,
+        aliases: changes.aliases,
     }
 }
 
@@ -166,12 +169,81 @@ fn node_row(n: NewNode) -> NodeRow {
 }
 
 fn merge_node(row: &mut NodeRow, n: NewNode) {
+    if row.policy == MergePolicy::Merge {
+        let newer = n.seen_at >= row.last_seen;
+        let older_props = std::mem::take(&mut row.properties);
+        row.properties = match newer {
+            true => merge_properties(older_props, n.properties),
+            false => merge_properties(n.properties, older_props),
+        };
+        if newer {
+            row.name = n.name;
+        }
+    }
     row.first_seen = row.first_seen.min(n.seen_at);
     row.last_seen = row.last_seen.max(n.seen_at);
-    if row.policy == MergePolicy::Merge {
-        row.name = n.name;
-        row.properties.extend(n.properties);
+}
+
+/// The [`MergePolicy::Merge`] rule, as every backend must apply it: keys of `newer` win, and
+/// where both sides hold an object under the same key, those objects merge too.
+pub fn merge_properties(
+    older: Map<String, Value>,
+    newer: Map<String, Value>,
+) -> Map<String, Value> {
+    let mut merged = older;
+    for (key, value) in newer {
+        match (merged.get_mut(&key), value) {
+            (Some(Value::Object(old)), Value::Object(new)) => old.extend(new),
+            (_, value) => {
+                merged.insert(key, value);
+            }
+        }
     }
+    merged
+}
+
+/// Every node key a change set mentions, aliases included.
+pub fn mentioned_keys(changes: &ChangeSet) -> impl Iterator<Item = &str> {
+    let nodes = changes.nodes.iter().map(|n| n.key.as_str());
+    let edges = changes
+        .edges
+        .iter()
+        .flat_map(|e| [e.source.as_str(), e.target.as_str()]);
+    let guards = changes.guards.iter().map(|g| match g {
+        Guard::NodeExists { key, .. } | Guard::PropertyEquals { key, .. } => key.as_str(),
+    });
+    let aliases = changes
+        .aliases
+        .iter()
+        .map(|(_, canonical)| canonical.as_str());
+    nodes.chain(edges).chain(guards).chain(aliases)
+}
+
+/// Rewrites keys that are stored aliases to the keys of the nodes they name.
+pub fn resolve_aliases(mut changes: ChangeSet, known: &HashMap<String, String>) -> ChangeSet {
+    if known.is_empty() {
+        return changes;
+    }
+    let resolve = |key: &mut String| {
+        if let Some(canonical) = known.get(key.as_str()) {
+            key.clone_from(canonical);
+        }
+    };
+    changes.nodes.iter_mut().for_each(|n| resolve(&mut n.key));
+    for e in &mut changes.edges {
+        resolve(&mut e.source);
+        resolve(&mut e.target);
+    }
+    for g in &mut changes.guards {
+        match g {
+            Guard::NodeExists { key, .. } | Guard::PropertyEquals { key, .. } => resolve(key),
+        }
+    }
+    changes
+        .aliases
+        .iter_mut()
+        .for_each(|(_, canonical)| resolve(canonical));
+    changes
 }
 
 fn edge_row(e: NewEdge) -> EdgeRow {
@@ -186,9 +258,13 @@ fn edge_row(e: NewEdge) -> EdgeRow {
 }
 
 fn merge_edge(row: &mut EdgeRow, e: NewEdge) {
+    let older_props = std::mem::take(&mut row.properties);
+    row.properties = match e.seen_at >= row.last_seen {
+        true => merge_properties(older_props, e.properties),
+        false => merge_properties(e.properties, older_props),
+    };
     row.first_seen = row.first_seen.min(e.seen_at);
     row.last_seen = row.last_seen.max(e.seen_at);
-    row.properties.extend(e.properties);
 }
 
 #[cfg(test)]

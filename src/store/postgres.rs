@@ -15,7 +15,10 @@ use sha2::{Digest, Sha256};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::{PgPool, Postgres, Row, Transaction};
 
-use super::{Adjacent, ApplyOutcome, EdgeRow, NodeQuery, NodeRow, Normalized, Store, normalize};
+use super::{
+    Adjacent, ApplyOutcome, EdgeRow, NodeQuery, NodeRow, Store, mentioned_keys, normalize,
+    resolve_aliases,
+};
 use crate::error::{Error, Result};
 use crate::graph::{EdgeSource, Step};
 use crate::model::{
@@ -72,7 +75,7 @@ impl PgStore {
         &self.pool
     }
 
-    async fn try_apply(&self, raw: &RawPayload, changes: &Normalized) -> Result<ApplyOutcome> {
+    async fn try_apply(&self, raw: &RawPayload, changes: &ChangeSet) -> Result<ApplyOutcome> {
         let mut tx = self.pool.begin().await?;
         if !insert_raw(&mut tx, raw).await? {
             tx.commit().await?;
@@ -81,10 +84,13 @@ impl PgStore {
                 ..ApplyOutcome::default()
             });
         }
+        let known = stored_aliases(&mut tx, changes).await?;
+        let changes = normalize(resolve_aliases(changes.clone(), &known));
         let (mut ids, nodes_created) = upsert_nodes(&mut tx, &changes.nodes).await?;
         check_guards(&mut tx, &changes.guards).await?;
         resolve_endpoints(&mut tx, &changes.edges, &mut ids).await?;
         let edges_created = upsert_edges(&mut tx, &changes.edges, &ids).await?;
+        insert_aliases(&mut tx, &changes.aliases, &ids).await?;
         tx.commit().await?;
         Ok(ApplyOutcome {
             duplicate: false,
@@ -92,6 +98,49 @@ impl PgStore {
             edges_created,
         })
     }
+}
+
+/// The stored aliases among the keys a change set mentions: alias → canonical key.
+async fn stored_aliases(
+    tx: &mut Transaction<'_, Postgres>,
+    changes: &ChangeSet,
+) -> Result<HashMap<String, String>> {
+    let mut keys: Vec<&str> = mentioned_keys(changes).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    let rows = sqlx::query("select a.alias, n.key from node_alias a join node n using (node_id) where a.alias = any($1)")
+        .bind(&keys)
+        .fetch_all(&mut **tx)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.get("alias"), r.get("key")))
+        .collect())
+}
+
+/// Records new aliases; an alias already taken keeps pointing where it pointed.
+async fn insert_aliases(
+    tx: &mut Transaction<'_, Postgres>,
+    aliases: &[(String, String)],
+    ids: &HashMap<String, NodeId>,
+) -> Result<()> {
+    let rows: Vec<(&str, NodeId)> = aliases
+        .iter()
+        .filter(|(alias, canonical)| alias != canonical)
+        .filter_map(|(alias, canonical)| ids.get(canonical).map(|id| (alias.as_str(), *id)))
+        .collect();
+    if rows.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "insert into node_alias (alias, node_id) select * from unnest($1::text[], $2::bigint[])
+         on conflict (alias) do nothing",
+    )
+    .bind(rows.iter().map(|r| r.0).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.1).collect::<Vec<_>>())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 fn retryable(err: &Error) -> bool {
@@ -138,8 +187,10 @@ const UPSERT_MERGE: &str = "
     insert into node (key, kind, name, properties, first_seen, last_seen)
     select * from unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::timestamptz[], $6::timestamptz[])
     on conflict (key) do update set
-        name = excluded.name,
-        properties = node.properties || excluded.properties,
+        name = case when excluded.last_seen >= node.last_seen then excluded.name else node.name end,
+        properties = case when excluded.last_seen >= node.last_seen
+            then headwater_merge(node.properties, excluded.properties)
+            else headwater_merge(excluded.properties, node.properties) end,
         first_seen = least(node.first_seen, excluded.first_seen),
         last_seen = greatest(node.last_seen, excluded.last_seen),
         updated_at = now()
@@ -290,7 +341,9 @@ async fn upsert_edges(
         "insert into edge (source_id, kind, target_id, properties, first_seen, last_seen)
          select * from unnest($1::bigint[], $2::text[], $3::bigint[], $4::jsonb[], $5::timestamptz[], $6::timestamptz[])
          on conflict (source_id, kind, target_id) do update set
-             properties = edge.properties || excluded.properties,
+             properties = case when excluded.last_seen >= edge.last_seen
+                 then headwater_merge(edge.properties, excluded.properties)
+                 else headwater_merge(excluded.properties, edge.properties) end,
              first_seen = least(edge.first_seen, excluded.first_seen),
              last_seen = greatest(edge.last_seen, excluded.last_seen)
          returning (xmax = 0)",
@@ -336,6 +389,8 @@ fn edge_from_row(row: &PgRow) -> Result<EdgeRecord> {
 }
 
 const NODE_COLUMNS: &str = "node_id, key, kind, name, properties, first_seen, last_seen";
+const ALIASED_COLUMNS: &str =
+    "n.node_id, n.key, n.kind, n.name, n.properties, n.first_seen, n.last_seen";
 const EDGE_COLUMNS: &str = "source_id, target_id, kind, properties, first_seen, last_seen";
 
 /// `%` and `_` in a search term are literal characters, not wildcards.
@@ -379,7 +434,6 @@ impl Store for PgStore {
     }
 
     async fn apply(&self, raw: &RawPayload, changes: ChangeSet) -> Result<ApplyOutcome> {
-        let changes = normalize(changes);
         let mut attempt = 1;
         loop {
             match self.try_apply(raw, &changes).await {
@@ -394,7 +448,12 @@ impl Store for PgStore {
     }
 
     async fn node(&self, key: &str) -> Result<Option<(NodeId, Node)>> {
-        let sql = format!("select {NODE_COLUMNS} from node where key = $1");
+        let sql = format!(
+            "select {NODE_COLUMNS} from node where key = $1
+             union all
+             select {ALIASED_COLUMNS} from node_alias a join node n using (node_id) where a.alias = $1
+             limit 1"
+        );
         let row = sqlx::query(&sql)
             .bind(key)
             .fetch_optional(&self.pool)

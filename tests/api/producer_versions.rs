@@ -659,8 +659,10 @@ async fn a_uri_read_twice_is_one_input_edge_and_one_reads_from_per_read(pool: Pg
         "systemInfo": {"name": "spark", "version": "3.5.0"}
     });
     plan_ok(&app, V12, &plan.to_string()).await;
-    let orders = "dataset:hdfs://nn/data/orders/";
-    let page = details(&app, orders).await;
+    // Looked up as sent, stored under the canonical spelling (no trailing slash).
+    let orders = "dataset:hdfs://nn/data/orders";
+    let page = details(&app, "dataset:hdfs://nn/data/orders/").await;
+    assert_eq!(page["node"]["key"], orders);
     assert_eq!(page["node"]["name"], "orders", "last path segment");
     let job = format!("job:{id}");
     assert_eq!(pairs(&page, "input"), BTreeSet::from([pair(orders, &job)]));
@@ -805,12 +807,12 @@ async fn two_plans_writing_one_dataset_share_its_node(pool: PgPool) {
         "4b1c2d3e-0000-4000-8000-0000000000a1",
         "4b1c2d3e-0000-4000-8000-0000000000a2",
     );
-    plan_ok(&app, V12, &tiny_plan(a, &["file:/a"], "file:/shared")).await;
-    plan_ok(&app, V12, &tiny_plan(b, &["file:/b"], "file:/shared")).await;
-    let shared = "dataset:file:/shared";
+    plan_ok(&app, V12, &tiny_plan(a, &["file:///a"], "file:///shared")).await;
+    plan_ok(&app, V12, &tiny_plan(b, &["file:///b"], "file:///shared")).await;
+    let shared = "dataset:file:///shared";
     let n = count(
         &pool,
-        "select count(*) from node where key = 'dataset:file:/shared'",
+        "select count(*) from node where key = 'dataset:file:///shared'",
     )
     .await;
     assert_eq!(n, 1);
@@ -839,13 +841,13 @@ fn concurrent_id(i: usize) -> String {
 fn concurrent_plan(i: usize, width: usize) -> String {
     let pool = width + 1;
     let sources: Vec<String> = (0..width)
-        .map(|k| format!("file:/c/s{}", (i + k) % pool))
+        .map(|k| format!("file:///c/s{}", (i + k) % pool))
         .collect();
     let mut inputs: Vec<&str> = sources.iter().map(String::as_str).collect();
     if i % 2 == 1 {
         inputs.reverse();
     }
-    tiny_plan(&concurrent_id(i), &inputs, &format!("file:/c/t{}", i % 2))
+    tiny_plan(&concurrent_id(i), &inputs, &format!("file:///c/t{}", i % 2))
 }
 
 fn request(uri: &str, body: String) -> Request<Body> {
@@ -909,7 +911,7 @@ async fn concurrent_posts_over_shared_datasets_neither_deadlock_nor_duplicate(po
     assert_all_created(&statuses);
     assert_eq!(statuses.len(), DISTINCT + DISTINCT / 2 + 4);
     assert_eq!(app.counts().await, implied(DISTINCT, 3));
-    let lineage = app.lineage("dataset:file:/c/s0", "downstream", 1).await;
+    let lineage = app.lineage("dataset:file:///c/s0", "downstream", 1).await;
     let readers = node_keys(&lineage)
         .iter()
         .filter(|k| k.starts_with("job:"))

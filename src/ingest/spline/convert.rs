@@ -18,10 +18,12 @@ use petgraph::graph::DiGraph;
 
 use super::wire::{DataOperation, ExecutionEvent, ExecutionPlan, Id};
 use crate::model::{ChangeSet, EdgeKind, Guard, MergePolicy, NewEdge, NewNode, NodeKind};
+use crate::naming;
 
-/// Key of a Spline data source: `dataset:` and the URI exactly as the agent sent it.
+/// Key of a Spline data source: `dataset:` and its URI, spelled canonically (see
+/// [`crate::naming`]) so that OpenLineage producers naming the same location meet it.
 pub fn dataset_key(uri: &str) -> String {
-    format!("dataset:{uri}")
+    naming::dataset_key_from_uri(uri)
 }
 
 /// Key of a plan's job node.
@@ -196,7 +198,12 @@ impl PlanBuilder<'_> {
     }
 
     fn dataset(&mut self, uri: &str) {
-        let props = to_map(&json!({"uri": uri}));
+        let canonical = naming::canonical_uri(uri);
+        let mut props = to_map(&json!({"uri": canonical}));
+        if let Some((namespace, name)) = naming::namespace_and_name(&canonical) {
+            props.insert("namespace".into(), json!(namespace));
+            props.insert("name".into(), json!(name));
+        }
         self.node(
             dataset_key(uri),
             NodeKind::Dataset,
@@ -469,6 +476,7 @@ fn one_event(i: usize, event: &ExecutionEvent, version: ApiVersion) -> ChangeSet
         nodes: vec![node],
         edges: vec![edge],
         guards,
+        aliases: Vec::new(),
     }
 }
 
