@@ -3,7 +3,7 @@
 
 use utoipa::OpenApi;
 
-use super::{graph, producer};
+use super::{graph, openlineage, producer};
 use crate::error::Problem;
 
 #[derive(OpenApi)]
@@ -15,6 +15,7 @@ use crate::error::Problem;
     ),
     tags(
         (name = producer::TAG, description = "The Spline producer REST API, as the Spline Spark agent speaks it"),
+        (name = openlineage::TAG, description = "The OpenLineage producer API, where OpenLineage clients and integrations post events"),
         (name = graph::TAG, description = "Lineage subgraphs, node search and node details"),
     ),
     components(schemas(Problem)),

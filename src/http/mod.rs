@@ -6,6 +6,7 @@
 mod body;
 mod docs;
 mod graph;
+mod openlineage;
 mod producer;
 mod query;
 
@@ -74,6 +75,7 @@ impl AppState {
 fn routes() -> (Router<AppState>, OpenApi) {
     OpenApiRouter::with_openapi(docs::base())
         .merge(producer::router())
+        .merge(openlineage::router())
         .merge(graph::router())
         .split_for_parts()
 }

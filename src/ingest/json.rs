@@ -21,6 +21,34 @@ pub fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, Error> {
     Ok(value)
 }
 
+/// Decodes an already-parsed value; error paths are prefixed with `prefix`, the value's own
+/// location in the request (e.g. `outputs[0].facets.schema`), so they point into the body.
+pub fn decode_value<T: DeserializeOwned>(
+    value: &serde_json::Value,
+    prefix: &str,
+) -> Result<T, Error> {
+    serde_path_to_error::deserialize(value).map_err(|err| {
+        let path = render_path(err.path());
+        let message = strip_position(&err.into_inner().to_string());
+        let path = match missing_field(&message) {
+            Some(field) => join(&path, field),
+            None => path,
+        };
+        let path = prefixed(prefix, &path);
+        Error::bad_request("invalid-field", format!("{path}: {message}"), Some(path))
+    })
+}
+
+/// Joins a location prefix and a relative path: `outputs[0]` + `facets.x` or `[1]`.
+pub fn prefixed(prefix: &str, path: &str) -> String {
+    match (prefix.is_empty(), path) {
+        (true, p) => p.to_owned(),
+        (false, "$") => prefix.to_owned(),
+        (false, p) if p.starts_with('[') => format!("{prefix}{p}"),
+        (false, p) => format!("{prefix}.{p}"),
+    }
+}
+
 fn into_error(err: serde_path_to_error::Error<serde_json::Error>, body: &[u8]) -> Error {
     let path = render_path(err.path());
     let inner = err.into_inner();
@@ -119,6 +147,18 @@ mod tests {
         assert_eq!(path.as_deref(), Some("items[0].size"));
         let (_, path) = problem(r#"{}"#);
         assert_eq!(path.as_deref(), Some("items"));
+    }
+
+    #[test]
+    fn value_paths_are_prefixed_with_their_location() {
+        let value: serde_json::Value = serde_json::from_str(r#"{"items":[{"name":"a"}]}"#).unwrap();
+        let err = decode_value::<Outer>(&value, "[3].payload").unwrap_err();
+        let Error::BadRequest { path, .. } = err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(path.as_deref(), Some("[3].payload.items[0].size"));
+        assert_eq!(prefixed("", "a.b"), "a.b");
+        assert_eq!(prefixed("x", "$"), "x");
     }
 
     #[test]

@@ -5,4 +5,5 @@
 //! every rule can be unit-tested against captured payloads.
 
 pub mod json;
+pub mod openlineage;
 pub mod spline;

@@ -1,0 +1,220 @@
+//! The OpenLineage producer API: `POST /api/v1/lineage` and `POST /api/v1/lineage/batch`,
+//! where the OpenLineage clients and integrations (Airflow, dbt, Spark, Flink) post by default.
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use chrono::Utc;
+use serde::Serialize;
+use serde_json::Value;
+use serde_json::value::RawValue;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::AppState;
+use super::body::{self, ReceivedBody};
+use super::producer::blocking;
+use crate::error::{Error, Problem, Result};
+use crate::ingest::openlineage::wire::{DatasetEvent, JobEvent, RunEvent};
+use crate::ingest::{json, openlineage};
+use crate::model::RawPayload;
+
+pub(super) const TAG: &str = "openlineage";
+
+pub(super) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(post_lineage))
+        .routes(routes!(post_lineage_batch))
+}
+
+/// Store one OpenLineage event.
+///
+/// Accepts RunEvent, JobEvent and DatasetEvent; the kind comes from `schemaURL`, or from the
+/// event's shape when it is missing. Events of one run merge into one run node whose state
+/// follows the latest `eventTime`; facets accumulate. Gzip bodies and `Authorization: Bearer`
+/// are accepted. Posting the same event again changes nothing.
+#[utoipa::path(
+    post,
+    path = "/api/v1/lineage",
+    tag = TAG,
+    operation_id = "openlineage.lineage.create",
+    request_body(description = "One OpenLineage event", content(
+        (RunEvent = "application/json"),
+        (JobEvent = "application/json"),
+        (DatasetEvent = "application/json"),
+    )),
+    responses(
+        (status = 201, description = "Stored (or already stored)"),
+        (status = 400, description = "Malformed JSON, or a field with the wrong type or missing", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over the size limit", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON, or an unsupported Content-Encoding", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn post_lineage(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<StatusCode> {
+    let received = receive(&state, &headers, body).await?;
+    let bytes = received.bytes.clone();
+    let parsed = blocking(move || openlineage::event(&bytes)).await?;
+    let raw = raw_payload(received.bytes, received.wire_bytes, &parsed.spec_version);
+    let outcome = state.store.apply(&raw, parsed.changes).await?;
+    tracing::debug!(kind = ?parsed.kind, ?outcome, "openlineage event stored");
+    Ok(StatusCode::CREATED)
+}
+
+/// What became of a batch, per the OpenLineage batch API.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BatchResult {
+    /// `success` when every event was stored, `partial_success` when some were, `failure`
+    /// when none were.
+    pub status: &'static str,
+    /// Counts.
+    pub summary: BatchSummary,
+    /// One entry per event that was not stored.
+    pub failed_events: Vec<FailedEvent>,
+}
+
+/// Counts of a batch.
+#[derive(Debug, Default, Serialize, ToSchema)]
+pub struct BatchSummary {
+    /// Events in the batch.
+    pub received: usize,
+    /// Events stored.
+    pub successful: usize,
+    /// Events not stored.
+    pub failed: usize,
+    /// Failed events worth sending again (our fault, or the database was unavailable).
+    pub retriable: usize,
+    /// Failed events that will fail again as they are.
+    pub non_retriable: usize,
+}
+
+/// An event of a batch that was not stored.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FailedEvent {
+    /// Its position in the batch, from 0.
+    pub index: usize,
+    /// What was wrong.
+    pub reason: String,
+    /// Whether sending it again may succeed.
+    pub retriable: bool,
+    /// The status it would have had alone.
+    pub status: u16,
+    /// Stable machine-readable code (see the problem codes).
+    pub code: String,
+    /// Where in the batch, e.g. `[3].run.runId`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+}
+
+/// Store a batch of OpenLineage events.
+///
+/// The body is a JSON array of events. Each event is stored in its own transaction, so one bad
+/// event doesn't lose the good ones; the answer says, per failed event, why and whether it is
+/// worth retrying.
+#[utoipa::path(
+    post,
+    path = "/api/v1/lineage/batch",
+    tag = TAG,
+    operation_id = "openlineage.lineage.batch",
+    request_body(description = "An array of OpenLineage events", content((Vec<RunEvent> = "application/json"))),
+    responses(
+        (status = 200, description = "Per-event results", body = BatchResult),
+        (status = 400, description = "The body is not a JSON array", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over the size limit", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON, or an unsupported Content-Encoding", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn post_lineage_batch(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<BatchResult>> {
+    let received = receive(&state, &headers, body).await?;
+    let bytes = received.bytes.clone();
+    let items: Vec<Box<RawValue>> = blocking(move || json::decode(&bytes)).await?;
+    let mut summary = BatchSummary {
+        received: items.len(),
+        ..BatchSummary::default()
+    };
+    let mut failed_events = Vec::new();
+    for (index, item) in items.iter().enumerate() {
+        match store_item(&state, index, item).await {
+            Ok(()) => summary.successful += 1,
+            Err(err) => failed_events.push(failure(index, &err)),
+        }
+    }
+    summary.failed = failed_events.len();
+    summary.retriable = failed_events.iter().filter(|f| f.retriable).count();
+    summary.non_retriable = summary.failed - summary.retriable;
+    let status = match (summary.failed, summary.successful) {
+        (0, _) => "success",
+        (_, 0) => "failure",
+        _ => "partial_success",
+    };
+    Ok(Json(BatchResult {
+        status,
+        summary,
+        failed_events,
+    }))
+}
+
+async fn store_item(state: &AppState, index: usize, item: &RawValue) -> Result<()> {
+    let text = item.get().to_owned();
+    let at = format!("[{index}]");
+    let parsed = blocking(move || {
+        let value: Value = serde_json::from_str(&text).map_err(|e| Error::Internal(e.into()))?;
+        openlineage::event_value(&value, &at).map(|p| (p, text))
+    })
+    .await;
+    let (parsed, text) = parsed?;
+    let wire_bytes = text.len();
+    let raw = raw_payload(text.into_bytes().into(), wire_bytes, &parsed.spec_version);
+    state.store.apply(&raw, parsed.changes).await.map(|_| ())
+}
+
+fn failure(index: usize, err: &Error) -> FailedEvent {
+    let status = err.status_code();
+    let (code, path) = match err {
+        Error::BadRequest { code, path, .. } | Error::Unprocessable { code, path, .. } => {
+            (*code, path.clone())
+        }
+        _ => ("internal", None),
+    };
+    FailedEvent {
+        index,
+        reason: err.to_string(),
+        retriable: status.is_server_error(),
+        status: status.as_u16(),
+        code: code.to_owned(),
+        path,
+    }
+}
+
+/// OpenLineage clients send `application/json`; any `+json` type, or none, is taken as JSON.
+async fn receive(state: &AppState, headers: &HeaderMap, body: Body) -> Result<ReceivedBody> {
+    if headers.contains_key(axum::http::header::CONTENT_TYPE) {
+        let media_type = body::media_type(headers)?;
+        if media_type != "application/json" && !media_type.ends_with("+json") {
+            return Err(Error::UnsupportedMediaType(format!(
+                "Content-Type `{media_type}` is not JSON; send application/json"
+            )));
+        }
+    }
+    body::read(headers, body, state.settings.max_body_bytes).await
+}
+
+fn raw_payload(body: bytes::Bytes, wire_bytes: usize, version: &str) -> RawPayload {
+    RawPayload {
+        format: "openlineage.event".to_owned(),
+        version: version.to_owned(),
+        content_type: "application/json".to_owned(),
+        body,
+        wire_bytes,
+        received_at: Utc::now(),
+    }
+}
