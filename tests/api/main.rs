@@ -4,6 +4,9 @@
 mod helpers;
 
 mod graph_queries;
+mod marquez_api;
+mod openlineage_fixtures;
+mod openlineage_ingest;
 mod openapi;
 mod producer_errors;
 mod producer_fixtures;
