@@ -1,0 +1,952 @@
+//! Generates the synthetic data platform the benchmark ingests.
+//!
+//! The shape follows a typical lake: source systems feed `raw`, which feeds
+//! `cleaned`, then `curated`, then `marts`. Each layer runs in stages
+//! (`cleaned/s0`, `cleaned/s1`, …): the successive steps of its pipelines,
+//! deduplicate, then conform, then enrich, say. Every plan is one Spark job
+//! that writes exactly one dataset of its own stage and reads a few datasets
+//! of earlier stages: mostly the stage just before its own, sometimes one or
+//! two further back, rarely any older one (a mart joining a cleaned table
+//! directly, say). So the lineage graph is a DAG about as deep as there are
+//! stages, with a few popular "hub" inputs, and deep enough that bounded
+//! lineage queries really are cut off by their depth. Plans carry realistic
+//! bulk (joins, filters, projections with expressions) because parsing and
+//! storing that bulk is part of the cost the benchmark is meant to measure.
+//!
+//! Everything is derived from the seed, so a run can be repeated exactly.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::ops::Range;
+
+use bytes::Bytes;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::rng::Rng;
+
+/// Where a dataset lives. `Source` datasets are outside the lake and are only
+/// ever read (by `Raw` jobs); every other layer is written by its own jobs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Layer {
+    Source,
+    Raw,
+    Cleaned,
+    Curated,
+    Marts,
+}
+
+impl Layer {
+    /// The layers jobs write to, in data-flow order.
+    pub const LAKE: [Layer; 4] = [Layer::Raw, Layer::Cleaned, Layer::Curated, Layer::Marts];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Layer::Source => "source",
+            Layer::Raw => "raw",
+            Layer::Cleaned => "cleaned",
+            Layer::Curated => "curated",
+            Layer::Marts => "marts",
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+
+    /// The verb in job names, so a job's purpose is readable in the graph.
+    fn verb(self) -> &'static str {
+        match self {
+            Layer::Source => "extract",
+            Layer::Raw => "ingest",
+            Layer::Cleaned => "clean",
+            Layer::Curated => "curate",
+            Layer::Marts => "publish",
+        }
+    }
+}
+
+/// One step of a layer: `cleaned/s2` is stage 2 of `cleaned`. The sources
+/// are a single stage 0. Ordered the way data flows: by layer, then index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Stage {
+    pub layer: Layer,
+    pub index: usize,
+}
+
+impl Stage {
+    const SOURCES: Stage = Stage {
+        layer: Layer::Source,
+        index: 0,
+    };
+}
+
+impl fmt::Display for Stage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/s{}", self.layer.name(), self.index)
+    }
+}
+
+/// The most stages each lake layer is split into, in `Layer::LAKE` order.
+/// Their sum bounds the longest lineage path, in jobs.
+const MAX_STAGES: [usize; 4] = [3, 6, 6, 5];
+
+/// The fewest plans a stage gets when its layer has more than one stage, so
+/// small runs get fewer, fuller stages rather than many thin ones.
+const MIN_STAGE_PLANS: usize = 10;
+
+/// Relative odds that an input comes from 1, 2, 3 stages before the job's
+/// own; every stage further back gets `LOOKBACK_TAIL`. Mostly one step keeps
+/// paths long; the rare long reads are the shortcuts real platforms have.
+const LOOKBACK_NEAR: [u32; 3] = [80, 12, 5];
+const LOOKBACK_TAIL: u32 = 1;
+
+/// One Spark job run: the plan as posted, its execution event, and the facts
+/// the other phases need without re-parsing the JSON.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub id: Uuid,
+    pub name: String,
+    /// The stage (and so the layer) of the dataset the plan writes.
+    pub stage: Stage,
+    /// Every URI the plan reads, in read-operation order.
+    pub inputs: Vec<String>,
+    pub output: String,
+    pub timestamp_ms: i64,
+    /// Serialized Spline v1.2 execution plan, ready to POST.
+    pub body: Bytes,
+    /// Serialized one-element event array, ready to POST.
+    pub event: Bytes,
+}
+
+/// The whole generated platform.
+#[derive(Debug, Clone)]
+pub struct Workload {
+    pub seed: u64,
+    /// In posting order, stage by stage: all raw jobs first (`raw/s0`, then
+    /// `raw/s1`, …), then cleaned, and so on, the way a nightly batch runs.
+    pub plans: Vec<Plan>,
+    datasets: [Vec<String>; 5],
+    /// Every non-empty stage in data-flow order, sources first, with the
+    /// range its datasets take in `datasets[layer]`.
+    stages: Vec<(Stage, Range<usize>)>,
+}
+
+impl Workload {
+    /// Dataset URIs of one layer, stage by stage, in index order.
+    pub fn datasets(&self, layer: Layer) -> &[String] {
+        &self.datasets[layer.index()]
+    }
+
+    /// Which stage each known URI belongs to.
+    pub fn stage_of(&self) -> HashMap<&str, Stage> {
+        self.stages
+            .iter()
+            .flat_map(|(stage, range)| {
+                self.datasets[stage.layer.index()][range.clone()]
+                    .iter()
+                    .map(|uri| (uri.as_str(), *stage))
+            })
+            .collect()
+    }
+
+    pub fn plans_in(&self, layer: Layer) -> usize {
+        self.plans
+            .iter()
+            .filter(|plan| plan.stage.layer == layer)
+            .count()
+    }
+
+    pub fn stages_in(&self, layer: Layer) -> usize {
+        self.stages
+            .iter()
+            .filter(|(stage, _)| stage.layer == layer)
+            .count()
+    }
+
+    pub fn total_body_bytes(&self) -> usize {
+        self.plans.iter().map(|plan| plan.body.len()).sum()
+    }
+
+    /// Jobs on the longest lineage path: the depth in job hops a lineage
+    /// query needs to follow every path to its end.
+    pub fn longest_path(&self) -> usize {
+        // Plans come in stage order, so every writer is seen before its readers.
+        let mut jobs_until: HashMap<&str, usize> = HashMap::new();
+        for plan in &self.plans {
+            let before = plan
+                .inputs
+                .iter()
+                .filter_map(|uri| jobs_until.get(uri.as_str()))
+                .max()
+                .copied()
+                .unwrap_or(0);
+            jobs_until.insert(&plan.output, before + 1);
+        }
+        jobs_until.into_values().max().unwrap_or(0)
+    }
+}
+
+/// Builds `count` plans deterministically from `seed`.
+pub fn generate(count: usize, seed: u64) -> Workload {
+    let counts = layer_counts(count);
+    let mut datasets: [Vec<String>; 5] = Default::default();
+    datasets[Layer::Source.index()] = source_uris(source_pool_size(counts[0]));
+    let mut stages = vec![(Stage::SOURCES, 0..datasets[Layer::Source.index()].len())];
+    for ((&layer, &plans), &most) in Layer::LAKE.iter().zip(&counts).zip(&MAX_STAGES) {
+        let mut start = 0;
+        for (index, size) in stage_sizes(plans, most).into_iter().enumerate() {
+            let stage = Stage { layer, index };
+            let range = start..start + size;
+            datasets[layer.index()].extend(range.clone().map(|i| lake_uri(stage, i)));
+            start = range.end;
+            stages.push((stage, range));
+        }
+    }
+
+    let mut plans = Vec::with_capacity(count);
+    for (at, (stage, range)) in stages.iter().enumerate().skip(1) {
+        for position in range.clone() {
+            let index = plans.len();
+            let mut rng = Rng::fork(seed, index as u64);
+            let inputs = choose_inputs(at, &stages, &datasets, &mut rng);
+            let output = datasets[stage.layer.index()][position].clone();
+            plans.push(build_plan(
+                seed, index, *stage, position, inputs, output, &mut rng,
+            ));
+        }
+    }
+    Workload {
+        seed,
+        plans,
+        datasets,
+        stages,
+    }
+}
+
+/// Splits `count` plans over the lake layers 4:3:2:1, handing any remainder
+/// to the earliest layers so that small runs still start at `raw`.
+pub fn layer_counts(count: usize) -> [usize; 4] {
+    let shares = [4, 3, 2, 1];
+    let mut counts = shares.map(|share| count * share / 10);
+    let mut remainder = count - counts.iter().sum::<usize>();
+    for slot in counts.iter_mut() {
+        if remainder == 0 {
+            break;
+        }
+        *slot += 1;
+        remainder -= 1;
+    }
+    // 4:3:2:1 over ten can leave at most 3 over, which the loop has placed.
+    debug_assert_eq!(counts.iter().sum::<usize>(), count);
+    counts
+}
+
+/// Splits one layer's `plans` over at most `most` stages of at least
+/// `MIN_STAGE_PLANS` each (a single stage when there are fewer), sizes
+/// differing by at most one, the larger first. No plans, no stages.
+pub fn stage_sizes(plans: usize, most: usize) -> Vec<usize> {
+    if plans == 0 {
+        return Vec::new();
+    }
+    let stages = (plans / MIN_STAGE_PLANS).clamp(1, most);
+    (0..stages)
+        .map(|k| plans / stages + usize::from(k < plans % stages))
+        .collect()
+}
+
+/// Fewer source tables than raw jobs, so some tables feed several raw jobs.
+fn source_pool_size(raw_jobs: usize) -> usize {
+    (raw_jobs * 3 / 4).max(4)
+}
+
+const SOURCE_SYSTEMS: [(&str, &[&str]); 3] = [
+    (
+        "jdbc:postgresql://erp",
+        &["orders", "order_lines", "invoices", "products", "suppliers"],
+    ),
+    (
+        "jdbc:mysql://crm",
+        &["customers", "contacts", "accounts", "campaigns"],
+    ),
+    (
+        "kafka://events",
+        &["clickstream", "payments", "shipments", "sessions"],
+    ),
+];
+
+fn source_uris(count: usize) -> Vec<String> {
+    (0..count)
+        .map(|k| {
+            let (system, tables) = SOURCE_SYSTEMS[k % SOURCE_SYSTEMS.len()];
+            let table = tables[(k / SOURCE_SYSTEMS.len()) % tables.len()];
+            format!("{system}/{table}_{k}")
+        })
+        .collect()
+}
+
+/// `s3://lake/cleaned/s2/ds_0042`; the index counts through the whole layer,
+/// so the file name alone is unique within it.
+fn lake_uri(stage: Stage, index: usize) -> String {
+    format!("s3://lake/{stage}/ds_{index:04}")
+}
+
+/// Picks distinct inputs for a job of `stages[at]`: raw jobs read 1–3
+/// datasets, other jobs 1–5. Each input comes from an earlier stage, how far
+/// back drawn from the lookback odds. Only raw jobs read source tables.
+fn choose_inputs(
+    at: usize,
+    stages: &[(Stage, Range<usize>)],
+    datasets: &[Vec<String>; 5],
+    rng: &mut Rng,
+) -> Vec<String> {
+    let (wanted, oldest) = if stages[at].0.layer == Layer::Raw {
+        (1 + rng.weighted(&[70, 20, 10]), 0)
+    } else {
+        // Stage 0 is the sources, which only raw jobs read.
+        (1 + rng.weighted(&[20, 30, 25, 15, 10]), 1)
+    };
+    let lookback = lookback_weights(at - oldest);
+    let mut inputs: Vec<String> = Vec::with_capacity(wanted);
+    // Bounded: duplicates are skipped, and tiny pools may not have `wanted`.
+    // Every stage has datasets, so the first draw always succeeds.
+    for _ in 0..wanted * 8 {
+        if inputs.len() == wanted {
+            break;
+        }
+        let (stage, range) = &stages[at - 1 - rng.weighted(&lookback)];
+        let pool = &datasets[stage.layer.index()][range.clone()];
+        let uri = &pool[rng.skewed_below(pool.len())];
+        if !inputs.contains(uri) {
+            inputs.push(uri.clone());
+        }
+    }
+    inputs
+}
+
+/// Odds for reading 1, 2, … `reachable` stages back.
+fn lookback_weights(reachable: usize) -> Vec<u32> {
+    (0..reachable)
+        .map(|back| LOOKBACK_NEAR.get(back).copied().unwrap_or(LOOKBACK_TAIL))
+        .collect()
+}
+
+/// Fixed base for event timestamps (2025-01-01T00:00:00Z) so that generated
+/// bytes do not depend on the wall clock.
+const EPOCH_MS: i64 = 1_735_689_600_000;
+
+fn build_plan(
+    seed: u64,
+    index: usize,
+    stage: Stage,
+    position: usize,
+    inputs: Vec<String>,
+    output: String,
+    rng: &mut Rng,
+) -> Plan {
+    let id = Uuid::new_v5(
+        &Uuid::NAMESPACE_URL,
+        format!("urn:headwater-bench:{seed}:{index}").as_bytes(),
+    );
+    let layer = stage.layer;
+    let name = format!(
+        "{}_{}_s{}_ds_{position:04}",
+        layer.verb(),
+        layer.name(),
+        stage.index
+    );
+    let body = PlanBuilder::new(rng).build(id, &name, layer, &inputs, &output);
+    let timestamp_ms = EPOCH_MS + index as i64 * 30_000 + rng.below(30_000) as i64;
+    let duration_ns =
+        rng.between(5, 1_200) as u64 * 1_000_000_000 + rng.below(1_000_000_000) as u64;
+    let event = json!([{
+        "planId": id.to_string(),
+        "timestamp": timestamp_ms,
+        "durationNs": duration_ns,
+        "extra": {"appId": format!("app-{seed}-{index}")},
+    }]);
+    Plan {
+        id,
+        name,
+        stage,
+        inputs,
+        output,
+        timestamp_ms,
+        body: Bytes::from(body.to_string()),
+        event: Bytes::from(event.to_string()),
+    }
+}
+
+/// Spark type names with stable ids, listed in `extraInfo.dataTypes` the way
+/// the Spline agent does.
+const DATA_TYPES: [&str; 6] = [
+    "string",
+    "bigint",
+    "int",
+    "decimal(18,2)",
+    "timestamp",
+    "boolean",
+];
+const STRING: usize = 0;
+const BOOLEAN: usize = 5;
+
+/// Column names and their data-type index, used for read schemas.
+const COLUMNS: [(&str, usize); 16] = [
+    ("id", 1),
+    ("customer_id", 1),
+    ("order_id", 1),
+    ("product_id", 1),
+    ("amount", 3),
+    ("price", 3),
+    ("quantity", 2),
+    ("status", 0),
+    ("region", 0),
+    ("country", 0),
+    ("currency", 0),
+    ("email", 0),
+    ("category", 0),
+    ("created_at", 4),
+    ("updated_at", 4),
+    ("is_active", 5),
+];
+
+/// Scalar functions for derived columns: name, arity, result data type
+/// (`None`: that of the first argument), and `symbol` for the binary
+/// operators Spline marks with one.
+const FUNCTIONS: [(&str, usize, Option<usize>, Option<&str>); 7] = [
+    ("add", 2, None, Some("+")),
+    ("multiply", 2, None, Some("*")),
+    ("coalesce", 2, None, None),
+    ("concat", 2, Some(STRING), None),
+    ("upper", 1, Some(STRING), None),
+    ("cast", 1, Some(STRING), None),
+    ("trim", 1, Some(STRING), None),
+];
+
+const AGGREGATES: [&str; 4] = ["sum", "count", "avg", "max"];
+
+/// The result of one logical operation: its id and output attribute ids.
+struct Step {
+    id: String,
+    output: Vec<String>,
+}
+
+/// Accumulates the parts of one plan while its operations are chosen.
+struct PlanBuilder<'r> {
+    rng: &'r mut Rng,
+    next_op: usize,
+    attributes: Vec<Value>,
+    attribute_types: Vec<usize>,
+    functions: Vec<Value>,
+    constants: Vec<Value>,
+    reads: Vec<Value>,
+    other: Vec<Value>,
+}
+
+impl<'r> PlanBuilder<'r> {
+    fn new(rng: &'r mut Rng) -> Self {
+        Self {
+            rng,
+            // `op-0` is reserved for the write, as the Spline agent numbers it.
+            next_op: 1,
+            attributes: Vec::new(),
+            attribute_types: Vec::new(),
+            functions: Vec::new(),
+            constants: Vec::new(),
+            reads: Vec::new(),
+            other: Vec::new(),
+        }
+    }
+
+    fn build(
+        mut self,
+        id: Uuid,
+        name: &str,
+        layer: Layer,
+        inputs: &[String],
+        output: &str,
+    ) -> Value {
+        let mut step = self.read_all(inputs);
+        if self.rng.chance(0.7) {
+            step = self.filter(step);
+        }
+        let aggregate_odds = match layer {
+            Layer::Marts => 0.6,
+            Layer::Curated => 0.3,
+            _ => 0.0,
+        };
+        if self.rng.chance(aggregate_odds) {
+            step = self.aggregate(step);
+        }
+        step = self.project(step);
+        let write = self.write(step, output);
+        self.finish(id, name, write)
+    }
+
+    fn op_id(&mut self) -> String {
+        let id = format!("op-{}", self.next_op);
+        self.next_op += 1;
+        id
+    }
+
+    fn attribute(&mut self, name: &str, data_type: usize, child: Option<&str>) -> String {
+        let id = format!("attr-{}", self.attributes.len());
+        let mut attribute = json!({"id": id, "name": name, "dataType": format!("dt-{data_type}")});
+        if let Some(expr) = child {
+            attribute["childRefs"] = json!([{"__exprId": expr}]);
+        }
+        self.attributes.push(attribute);
+        self.attribute_types.push(data_type);
+        id
+    }
+
+    fn expression_id(&self) -> String {
+        format!("expr-{}", self.functions.len() + self.constants.len())
+    }
+
+    fn function(
+        &mut self,
+        name: &str,
+        data_type: usize,
+        children: Vec<Value>,
+        extra: Value,
+    ) -> String {
+        let id = self.expression_id();
+        self.functions.push(json!({
+            "id": id,
+            "name": name,
+            "dataType": format!("dt-{data_type}"),
+            "childRefs": children,
+            "extra": extra,
+        }));
+        id
+    }
+
+    fn constant(&mut self, value: Value, data_type: usize) -> String {
+        let id = self.expression_id();
+        self.constants.push(json!({
+            "id": id,
+            "dataType": format!("dt-{data_type}"),
+            "value": value,
+            "extra": {"_typeHint": "expr.Literal"},
+        }));
+        id
+    }
+
+    fn type_of(&self, attribute: &str) -> usize {
+        let index: usize = attribute["attr-".len()..]
+            .parse()
+            .expect("generated attribute id");
+        self.attribute_types[index]
+    }
+
+    /// One read per input, except that lake inputs are sometimes read
+    /// together (several paths in one relation), then joined left-deep.
+    fn read_all(&mut self, inputs: &[String]) -> Step {
+        let mut steps = Vec::new();
+        let mut rest = inputs;
+        while !rest.is_empty() {
+            let together = rest.len() >= 2 && rest[0].starts_with("s3://") && self.rng.chance(0.15);
+            let (now, later) = rest.split_at(if together { 2 } else { 1 });
+            steps.push(self.read(now));
+            rest = later;
+        }
+        let mut steps = steps.into_iter();
+        let first = steps.next().expect("at least one input");
+        steps.fold(first, |left, right| self.join(left, right))
+    }
+
+    fn read(&mut self, sources: &[String]) -> Step {
+        let id = self.op_id();
+        let width = self.rng.between(3, 8);
+        let mut columns: Vec<usize> = (0..COLUMNS.len()).collect();
+        let mut output = Vec::with_capacity(width);
+        for _ in 0..width {
+            let (name, data_type) = COLUMNS[columns.swap_remove(self.rng.below(columns.len()))];
+            output.push(self.attribute(name, data_type, None));
+        }
+        self.reads.push(json!({
+            "id": id,
+            "name": "LogicalRelation",
+            "inputSources": sources,
+            "output": output,
+            "params": {"table": sources[0].rsplit('/').next()},
+            "extra": {"sourceType": source_type(&sources[0])},
+        }));
+        Step { id, output }
+    }
+
+    fn join(&mut self, left: Step, right: Step) -> Step {
+        let id = self.op_id();
+        let on = self.function(
+            "equalTo",
+            BOOLEAN,
+            vec![
+                json!({"__attrId": left.output[0]}),
+                json!({"__attrId": right.output[0]}),
+            ],
+            json!({"_typeHint": "expr.Binary", "symbol": "="}),
+        );
+        let join_type = *self.rng.pick(&["INNER", "LEFT OUTER", "INNER"]);
+        let output: Vec<String> = left.output.iter().chain(&right.output).cloned().collect();
+        self.other.push(json!({
+            "id": id,
+            "name": "Join",
+            "childIds": [left.id, right.id],
+            "output": output,
+            "params": {"condition": {"__exprId": on}, "joinType": join_type},
+        }));
+        Step { id, output }
+    }
+
+    fn filter(&mut self, child: Step) -> Step {
+        let id = self.op_id();
+        let column = self.rng.pick(&child.output).clone();
+        let threshold = self.rng.below(1_000);
+        let limit = self.constant(json!(threshold), 2);
+        let condition = self.function(
+            "greaterThan",
+            BOOLEAN,
+            vec![json!({"__attrId": column}), json!({"__exprId": limit})],
+            json!({"_typeHint": "expr.Binary", "symbol": ">"}),
+        );
+        self.other.push(json!({
+            "id": id,
+            "name": "Filter",
+            "childIds": [child.id],
+            "output": child.output,
+            "params": {"condition": {"__exprId": condition}},
+        }));
+        Step {
+            id,
+            output: child.output,
+        }
+    }
+
+    fn aggregate(&mut self, child: Step) -> Step {
+        let id = self.op_id();
+        let keys = self.rng.between(1, 2.min(child.output.len()));
+        let mut output: Vec<String> = child.output[..keys].to_vec();
+        let mut aggregates: Vec<Value> = Vec::new();
+        for _ in 0..self.rng.between(1, 3) {
+            let function = *self.rng.pick(&AGGREGATES);
+            let column = self.rng.pick(&child.output).clone();
+            let expr = self.function(
+                function,
+                3,
+                vec![json!({"__attrId": column})],
+                json!({"_typeHint": "expr.AggregateExpression"}),
+            );
+            output.push(self.attribute(&format!("{function}_{}", output.len()), 3, Some(&expr)));
+            aggregates.push(json!({"__exprId": expr}));
+        }
+        self.other.push(json!({
+            "id": id,
+            "name": "Aggregate",
+            "childIds": [child.id],
+            "output": output,
+            "params": {
+                "groupingExpressions": child.output[..keys].iter().map(|a| json!({"__attrId": a})).collect::<Vec<_>>(),
+                "aggregateExpressions": aggregates,
+            },
+        }));
+        Step { id, output }
+    }
+
+    /// A projection mixing passed-through columns with derived ones, each
+    /// derived column an attribute whose `childRefs` name its expression.
+    fn project(&mut self, child: Step) -> Step {
+        let id = self.op_id();
+        let mut output: Vec<String> = Vec::new();
+        let mut list: Vec<Value> = Vec::new();
+        for _ in 0..self.rng.between(3, 8) {
+            if self.rng.chance(0.5) {
+                let column = self.rng.pick(&child.output).clone();
+                if !output.contains(&column) {
+                    list.push(json!({"__attrId": column}));
+                    output.push(column);
+                }
+                continue;
+            }
+            let (attribute, expr) = self.derived_column(&child.output);
+            list.push(json!({"__exprId": expr}));
+            output.push(attribute);
+        }
+        if output.is_empty() {
+            output.push(child.output[0].clone());
+            list.push(json!({"__attrId": child.output[0]}));
+        }
+        self.other.push(json!({
+            "id": id,
+            "name": "Project",
+            "childIds": [child.id],
+            "output": output,
+            "params": {"projectList": list},
+        }));
+        Step { id, output }
+    }
+
+    fn derived_column(&mut self, inputs: &[String]) -> (String, String) {
+        let (name, arity, result_type, symbol) = *self.rng.pick(&FUNCTIONS);
+        let first = self.rng.pick(inputs).clone();
+        let data_type = result_type.unwrap_or_else(|| self.type_of(&first));
+        let mut children = vec![json!({"__attrId": first})];
+        if arity == 2 {
+            if self.rng.chance(0.3) {
+                let value = self.rng.below(100);
+                let literal = self.constant(json!(value), 2);
+                children.push(json!({"__exprId": literal}));
+            } else {
+                children.push(json!({"__attrId": self.rng.pick(inputs)}));
+            }
+        }
+        let extra = match symbol {
+            Some(symbol) => json!({"_typeHint": "expr.Binary", "symbol": symbol}),
+            None => json!({"_typeHint": "expr.Generic"}),
+        };
+        let expr = self.function(name, data_type, children, extra);
+        let attribute = self.attribute(
+            &format!("{name}_{}", self.attributes.len()),
+            data_type,
+            Some(&expr),
+        );
+        (attribute, expr)
+    }
+
+    fn write(&mut self, child: Step, output: &str) -> Value {
+        let append = self.rng.chance(0.3);
+        json!({
+            "id": "op-0",
+            "name": "InsertIntoHadoopFsRelationCommand",
+            "outputSource": output,
+            "append": append,
+            "childIds": [child.id],
+            "params": {"path": output, "mode": if append { "Append" } else { "Overwrite" }},
+            "extra": {"destinationType": "parquet"},
+        })
+    }
+
+    fn finish(self, id: Uuid, name: &str, write: Value) -> Value {
+        let data_types: Vec<Value> = DATA_TYPES
+            .iter()
+            .enumerate()
+            .map(|(i, t)| json!({"_typeHint": "dt.Simple", "id": format!("dt-{i}"), "name": t, "nullable": true}))
+            .collect();
+        json!({
+            "id": id.to_string(),
+            "name": name,
+            "operations": {"write": write, "reads": self.reads, "other": self.other},
+            "attributes": self.attributes,
+            "expressions": {"functions": self.functions, "constants": self.constants},
+            "systemInfo": {"name": "spark", "version": "3.5.1"},
+            "agentInfo": {"name": "spline", "version": "2.2.0"},
+            "extraInfo": {"appName": name, "dataTypes": data_types},
+        })
+    }
+}
+
+fn source_type(uri: &str) -> &'static str {
+    if uri.starts_with("jdbc:") {
+        "jdbc"
+    } else if uri.starts_with("kafka:") {
+        "kafka"
+    } else {
+        "parquet"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::validate;
+
+    #[test]
+    fn same_seed_same_bytes() {
+        let a = generate(300, 9);
+        let b = generate(300, 9);
+        assert_eq!(a.plans.len(), 300);
+        for (x, y) in a.plans.iter().zip(&b.plans) {
+            assert_eq!(x.id, y.id);
+            assert_eq!(x.body, y.body);
+            assert_eq!(x.event, y.event);
+        }
+    }
+
+    #[test]
+    fn different_seed_different_plans() {
+        let a = generate(50, 1);
+        let b = generate(50, 2);
+        assert_ne!(a.plans[0].id, b.plans[0].id);
+        assert!(
+            a.plans
+                .iter()
+                .zip(&b.plans)
+                .any(|(x, y)| x.inputs != y.inputs)
+        );
+    }
+
+    #[test]
+    fn every_plan_is_valid_and_layered() {
+        for count in [1, 2, 3, 7, 10, 500] {
+            let workload = generate(count, 42);
+            assert_eq!(workload.plans.len(), count);
+            validate::check_workload(&workload).unwrap_or_else(|e| panic!("{count} plans: {e}"));
+        }
+    }
+
+    #[test]
+    fn layers_split_four_three_two_one() {
+        assert_eq!(layer_counts(2000), [800, 600, 400, 200]);
+        assert_eq!(layer_counts(1), [1, 0, 0, 0]);
+        assert_eq!(layer_counts(13), [6, 4, 2, 1]);
+        let workload = generate(2000, 3);
+        assert_eq!(workload.plans_in(Layer::Marts), 200);
+        assert_eq!(workload.datasets(Layer::Cleaned).len(), 600);
+    }
+
+    #[test]
+    fn layers_split_into_stages() {
+        assert_eq!(stage_sizes(800, 3), [267, 267, 266]);
+        assert_eq!(stage_sizes(200, 5), [40; 5]);
+        assert_eq!(stage_sizes(25, 6), [13, 12]);
+        assert_eq!(stage_sizes(7, 6), [7]);
+        assert!(stage_sizes(0, 6).is_empty());
+        let workload = generate(2000, 42);
+        let stages = Layer::LAKE.map(|layer| workload.stages_in(layer));
+        assert_eq!(stages, MAX_STAGES);
+        assert_eq!(
+            workload.plans[0].output, "s3://lake/raw/s0/ds_0000",
+            "posting starts with the first raw stage"
+        );
+        let places = workload.stage_of();
+        for plan in &workload.plans {
+            assert_eq!(places[plan.output.as_str()], plan.stage);
+            assert!(
+                plan.output
+                    .starts_with(&format!("s3://lake/{}/ds_", plan.stage)),
+                "{} writes {}",
+                plan.name,
+                plan.output
+            );
+        }
+    }
+
+    /// Every read as (job's stage, input's stage, how many stages back).
+    fn lookbacks(workload: &Workload) -> Vec<(Stage, Stage, usize)> {
+        let places = workload.stage_of();
+        let mut order: Vec<Stage> = places.values().copied().collect();
+        order.sort();
+        order.dedup();
+        let at = |stage: Stage| order.binary_search(&stage).unwrap();
+        workload
+            .plans
+            .iter()
+            .flat_map(|plan| {
+                plan.inputs.iter().map(|input| {
+                    let from = places[input.as_str()];
+                    (plan.stage, from, at(plan.stage) - at(from))
+                })
+            })
+            .collect()
+    }
+
+    #[test]
+    fn inputs_lean_on_the_stage_just_before() {
+        let workload = generate(2000, 42);
+        let reads = lookbacks(&workload);
+        let share = |pred: &dyn Fn(&(Stage, Stage, usize)) -> bool| {
+            reads.iter().filter(|r| pred(r)).count() as f64 / reads.len() as f64
+        };
+        let previous = share(&|r| r.2 == 1);
+        assert!((0.7..0.9).contains(&previous), "{previous} of reads");
+        // Older stages of the job's own layer, and older layers, are read too:
+        // later raw stages read sources, marts read cleaned tables.
+        assert!(share(&|(job, input, back)| *back > 1 && job.layer == input.layer) > 0.02);
+        assert!(share(&|(job, input, _)| input.layer == Layer::Source && job.index > 0) > 0.0);
+        assert!(
+            share(&|(job, input, _)| job.layer == Layer::Marts && input.layer == Layer::Cleaned)
+                > 0.0
+        );
+    }
+
+    #[test]
+    fn longest_path_is_deeper_than_the_default_depth() {
+        for seed in [42, 1, 2] {
+            let workload = generate(2000, seed);
+            // Jobs on the longest path starting at each job, walking readers
+            // downstream; independent of `Workload::longest_path`, which walks
+            // writers in posting order.
+            let mut readers: HashMap<&str, Vec<usize>> = HashMap::new();
+            for (index, plan) in workload.plans.iter().enumerate() {
+                for input in &plan.inputs {
+                    readers.entry(input).or_default().push(index);
+                }
+            }
+            fn from(
+                job: usize,
+                plans: &[Plan],
+                readers: &HashMap<&str, Vec<usize>>,
+                memo: &mut HashMap<usize, usize>,
+            ) -> usize {
+                if let Some(&known) = memo.get(&job) {
+                    return known;
+                }
+                let next = readers.get(plans[job].output.as_str());
+                let after = next
+                    .into_iter()
+                    .flatten()
+                    .map(|&reader| from(reader, plans, readers, memo))
+                    .max()
+                    .unwrap_or(0);
+                memo.insert(job, after + 1);
+                after + 1
+            }
+            let mut memo = HashMap::new();
+            let longest = (0..workload.plans.len())
+                .map(|job| from(job, &workload.plans, &readers, &mut memo))
+                .max()
+                .unwrap();
+            assert!(longest > 10, "seed {seed}: longest path {longest} jobs");
+            assert!((16..=24).contains(&longest), "seed {seed}: {longest}");
+            assert_eq!(workload.longest_path(), longest);
+        }
+        assert_eq!(generate(1, 42).longest_path(), 1);
+    }
+
+    #[test]
+    fn plans_have_realistic_bulk() {
+        let workload = generate(400, 5);
+        let average = workload.total_body_bytes() / workload.plans.len();
+        assert!(
+            (2_000..20_000).contains(&average),
+            "average plan is {average} bytes"
+        );
+        for plan in &workload.plans {
+            let input_count = plan.inputs.len();
+            let allowed = if plan.stage.layer == Layer::Raw {
+                1..=3
+            } else {
+                1..=5
+            };
+            assert!(
+                allowed.contains(&input_count),
+                "{} reads {input_count}",
+                plan.name
+            );
+        }
+    }
+
+    #[test]
+    fn some_read_ops_list_several_sources() {
+        let workload = generate(500, 11);
+        let several = workload.plans.iter().any(|plan| {
+            let body: Value = serde_json::from_slice(&plan.body).unwrap();
+            body["operations"]["reads"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|read| read["inputSources"].as_array().unwrap().len() > 1)
+        });
+        assert!(several);
+    }
+}

@@ -1,0 +1,282 @@
+//! The lineage-query phase.
+//!
+//! Queries run one at a time: this phase measures latency, not throughput,
+//! and a lone query is what a person clicking through a lineage view waits
+//! for. When the reference is on, each start node is queried on the service
+//! and with the reference CTE back to back, so slow drift on a noisy machine
+//! (another tenant, autovacuum, CPU boost) hits both sides alike.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use reqwest::{Client, StatusCode, Url};
+use serde_json::Value;
+use sqlx::PgPool;
+
+use crate::generate::{Layer, Workload};
+use crate::http::{endpoint, send};
+use crate::reference;
+use crate::rng::Rng;
+use crate::rows;
+
+/// Untimed queries before the timed ones, per side, to fill caches and
+/// prepared-statement slots the way a service in use would have them.
+const WARM_UP: usize = 10;
+
+/// The PRNG stream for choosing start nodes, apart from the plan streams.
+const START_STREAM: u64 = u64::MAX;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    Downstream,
+    Upstream,
+}
+
+impl Direction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Downstream => "downstream",
+            Direction::Upstream => "upstream",
+        }
+    }
+}
+
+/// Where one lineage query starts and which way it walks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Start {
+    pub key: String,
+    pub direction: Direction,
+}
+
+/// What a lineage answer contained; compared across the two sides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Answer {
+    pub nodes: usize,
+    pub edges: usize,
+    pub depth_reached: Option<i64>,
+    pub truncated: bool,
+    pub bytes: usize,
+}
+
+/// Alternates downstream-from-raw and upstream-from-marts, so half of the
+/// queries go each way, start datasets drawn uniformly with the seed (from
+/// every stage of the layer). The two directions stress different shapes:
+/// downstream fans out from popular raw tables, upstream gathers the history
+/// of a mart. Starts in early raw or late mart stages have paths longer than
+/// the usual depth, so their answers are cut off (`truncated`).
+pub fn choose_starts(workload: &Workload, count: usize) -> Vec<Start> {
+    let mut rng = Rng::fork(workload.seed, START_STREAM);
+    let raw = workload.datasets(Layer::Raw);
+    // Small runs may have no marts; start from the newest layer that exists.
+    let last = Layer::LAKE
+        .iter()
+        .rev()
+        .map(|layer| workload.datasets(*layer))
+        .find(|datasets| !datasets.is_empty())
+        .unwrap_or(raw);
+    (0..count)
+        .map(|i| {
+            let (pool, direction) = if i % 2 == 0 {
+                (raw, Direction::Downstream)
+            } else {
+                (last, Direction::Upstream)
+            };
+            let uri: &String = rng.pick(pool);
+            Start {
+                key: rows::dataset_key(uri),
+                direction,
+            }
+        })
+        .collect()
+}
+
+/// Latencies and answers of one side, in start order.
+#[derive(Debug, Default)]
+pub struct Side {
+    pub latencies: Vec<Duration>,
+    pub answers: Vec<Answer>,
+}
+
+impl Side {
+    fn record(&mut self, latency: Duration, answer: Answer) {
+        self.latencies.push(latency);
+        self.answers.push(answer);
+    }
+}
+
+#[derive(Debug)]
+pub struct QueryRun {
+    pub service: Side,
+    pub reference: Option<Side>,
+}
+
+/// Warms up, then times every start on the service and, given a pool, on
+/// the reference right after it.
+pub async fn run(
+    client: &Client,
+    base: &Url,
+    pool: Option<&PgPool>,
+    starts: &[Start],
+    depth: u32,
+) -> Result<QueryRun> {
+    for start in starts.iter().take(WARM_UP) {
+        lineage(client, base, start, depth).await?;
+        if let Some(pool) = pool {
+            reference::lineage(pool, start, depth).await?;
+        }
+    }
+    let mut service = Side::default();
+    let mut reference = pool.map(|_| Side::default());
+    for (i, start) in starts.iter().enumerate() {
+        // Take turns going first (per pair of starts, as directions alternate
+        // per start), so neither side always finds pages freshly cached.
+        let reference_first = (i / 2) % 2 == 1;
+        if reference_first {
+            time_reference(pool, reference.as_mut(), start, depth).await?;
+        }
+        let begun = Instant::now();
+        let answer = lineage(client, base, start, depth).await?;
+        service.record(begun.elapsed(), answer);
+        if !reference_first {
+            time_reference(pool, reference.as_mut(), start, depth).await?;
+        }
+    }
+    Ok(QueryRun { service, reference })
+}
+
+async fn time_reference(
+    pool: Option<&PgPool>,
+    side: Option<&mut Side>,
+    start: &Start,
+    depth: u32,
+) -> Result<()> {
+    if let (Some(pool), Some(side)) = (pool, side) {
+        let begun = Instant::now();
+        let answer = reference::lineage(pool, start, depth).await?;
+        side.record(begun.elapsed(), answer);
+    }
+    Ok(())
+}
+
+/// The most nodes the service may return, its own ceiling: its default
+/// (5000) would cut large runs' answers short where the reference is not
+/// capped, and then `truncated` would no longer mean the depth limit alone.
+const MAX_NODES: &str = "100000";
+
+/// One `GET /api/v1/graph/lineage`; anything but a 200 with at least one
+/// node is an error, since an empty answer would be fast for the wrong reason.
+pub async fn lineage(client: &Client, base: &Url, start: &Start, depth: u32) -> Result<Answer> {
+    let mut url = endpoint(base, "api/v1/graph/lineage");
+    url.query_pairs_mut()
+        .append_pair("node", &start.key)
+        .append_pair("direction", start.direction.as_str())
+        .append_pair("depth", &depth.to_string())
+        .append_pair("maxNodes", MAX_NODES);
+    let body = send(client.get(url.clone()), StatusCode::OK).await?;
+    let json: Value =
+        serde_json::from_slice(&body).with_context(|| format!("GET {url}: answer is not JSON"))?;
+    let answer = Answer {
+        nodes: json["nodes"].as_array().map_or(0, Vec::len),
+        edges: json["edges"].as_array().map_or(0, Vec::len),
+        depth_reached: json["depthReached"].as_i64(),
+        truncated: json["truncated"].as_bool().unwrap_or(false),
+        bytes: body.len(),
+    };
+    if answer.nodes == 0 {
+        bail!("GET {url} answered 200 with no nodes");
+    }
+    Ok(answer)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{HashMap, HashSet};
+
+    use super::*;
+    use crate::generate::{Plan, generate};
+
+    #[test]
+    fn starts_alternate_and_repeat() {
+        let workload = generate(200, 4);
+        let starts = choose_starts(&workload, 20);
+        assert_eq!(starts, choose_starts(&workload, 20));
+        for (i, start) in starts.iter().enumerate() {
+            let (direction, prefix) = if i % 2 == 0 {
+                (Direction::Downstream, "dataset:s3://lake/raw/")
+            } else {
+                (Direction::Upstream, "dataset:s3://lake/marts/")
+            };
+            assert_eq!(start.direction, direction);
+            assert!(start.key.starts_with(prefix), "{}", start.key);
+        }
+    }
+
+    /// The most job hops any job reachable from `start` lies at, walking
+    /// the generated plans the way the service walks lineage (every node
+    /// visited once, at its fewest hops): a query is cut off by `depth`
+    /// exactly when this exceeds it.
+    fn farthest_job(workload: &Workload, start: &Start) -> usize {
+        let mut readers: HashMap<&str, Vec<&Plan>> = HashMap::new();
+        let mut writer: HashMap<&str, &Plan> = HashMap::new();
+        for plan in &workload.plans {
+            writer.insert(&plan.output, plan);
+            for input in &plan.inputs {
+                readers.entry(input).or_default().push(plan);
+            }
+        }
+        let first = start.key.strip_prefix("dataset:").unwrap();
+        let mut seen_datasets = HashSet::from([first]);
+        let mut seen_jobs = HashSet::new();
+        let mut frontier = vec![first];
+        let (mut hops, mut farthest) = (0, 0);
+        while !frontier.is_empty() {
+            hops += 1;
+            let mut next = Vec::new();
+            for dataset in frontier {
+                let jobs = match start.direction {
+                    Direction::Downstream => readers.get(dataset).cloned().unwrap_or_default(),
+                    Direction::Upstream => writer.get(dataset).copied().into_iter().collect(),
+                };
+                for job in jobs.into_iter().filter(|job| seen_jobs.insert(job.id)) {
+                    farthest = hops;
+                    let far_ends = match start.direction {
+                        Direction::Downstream => std::slice::from_ref(&job.output),
+                        Direction::Upstream => job.inputs.as_slice(),
+                    };
+                    next.extend(
+                        far_ends
+                            .iter()
+                            .map(String::as_str)
+                            .filter(|uri| seen_datasets.insert(uri)),
+                    );
+                }
+            }
+            frontier = next;
+        }
+        farthest
+    }
+
+    #[test]
+    fn default_depth_cuts_off_deep_starts() {
+        let workload = generate(2000, 42);
+        let starts = choose_starts(&workload, 200);
+        let cut_off = |direction: Direction| {
+            starts
+                .iter()
+                .filter(|s| s.direction == direction && farthest_job(&workload, s) > 10)
+                .count()
+        };
+        let (down, up) = (cut_off(Direction::Downstream), cut_off(Direction::Upstream));
+        // Queries in each direction reach the depth limit, but not every
+        // downstream one: the figures mix whole and cut-off subgraphs.
+        assert!((1..100).contains(&down), "{down} of 100 downstream cut off");
+        assert!((1..=100).contains(&up), "{up} of 100 upstream cut off");
+    }
+
+    #[test]
+    fn tiny_runs_still_have_upstream_starts() {
+        let workload = generate(2, 4);
+        let starts = choose_starts(&workload, 4);
+        assert!(starts[1].key.starts_with("dataset:s3://lake/cleaned/"));
+    }
+}
