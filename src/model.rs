@@ -278,6 +278,8 @@ pub struct RawPayload {
     pub wire_bytes: usize,
     /// When Headwater received it.
     pub received_at: DateTime<Utc>,
+    /// When the event it carries happened, for formats with one event per payload.
+    pub event_time: Option<DateTime<Utc>>,
 }
 
 /// A stored node as read back.

@@ -89,7 +89,8 @@ pub struct Traversal {
 }
 
 impl Traversal {
-    fn merge(&mut self, other: Traversal) {
+    /// Adds another walk's nodes (keeping the smaller hop count) and edges.
+    pub fn merge(&mut self, other: Traversal) {
         let mut seen: HashSet<_> = self.edges.iter().map(EdgeRecord::identity).collect();
         for (node, hops) in other.hops {
             let entry = self.hops.entry(node).or_insert(hops);
@@ -106,6 +107,28 @@ impl Traversal {
     }
 }
 
+/// What a walk follows and how it counts depth.
+#[derive(Debug, Clone, Copy)]
+pub struct Walk<'a> {
+    /// Edge kinds to follow.
+    pub kinds: &'a [EdgeKind],
+    /// Directions to follow them in, at every node.
+    pub steps: &'a [Step],
+    /// What one unit of depth is.
+    pub hops: HopRule,
+    /// Bounds.
+    pub limits: Limits,
+}
+
+/// What counts as one unit of depth.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HopRule {
+    /// Entering a process (job): dataset-level lineage depth.
+    Process,
+    /// Crossing any edge: column-level depth.
+    Edge,
+}
+
 /// Walks dataset-level lineage (`input` and `output` edges) from `start`.
 ///
 /// Depth counts process hops: from a dataset, depth 1 downstream is the dataset, the jobs that
@@ -119,48 +142,72 @@ pub async fn lineage(
     limits: Limits,
 ) -> Result<Traversal> {
     let first = u32::from(start_kind == NodeKind::Job);
+    let spec = |steps| Walk {
+        kinds: &EdgeKind::LINEAGE,
+        steps,
+        hops: HopRule::Process,
+        limits,
+    };
     match direction {
-        Direction::Downstream => walk(source, start, first, Step::Forward, limits).await,
-        Direction::Upstream => walk(source, start, first, Step::Backward, limits).await,
+        Direction::Downstream => walk(source, &[start], first, spec(&[Step::Forward])).await,
+        Direction::Upstream => walk(source, &[start], first, spec(&[Step::Backward])).await,
         Direction::Both => {
-            let mut down = walk(source, start, first, Step::Forward, limits).await?;
+            let mut down = walk(source, &[start], first, spec(&[Step::Forward])).await?;
             // The upstream walk gets what the downstream one left of the node budget (the
             // start node is in both), so the merged answer stays within `max_nodes`.
             let left = limits.max_nodes.saturating_sub(down.hops.len()) + 1;
-            let up_limits = Limits {
-                max_nodes: left,
-                ..limits
-            };
-            let up = walk(source, start, first, Step::Backward, up_limits).await?;
+            let mut up_spec = spec(&[Step::Backward]);
+            up_spec.limits.max_nodes = left;
+            let up = walk(source, &[start], first, up_spec).await?;
             down.merge(up);
             Ok(down)
         }
     }
 }
 
-async fn walk(
+/// Everything connected to `start` within `depth` process hops, whichever way the edges
+/// point: siblings (other readers of my inputs) included. This is how Marquez counts depth.
+pub async fn neighbourhood(
     source: &dyn EdgeSource,
     start: NodeId,
-    first: u32,
-    step: Step,
+    start_kind: NodeKind,
     limits: Limits,
 ) -> Result<Traversal> {
+    let first = u32::from(start_kind == NodeKind::Job);
+    let spec = Walk {
+        kinds: &EdgeKind::LINEAGE,
+        steps: &[Step::Forward, Step::Backward],
+        hops: HopRule::Process,
+        limits,
+    };
+    walk(source, &[start], first, spec).await
+}
+
+/// Breadth-first walk from `starts` (all at depth `first`) under `spec`.
+pub async fn walk(
+    source: &dyn EdgeSource,
+    starts: &[NodeId],
+    first: u32,
+    spec: Walk<'_>,
+) -> Result<Traversal> {
     let mut t = Traversal {
-        hops: HashMap::from([(start, first)]),
+        hops: starts.iter().map(|s| (*s, first)).collect(),
         ..Traversal::default()
     };
     let mut seen_edges = HashSet::new();
-    let mut frontier = vec![start];
+    let mut frontier: Vec<NodeId> = starts.to_vec();
     while !frontier.is_empty() {
-        let edges = source.step(&frontier, &EdgeKind::LINEAGE, step).await?;
-        frontier = Vec::new();
-        for edge in edges {
-            if admit(&mut t, &edge, step, limits, &mut frontier)
-                && seen_edges.insert(edge.identity())
-            {
-                t.edges.push(edge);
+        let mut next = Vec::new();
+        for &step in spec.steps {
+            for edge in source.step(&frontier, spec.kinds, step).await? {
+                if admit(&mut t, &edge, step, &spec, &mut next)
+                    && seen_edges.insert(edge.identity())
+                {
+                    t.edges.push(edge);
+                }
             }
         }
+        frontier = next;
     }
     Ok(t)
 }
@@ -170,7 +217,7 @@ fn admit(
     t: &mut Traversal,
     edge: &EdgeRecord,
     step: Step,
-    limits: Limits,
+    spec: &Walk<'_>,
     frontier: &mut Vec<NodeId>,
 ) -> bool {
     let (from, to) = step.ends(edge);
@@ -180,9 +227,12 @@ fn admit(
     let Some(&from_hops) = t.hops.get(&from) else {
         return false;
     };
-    let into_process = edge.kind.process_end() == Some(step.arrival());
-    let hops = from_hops + u32::from(into_process);
-    if hops > limits.depth || t.hops.len() >= limits.max_nodes {
+    let counts = match spec.hops {
+        HopRule::Process => edge.kind.process_end() == Some(step.arrival()),
+        HopRule::Edge => true,
+    };
+    let hops = from_hops + u32::from(counts);
+    if hops > spec.limits.depth || t.hops.len() >= spec.limits.max_nodes {
         t.truncated = true;
         return false;
     }

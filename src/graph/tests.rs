@@ -199,3 +199,28 @@ async fn both_directions_share_one_node_budget() {
     assert_eq!(t.hops.len(), 3);
     assert!(t.truncated);
 }
+
+#[tokio::test]
+async fn the_neighbourhood_includes_siblings() {
+    // 5 → [101] shares job 101 with 2; from 2 undirected, 5 is a sibling input.
+    let t = neighbourhood(&chain(), 1, NodeKind::Dataset, limits(2))
+        .await
+        .unwrap();
+    assert_eq!(sorted(&t), vec![1, 2, 3, 5, 100, 101]);
+}
+
+#[tokio::test]
+async fn edge_hops_count_every_edge() {
+    let mut g = MemoryGraph::default();
+    g.add(edge(1, 2, EdgeKind::Derives));
+    g.add(edge(2, 3, EdgeKind::Derives));
+    let spec = Walk {
+        kinds: &[EdgeKind::Derives],
+        steps: &[Step::Forward],
+        hops: HopRule::Edge,
+        limits: limits(1),
+    };
+    let t = walk(&g, &[1], 0, spec).await.unwrap();
+    assert_eq!(sorted(&t), vec![1, 2]);
+    assert!(t.truncated);
+}

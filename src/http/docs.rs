@@ -3,7 +3,7 @@
 
 use utoipa::OpenApi;
 
-use super::{graph, openlineage, producer};
+use super::{graph, marquez, openlineage, producer};
 use crate::error::Problem;
 
 #[derive(OpenApi)]
@@ -16,6 +16,7 @@ use crate::error::Problem;
     tags(
         (name = producer::TAG, description = "The Spline producer REST API, as the Spline Spark agent speaks it"),
         (name = openlineage::TAG, description = "The OpenLineage producer API, where OpenLineage clients and integrations post events"),
+        (name = marquez::TAG, description = "A Marquez-compatible read API for Marquez's UI and clients"),
         (name = graph::TAG, description = "Lineage subgraphs, node search and node details"),
     ),
     components(schemas(Problem)),

@@ -6,6 +6,7 @@
 mod body;
 mod docs;
 mod graph;
+mod marquez;
 mod openlineage;
 mod producer;
 mod query;
@@ -76,6 +77,7 @@ fn routes() -> (Router<AppState>, OpenApi) {
     OpenApiRouter::with_openapi(docs::base())
         .merge(producer::router())
         .merge(openlineage::router())
+        .merge(marquez::router())
         .merge(graph::router())
         .split_for_parts()
 }

@@ -23,6 +23,9 @@ use crate::model::RawPayload;
 
 pub(super) const TAG: &str = "openlineage";
 
+/// The raw-payload format of OpenLineage events.
+pub(super) const OPENLINEAGE_FORMAT: &str = "openlineage.event";
+
 pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(post_lineage))
@@ -60,7 +63,7 @@ async fn post_lineage(
     let received = receive(&state, &headers, body).await?;
     let bytes = received.bytes.clone();
     let parsed = blocking(move || openlineage::event(&bytes)).await?;
-    let raw = raw_payload(received.bytes, received.wire_bytes, &parsed.spec_version);
+    let raw = raw_payload(received.bytes, received.wire_bytes, &parsed);
     let outcome = state.store.apply(&raw, parsed.changes).await?;
     tracing::debug!(kind = ?parsed.kind, ?outcome, "openlineage event stored");
     Ok(StatusCode::CREATED)
@@ -173,7 +176,7 @@ async fn store_item(state: &AppState, index: usize, item: &RawValue) -> Result<(
     .await;
     let (parsed, text) = parsed?;
     let wire_bytes = text.len();
-    let raw = raw_payload(text.into_bytes().into(), wire_bytes, &parsed.spec_version);
+    let raw = raw_payload(text.into_bytes().into(), wire_bytes, &parsed);
     state.store.apply(&raw, parsed.changes).await.map(|_| ())
 }
 
@@ -208,10 +211,11 @@ async fn receive(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Re
     body::read(headers, body, state.settings.max_body_bytes).await
 }
 
-fn raw_payload(body: bytes::Bytes, wire_bytes: usize, version: &str) -> RawPayload {
+fn raw_payload(body: bytes::Bytes, wire_bytes: usize, parsed: &openlineage::Parsed) -> RawPayload {
     RawPayload {
-        format: "openlineage.event".to_owned(),
-        version: version.to_owned(),
+        format: OPENLINEAGE_FORMAT.to_owned(),
+        version: parsed.spec_version.clone(),
+        event_time: Some(parsed.event_time),
         content_type: "application/json".to_owned(),
         body,
         wire_bytes,

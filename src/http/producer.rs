@@ -180,6 +180,7 @@ async fn receive(
         body: bytes,
         wire_bytes,
         received_at: Utc::now(),
+        event_time: None,
     };
     Ok((version, raw))
 }

@@ -73,6 +73,63 @@ pub trait Store: EdgeSource + Send + Sync + 'static {
 
     /// Edges into and out of a node, at most `limit` each way.
     async fn adjacent(&self, id: NodeId, limit: u32) -> Result<Adjacent>;
+
+    /// Namespaces of datasets and jobs, by name.
+    async fn namespaces(&self, page: Page) -> Result<Vec<Namespace>>;
+
+    /// Nodes of `kind` whose `namespace` property is `namespace`, by name, and how many there
+    /// are in all.
+    async fn in_namespace(
+        &self,
+        kind: NodeKind,
+        namespace: &str,
+        page: Page,
+    ) -> Result<(Vec<(NodeId, Node)>, u64)>;
+
+    /// The runs of a job, latest first, and how many there are in all.
+    async fn runs_of(&self, job: NodeId, page: Page) -> Result<(Vec<Node>, u64)>;
+
+    /// The latest run of each of `jobs` that has one: (job, run).
+    async fn latest_runs(&self, jobs: &[NodeId]) -> Result<Vec<(NodeId, Node)>>;
+
+    /// Archived payloads of one format whose event time falls in a window, and how many there
+    /// are in all.
+    async fn raw_events(&self, query: &RawEventQuery) -> Result<(Vec<Value>, u64)>;
+}
+
+/// Offset paging, as the Marquez API does it.
+#[derive(Debug, Clone, Copy)]
+pub struct Page {
+    /// Most items.
+    pub limit: u32,
+    /// Items to skip.
+    pub offset: u32,
+}
+
+/// A namespace and when anything in it was first and last seen.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Namespace {
+    /// Its name.
+    pub name: String,
+    /// First sighting of anything in it.
+    pub first_seen: DateTime<Utc>,
+    /// Latest sighting of anything in it.
+    pub last_seen: DateTime<Utc>,
+}
+
+/// A window over archived events.
+#[derive(Debug, Clone)]
+pub struct RawEventQuery {
+    /// Raw-payload format, e.g. `openlineage.event`.
+    pub format: String,
+    /// Only events at or after this time.
+    pub after: Option<DateTime<Utc>>,
+    /// Only events at or before this time.
+    pub before: Option<DateTime<Utc>>,
+    /// Oldest first when true.
+    pub ascending: bool,
+    /// Paging.
+    pub page: Page,
 }
 
 /// A node row ready to write: duplicates in a change set merged into one.

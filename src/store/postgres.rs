@@ -16,8 +16,8 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::{PgPool, Postgres, Row, Transaction};
 
 use super::{
-    Adjacent, ApplyOutcome, EdgeRow, NodeQuery, NodeRow, Store, mentioned_keys, normalize,
-    resolve_aliases,
+    Adjacent, ApplyOutcome, EdgeRow, Namespace, NodeQuery, NodeRow, Page, RawEventQuery, Store,
+    mentioned_keys, normalize, resolve_aliases,
 };
 use crate::error::{Error, Result};
 use crate::graph::{EdgeSource, Step};
@@ -157,8 +157,8 @@ fn retryable(err: &Error) -> bool {
 async fn insert_raw(tx: &mut Transaction<'_, Postgres>, raw: &RawPayload) -> Result<bool> {
     let digest = Sha256::digest(&raw.body).to_vec();
     let inserted = sqlx::query(
-        "insert into raw_payload (format, version, content_type, sha256, body, wire_bytes, received_at)
-         values ($1, $2, $3, $4, $5, $6, $7)
+        "insert into raw_payload (format, version, content_type, sha256, body, wire_bytes, received_at, event_time)
+         values ($1, $2, $3, $4, $5, $6, $7, $8)
          on conflict (format, sha256) do nothing",
     )
     .bind(&raw.format)
@@ -168,6 +168,7 @@ async fn insert_raw(tx: &mut Transaction<'_, Postgres>, raw: &RawPayload) -> Res
     .bind(raw.body.as_ref())
     .bind(raw.wire_bytes as i64)
     .bind(raw.received_at)
+    .bind(raw.event_time)
     .execute(&mut **tx)
     .await?
     .rows_affected();
@@ -504,5 +505,134 @@ impl Store for PgStore {
             }
         }
         Ok(adjacent)
+    }
+
+    async fn namespaces(&self, page: Page) -> Result<Vec<Namespace>> {
+        let rows = sqlx::query(
+            "select properties ->> 'namespace' as name, min(first_seen) as first_seen, max(last_seen) as last_seen
+             from node where kind in ('dataset', 'job') and properties ? 'namespace'
+             group by 1 order by 1 limit $1 offset $2",
+        )
+        .bind(i64::from(page.limit))
+        .bind(i64::from(page.offset))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| Namespace {
+                name: r.get("name"),
+                first_seen: r.get("first_seen"),
+                last_seen: r.get("last_seen"),
+            })
+            .collect())
+    }
+
+    async fn in_namespace(
+        &self,
+        kind: NodeKind,
+        namespace: &str,
+        page: Page,
+    ) -> Result<(Vec<(NodeId, Node)>, u64)> {
+        let sql = format!(
+            "select {NODE_COLUMNS}, count(*) over () as total from node
+             where kind = $1 and properties ->> 'namespace' = $2
+             order by name, key limit $3 offset $4"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(kind.as_str())
+            .bind(namespace)
+            .bind(i64::from(page.limit))
+            .bind(i64::from(page.offset))
+            .fetch_all(&self.pool)
+            .await?;
+        let total = match rows.first() {
+            Some(r) => r.get::<i64, _>("total") as u64,
+            None => self.count_in_namespace(kind, namespace).await?,
+        };
+        Ok((
+            rows.iter().map(node_from_row).collect::<Result<_>>()?,
+            total,
+        ))
+    }
+
+    async fn runs_of(&self, job: NodeId, page: Page) -> Result<(Vec<Node>, u64)> {
+        let sql = format!(
+            "select {ALIASED_COLUMNS}, count(*) over () as total
+             from edge e join node n on n.node_id = e.source_id
+             where e.target_id = $1 and e.kind = 'run_of'
+             order by n.last_seen desc, n.key limit $2 offset $3"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(job)
+            .bind(i64::from(page.limit))
+            .bind(i64::from(page.offset))
+            .fetch_all(&self.pool)
+            .await?;
+        let total = match rows.first() {
+            Some(r) => r.get::<i64, _>("total") as u64,
+            None => self.count_runs(job).await?,
+        };
+        let runs = rows
+            .iter()
+            .map(|r| node_from_row(r).map(|(_, n)| n))
+            .collect::<Result<_>>()?;
+        Ok((runs, total))
+    }
+
+    async fn latest_runs(&self, jobs: &[NodeId]) -> Result<Vec<(NodeId, Node)>> {
+        let sql = format!(
+            "select distinct on (e.target_id) e.target_id as job_id, {ALIASED_COLUMNS}
+             from edge e join node n on n.node_id = e.source_id
+             where e.target_id = any($1) and e.kind = 'run_of'
+             order by e.target_id, n.last_seen desc, n.key"
+        );
+        let rows = sqlx::query(&sql).bind(jobs).fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|r| node_from_row(r).map(|(_, run)| (r.get("job_id"), run)))
+            .collect()
+    }
+
+    async fn raw_events(&self, query: &RawEventQuery) -> Result<(Vec<Value>, u64)> {
+        let order = if query.ascending { "asc" } else { "desc" };
+        let sql = format!(
+            "select convert_from(body, 'UTF8')::jsonb as event, count(*) over () as total from raw_payload
+             where format = $1 and ($2::timestamptz is null or event_time >= $2)
+               and ($3::timestamptz is null or event_time <= $3)
+             order by event_time {order}, raw_payload_id {order} limit $4 offset $5"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(&query.format)
+            .bind(query.after)
+            .bind(query.before)
+            .bind(i64::from(query.page.limit))
+            .bind(i64::from(query.page.offset))
+            .fetch_all(&self.pool)
+            .await?;
+        let total = rows.first().map_or(0, |r| r.get::<i64, _>("total") as u64);
+        Ok((rows.into_iter().map(|r| r.get("event")).collect(), total))
+    }
+}
+
+impl PgStore {
+    /// The total behind an empty page (an offset past the end still reports the real count).
+    async fn count_in_namespace(&self, kind: NodeKind, namespace: &str) -> Result<u64> {
+        let n: i64 = sqlx::query_scalar(
+            "select count(*) from node where kind = $1 and properties ->> 'namespace' = $2",
+        )
+        .bind(kind.as_str())
+        .bind(namespace)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(n as u64)
+    }
+
+    async fn count_runs(&self, job: NodeId) -> Result<u64> {
+        let n: i64 = sqlx::query_scalar(
+            "select count(*) from edge where target_id = $1 and kind = 'run_of'",
+        )
+        .bind(job)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(n as u64)
     }
 }

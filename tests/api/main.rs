@@ -5,9 +5,9 @@ mod helpers;
 
 mod graph_queries;
 mod marquez_api;
+mod openapi;
 mod openlineage_fixtures;
 mod openlineage_ingest;
-mod openapi;
 mod producer_errors;
 mod producer_fixtures;
 mod producer_status;

@@ -24,6 +24,8 @@ pub struct Parsed {
     pub spec_version: String,
     /// What it changes in the graph.
     pub changes: ChangeSet,
+    /// When it happened.
+    pub event_time: chrono::DateTime<chrono::Utc>,
 }
 
 /// Parses one event from a request body.
@@ -47,16 +49,26 @@ pub fn event_value(value: &Value, at: &str) -> Result<Parsed, Error> {
         ));
     }
     let kind = EventKind::of(value);
-    let changes = match kind {
-        EventKind::Run => convert::run_event(&json::decode_value(value, at)?),
-        EventKind::Job => convert::job_event(&json::decode_value(value, at)?),
-        EventKind::Dataset => convert::dataset_event(&json::decode_value(value, at)?),
+    let (changes, event_time) = match kind {
+        EventKind::Run => {
+            let e: wire::RunEvent = json::decode_value(value, at)?;
+            (convert::run_event(&e), e.event_time)
+        }
+        EventKind::Job => {
+            let e: wire::JobEvent = json::decode_value(value, at)?;
+            (convert::job_event(&e), e.event_time)
+        }
+        EventKind::Dataset => {
+            let e: wire::DatasetEvent = json::decode_value(value, at)?;
+            (convert::dataset_event(&e), e.event_time)
+        }
     };
     let changes = changes.map_err(|e| relocate(e, at))?;
     Ok(Parsed {
         kind,
         spec_version: spec_version(value),
         changes,
+        event_time,
     })
 }
 

@@ -167,6 +167,8 @@ impl PlanBuilder<'_> {
         props.remove("attributes");
         props.insert("id".into(), json!(self.id));
         props.insert("format".into(), json!("spline"));
+        // Listed under this namespace by the Marquez-compatible API.
+        props.insert("namespace".into(), json!("spline"));
         props.insert("producerApiVersion".into(), json!(version.as_str()));
         props.insert("inputs".into(), json!(input_uris(p)));
         props.insert("output".into(), json!(p.operations.write.output_source));
