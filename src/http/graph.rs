@@ -43,7 +43,7 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
 #[into_params(parameter_in = Query)]
 struct LineageParams {
     /// Key of the start node, e.g. `dataset:s3://lake/raw/orders` or `job:<planId>`. A run,
-    /// operation or attribute starts from the job it belongs to.
+    /// operation or attribute starts from the job it belongs to, a field from its dataset.
     node: String,
     /// `upstream`, `downstream` (default) or `both`.
     direction: Option<Direction>,
@@ -199,7 +199,7 @@ async fn subgraph(
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 struct NodesParams {
-    /// Only nodes of this kind: `dataset`, `job`, `run`, `operation` or `attribute`.
+    /// Only nodes of this kind: `dataset`, `job`, `run`, `operation`, `attribute` or `field`.
     kind: Option<String>,
     /// Case-insensitive substring of the node's key or name.
     q: Option<String>,
