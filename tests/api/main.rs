@@ -13,3 +13,4 @@ mod producer_fixtures;
 mod producer_status;
 mod producer_versions;
 mod server;
+mod spline_consumer;
