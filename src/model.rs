@@ -21,6 +21,18 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
+/// Key of a dataset's column: the dataset's key without `dataset:`, `#`, the column name.
+pub fn field_key(dataset_key: &str, column: &str) -> String {
+    let uri = dataset_key.strip_prefix("dataset:").unwrap_or(dataset_key);
+    format!("field:{uri}#{column}")
+}
+
+/// The dataset key and column name of a field key; `None` for other keys.
+pub fn split_field_key(key: &str) -> Option<(String, &str)> {
+    let (uri, column) = key.strip_prefix("field:")?.rsplit_once('#')?;
+    Some((format!("dataset:{uri}"), column))
+}
+
 /// What a node stands for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
@@ -362,6 +374,17 @@ mod tests {
             assert_eq!(json, Value::String(kind.as_str().to_owned()));
         }
         assert_eq!(NodeKind::parse("table"), None);
+    }
+
+    #[test]
+    fn field_keys_split_back_into_dataset_and_column() {
+        let key = field_key("dataset:s3://b/t#v1", "id");
+        assert_eq!(key, "field:s3://b/t#v1#id");
+        assert_eq!(
+            split_field_key(&key),
+            Some(("dataset:s3://b/t#v1".to_owned(), "id"))
+        );
+        assert_eq!(split_field_key("dataset:x"), None);
     }
 
     #[test]

@@ -5,8 +5,8 @@
 //! physical location, so both are turned into one canonical URI, and the node key is
 //! `dataset:<canonical URI>`. The rules, applied to both formats:
 //!
-//! 1. An OpenLineage namespace with a scheme (`scheme://authority`) is joined to the name with
-//!    one `/`: (`hdfs://nn:8020`, `/data/x`) and (`s3://bucket`, `data/x`) become
+//! 1. An OpenLineage namespace with a scheme (`scheme://authority`, or `file:/dir` as Spark
+//!    writes symlinks) is joined to the name with one `/`: (`hdfs://nn:8020`, `/data/x`) and (`s3://bucket`, `data/x`) become
 //!    `hdfs://nn:8020/data/x` and `s3://bucket/data/x`.
 //! 2. The namespace `file` is the local file system: (`file`, `/tmp/x`) becomes `file:///tmp/x`.
 //! 3. `file:/p`, `file:///p` and `file://localhost/p` are one location: `file:///p`.
@@ -39,11 +39,24 @@ pub fn dataset_uri(namespace: &str, name: &str) -> String {
         };
         return canonical_uri(&joined);
     }
-    if namespace.contains("://") {
+    if has_scheme(namespace) {
         let base = namespace.trim_end_matches('/');
         return canonical_uri(&format!("{base}/{}", name.trim_start_matches('/')));
     }
     format!("{namespace}/{name}")
+}
+
+/// `scheme:...`, e.g. `hdfs://nn` or Spark's `file:/tmp/warehouse`.
+fn has_scheme(namespace: &str) -> bool {
+    namespace.split_once(':').is_some_and(|(scheme, _)| {
+        scheme
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic())
+            && scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+    })
 }
 
 /// Applies rules 3 to 6 to a URI; anything that isn't `scheme:...` is returned as is.
@@ -152,6 +165,11 @@ mod tests {
             assert_eq!(canonical_uri(spelling), expected, "{spelling}");
         }
         assert_eq!(dataset_uri("file", "/tmp/out"), expected);
+        assert_eq!(
+            dataset_uri("file:/tmp", "out"),
+            expected,
+            "Spark symlink namespaces"
+        );
         assert_eq!(
             canonical_uri("file://splinegen/read_1.csv"),
             "file://splinegen/read_1.csv"

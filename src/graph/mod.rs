@@ -165,22 +165,21 @@ pub async fn lineage(
     }
 }
 
-/// Everything connected to `start` within `depth` process hops, whichever way the edges
-/// point: siblings (other readers of my inputs) included. This is how Marquez counts depth.
+/// Everything connected to the job `start` within `depth` process hops, whichever way the
+/// edges point: siblings (other readers of its inputs) included. The start job and its own
+/// datasets are depth 0. This is how Marquez counts depth.
 pub async fn neighbourhood(
     source: &dyn EdgeSource,
     start: NodeId,
-    start_kind: NodeKind,
     limits: Limits,
 ) -> Result<Traversal> {
-    let first = u32::from(start_kind == NodeKind::Job);
     let spec = Walk {
         kinds: &EdgeKind::LINEAGE,
         steps: &[Step::Forward, Step::Backward],
         hops: HopRule::Process,
         limits,
     };
-    walk(source, &[start], first, spec).await
+    walk(source, &[start], 0, spec).await
 }
 
 /// Breadth-first walk from `starts` (all at depth `first`) under `spec`.

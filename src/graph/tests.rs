@@ -201,12 +201,12 @@ async fn both_directions_share_one_node_budget() {
 }
 
 #[tokio::test]
-async fn the_neighbourhood_includes_siblings() {
-    // 5 → [101] shares job 101 with 2; from 2 undirected, 5 is a sibling input.
-    let t = neighbourhood(&chain(), 1, NodeKind::Dataset, limits(2))
-        .await
-        .unwrap();
-    assert_eq!(sorted(&t), vec![1, 2, 3, 5, 100, 101]);
+async fn the_neighbourhood_of_a_job_includes_siblings() {
+    // Job 101 reads 2 and 5 and writes 3; its datasets are depth 0, jobs sharing them depth 1.
+    let t = neighbourhood(&chain(), 101, limits(0)).await.unwrap();
+    assert_eq!(sorted(&t), vec![2, 3, 5, 101]);
+    let t = neighbourhood(&chain(), 101, limits(1)).await.unwrap();
+    assert_eq!(sorted(&t), vec![1, 2, 3, 4, 5, 100, 101, 102]);
 }
 
 #[tokio::test]

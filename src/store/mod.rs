@@ -16,7 +16,7 @@ use crate::error::Result;
 use crate::graph::EdgeSource;
 use crate::model::{
     ChangeSet, EdgeKind, EdgeRecord, Guard, MergePolicy, NewEdge, NewNode, Node, NodeId, NodeKind,
-    RawPayload,
+    RawPayload, field_key, split_field_key,
 };
 
 /// What one write changed.
@@ -145,6 +145,8 @@ pub struct NodeRow {
     pub properties: Map<String, Value>,
     /// What to do with an existing row.
     pub policy: MergePolicy,
+    /// For [`MergePolicy::Merge`]: when each property was last set (see [`merge_timed`]).
+    pub times: Map<String, Value>,
     /// Earliest sighting in this change set.
     pub first_seen: DateTime<Utc>,
     /// Latest sighting in this change set.
@@ -214,12 +216,17 @@ pub fn normalize(changes: ChangeSet) -> Normalized {
 }
 
 fn node_row(n: NewNode) -> NodeRow {
+    let times = match n.policy {
+        MergePolicy::Merge => stamp(&n.properties, n.seen_at),
+        MergePolicy::Keep => Map::new(),
+    };
     NodeRow {
         key: n.key,
         kind: n.kind,
         name: n.name,
         properties: n.properties,
         policy: n.policy,
+        times,
         first_seen: n.seen_at,
         last_seen: n.seen_at,
     }
@@ -227,18 +234,71 @@ fn node_row(n: NewNode) -> NodeRow {
 
 fn merge_node(row: &mut NodeRow, n: NewNode) {
     if row.policy == MergePolicy::Merge {
-        let newer = n.seen_at >= row.last_seen;
-        let older_props = std::mem::take(&mut row.properties);
-        row.properties = match newer {
-            true => merge_properties(older_props, n.properties),
-            false => merge_properties(n.properties, older_props),
-        };
-        if newer {
+        if n.seen_at >= row.last_seen {
             row.name = n.name;
         }
+        let times = stamp(&n.properties, n.seen_at);
+        merge_timed(&mut row.properties, &mut row.times, n.properties, &times);
     }
     row.first_seen = row.first_seen.min(n.seen_at);
     row.last_seen = row.last_seen.max(n.seen_at);
+}
+
+/// When each property of a version was set: every top-level key, and every key inside an
+/// object-valued property (as `outer/inner`), at `at` in microseconds.
+pub fn stamp(properties: &Map<String, Value>, at: DateTime<Utc>) -> Map<String, Value> {
+    let t = Value::from(at.timestamp_micros());
+    let mut times = Map::new();
+    for (key, value) in properties {
+        times.insert(key.clone(), t.clone());
+        for inner in value.as_object().into_iter().flat_map(|o| o.keys()) {
+            times.insert(format!("{key}/{inner}"), t.clone());
+        }
+    }
+    times
+}
+
+/// The [`MergePolicy::Merge`] rule, as every backend applies it. Each property (and each key
+/// of an object-valued property such as `facets`) keeps the value from the version that set it
+/// last in producer time, whatever order versions arrive in; ties go to the newcomer. Times
+/// are tracked per key, so an event that doesn't mention `state` can't make an older `state`
+/// win over a newer one.
+pub fn merge_timed(
+    props: &mut Map<String, Value>,
+    times: &mut Map<String, Value>,
+    newer: Map<String, Value>,
+    newer_times: &Map<String, Value>,
+) {
+    let time = |times: &Map<String, Value>, k: &str| times.get(k).and_then(Value::as_i64);
+    for (key, value) in newer {
+        let new_t = time(newer_times, &key).unwrap_or(i64::MIN);
+        match (props.get_mut(&key), value) {
+            (Some(Value::Object(old)), Value::Object(new)) => {
+                for (inner, v) in new {
+                    let path = format!("{key}/{inner}");
+                    let new_t = time(newer_times, &path).unwrap_or(new_t);
+                    let old_t = time(times, &path).unwrap_or(i64::MIN);
+                    if new_t >= old_t {
+                        old.insert(inner, v);
+                        times.insert(path, Value::from(new_t));
+                    }
+                }
+                let latest = time(times, &key).unwrap_or(i64::MIN).max(new_t);
+                times.insert(key, Value::from(latest));
+            }
+            (_, value) => {
+                if new_t >= time(times, &key).unwrap_or(i64::MIN) {
+                    let mut one = Map::new();
+                    one.insert(key.clone(), value.clone());
+                    times.extend(stamp(
+                        &one,
+                        DateTime::from_timestamp_micros(new_t).unwrap_or_default(),
+                    ));
+                    props.insert(key, value);
+                }
+            }
+        }
+    }
 }
 
 /// The [`MergePolicy::Merge`] rule, as every backend must apply it: keys of `newer` win, and
@@ -276,6 +336,33 @@ pub fn mentioned_keys(changes: &ChangeSet) -> impl Iterator<Item = &str> {
     nodes.chain(edges).chain(guards).chain(aliases)
 }
 
+/// The dataset keys that columns in a change set belong to: a column named through a dataset's
+/// alias belongs to the canonical dataset too.
+pub fn column_owners(changes: &ChangeSet) -> Vec<String> {
+    let keys = mentioned_keys(changes);
+    keys.filter_map(|k| split_field_key(k).map(|(dataset, _)| dataset))
+        .collect()
+}
+
+/// Every alias a write must honour: the stored ones, and the ones the change set declares
+/// (resolved through the stored ones, so aliases of aliases land on the canonical node).
+pub fn known_aliases(
+    stored: HashMap<String, String>,
+    changes: &ChangeSet,
+) -> HashMap<String, String> {
+    let mut known = stored;
+    for (alias, canonical) in &changes.aliases {
+        let canonical = known
+            .get(canonical)
+            .cloned()
+            .unwrap_or_else(|| canonical.clone());
+        if alias != &canonical {
+            known.entry(alias.clone()).or_insert(canonical);
+        }
+    }
+    known
+}
+
 /// Rewrites keys that are stored aliases to the keys of the nodes they name.
 pub fn resolve_aliases(mut changes: ChangeSet, known: &HashMap<String, String>) -> ChangeSet {
     if known.is_empty() {
@@ -284,9 +371,18 @@ pub fn resolve_aliases(mut changes: ChangeSet, known: &HashMap<String, String>) 
     let resolve = |key: &mut String| {
         if let Some(canonical) = known.get(key.as_str()) {
             key.clone_from(canonical);
+        } else if let Some((dataset, column)) = split_field_key(key)
+            && let Some(canonical) = known.get(&dataset)
+        {
+            *key = field_key(canonical, column);
         }
     };
-    changes.nodes.iter_mut().for_each(|n| resolve(&mut n.key));
+    for n in &mut changes.nodes {
+        resolve(&mut n.key);
+        if let Some(Value::String(dataset)) = n.properties.get_mut("dataset") {
+            resolve(dataset);
+        }
+    }
     for e in &mut changes.edges {
         resolve(&mut e.source);
         resolve(&mut e.target);
@@ -338,6 +434,49 @@ mod tests {
             properties: props.as_object().unwrap().clone(),
             policy,
             seen_at: Utc.timestamp_opt(at, 0).unwrap(),
+        }
+    }
+
+    fn at(seconds: i64) -> DateTime<Utc> {
+        Utc.timestamp_opt(seconds, 0).unwrap()
+    }
+
+    /// Merges versions in the given arrival order; each is (time, properties).
+    fn merged(versions: &[(i64, Value)]) -> Value {
+        let (mut props, mut times) = (Map::new(), Map::new());
+        for (t, v) in versions {
+            let v = v.as_object().unwrap().clone();
+            let stamped = stamp(&v, at(*t));
+            merge_timed(&mut props, &mut times, v, &stamped);
+        }
+        Value::Object(props)
+    }
+
+    #[test]
+    fn the_latest_setter_of_each_key_wins_in_any_arrival_order() {
+        let start = (10, json!({"state": "START", "facets": {"owner": "first"}}));
+        let running = (
+            20,
+            json!({"state": "RUNNING", "facets": {"owner": "second"}}),
+        );
+        let untyped = (30, json!({"facets": {"extra": 1}}));
+        let orders = [
+            [&start, &running, &untyped],
+            [&start, &untyped, &running],
+            [&untyped, &start, &running],
+            [&untyped, &running, &start],
+            [&running, &start, &untyped],
+            [&running, &untyped, &start],
+        ];
+        for order in orders {
+            let versions: Vec<_> = order.iter().map(|v| (*v).clone()).collect();
+            let m = merged(&versions);
+            assert_eq!(m["state"], "RUNNING", "{order:?}");
+            assert_eq!(
+                m["facets"],
+                json!({"owner": "second", "extra": 1}),
+                "{order:?}"
+            );
         }
     }
 

@@ -10,14 +10,14 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use serde_json::Value;
+use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::{PgPool, Postgres, Row, Transaction};
 
 use super::{
     Adjacent, ApplyOutcome, EdgeRow, Namespace, NodeQuery, NodeRow, Page, RawEventQuery, Store,
-    mentioned_keys, normalize, resolve_aliases,
+    column_owners, known_aliases, mentioned_keys, merge_timed, normalize, resolve_aliases,
 };
 use crate::error::{Error, Result};
 use crate::graph::{EdgeSource, Step};
@@ -84,7 +84,7 @@ impl PgStore {
                 ..ApplyOutcome::default()
             });
         }
-        let known = stored_aliases(&mut tx, changes).await?;
+        let known = known_aliases(stored_aliases(&mut tx, changes).await?, changes);
         let changes = normalize(resolve_aliases(changes.clone(), &known));
         let (mut ids, nodes_created) = upsert_nodes(&mut tx, &changes.nodes).await?;
         check_guards(&mut tx, &changes.guards).await?;
@@ -105,7 +105,10 @@ async fn stored_aliases(
     tx: &mut Transaction<'_, Postgres>,
     changes: &ChangeSet,
 ) -> Result<HashMap<String, String>> {
-    let mut keys: Vec<&str> = mentioned_keys(changes).collect();
+    let owners = column_owners(changes);
+    let mut keys: Vec<&str> = mentioned_keys(changes)
+        .chain(owners.iter().map(String::as_str))
+        .collect();
     keys.sort_unstable();
     keys.dedup();
     let rows = sqlx::query("select a.alias, n.key from node_alias a join node n using (node_id) where a.alias = any($1)")
@@ -184,53 +187,195 @@ const UPSERT_KEEP: &str = "
         last_seen = greatest(node.last_seen, excluded.last_seen)
     returning node_id, key, (xmax = 0) as created";
 
-const UPSERT_MERGE: &str = "
-    insert into node (key, kind, name, properties, first_seen, last_seen)
-    select * from unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::timestamptz[], $6::timestamptz[])
-    on conflict (key) do update set
-        name = case when excluded.last_seen >= node.last_seen then excluded.name else node.name end,
-        properties = case when excluded.last_seen >= node.last_seen
-            then headwater_merge(node.properties, excluded.properties)
-            else headwater_merge(excluded.properties, node.properties) end,
-        first_seen = least(node.first_seen, excluded.first_seen),
-        last_seen = greatest(node.last_seen, excluded.last_seen),
-        updated_at = now()
-    returning node_id, key, (xmax = 0) as created";
+/// Accumulating nodes are merged in Rust ([`merge_timed`]) so every backend applies one rule:
+/// new keys are inserted as they are, existing rows are locked, merged and written back.
+const INSERT_NEW: &str = "
+    insert into node (key, kind, name, properties, property_times, first_seen, last_seen)
+    select * from unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::jsonb[], $6::timestamptz[], $7::timestamptz[])
+    on conflict (key) do nothing
+    returning node_id, key";
+
+const LOCK_EXISTING: &str = "
+    select node_id, key, name, properties, property_times, first_seen, last_seen
+    from node where key = any($1) order by key for update";
+
+const WRITE_MERGED: &str = "
+    update node n set name = u.name, properties = u.properties, property_times = u.times,
+        first_seen = u.first_seen, last_seen = u.last_seen, updated_at = now()
+    from unnest($1::bigint[], $2::text[], $3::jsonb[], $4::jsonb[], $5::timestamptz[], $6::timestamptz[])
+        as u(node_id, name, properties, times, first_seen, last_seen)
+    where n.node_id = u.node_id";
 
 async fn upsert_nodes(
     tx: &mut Transaction<'_, Postgres>,
     rows: &[NodeRow],
 ) -> Result<(HashMap<String, NodeId>, u64)> {
-    let mut ids = HashMap::with_capacity(rows.len());
-    let mut created = 0;
-    for (policy, sql) in [
-        (MergePolicy::Keep, UPSERT_KEEP),
-        (MergePolicy::Merge, UPSERT_MERGE),
-    ] {
-        let batch: Vec<&NodeRow> = rows.iter().filter(|r| r.policy == policy).collect();
-        if batch.is_empty() {
-            continue;
-        }
-        let returned = sqlx::query(sql)
-            .bind(batch.iter().map(|r| r.key.as_str()).collect::<Vec<_>>())
-            .bind(batch.iter().map(|r| r.kind.as_str()).collect::<Vec<_>>())
-            .bind(batch.iter().map(|r| r.name.as_str()).collect::<Vec<_>>())
-            .bind(
-                batch
-                    .iter()
-                    .map(|r| Value::Object(r.properties.clone()))
-                    .collect::<Vec<_>>(),
-            )
-            .bind(batch.iter().map(|r| r.first_seen).collect::<Vec<_>>())
-            .bind(batch.iter().map(|r| r.last_seen).collect::<Vec<_>>())
-            .fetch_all(&mut **tx)
-            .await?;
-        for row in returned {
-            created += u64::from(row.get::<bool, _>("created"));
-            ids.insert(row.get("key"), row.get("node_id"));
-        }
-    }
+    let keep: Vec<&NodeRow> = rows
+        .iter()
+        .filter(|r| r.policy == MergePolicy::Keep)
+        .collect();
+    let merge: Vec<&NodeRow> = rows
+        .iter()
+        .filter(|r| r.policy == MergePolicy::Merge)
+        .collect();
+    let (mut ids, mut created) = upsert_kept(tx, &keep).await?;
+    let (merged_ids, merged_created) = upsert_merged(tx, &merge).await?;
+    ids.extend(merged_ids);
+    created += merged_created;
     Ok((ids, created))
+}
+
+async fn upsert_kept(
+    tx: &mut Transaction<'_, Postgres>,
+    batch: &[&NodeRow],
+) -> Result<(HashMap<String, NodeId>, u64)> {
+    if batch.is_empty() {
+        return Ok((HashMap::new(), 0));
+    }
+    let returned = sqlx::query(UPSERT_KEEP)
+        .bind(batch.iter().map(|r| r.key.as_str()).collect::<Vec<_>>())
+        .bind(batch.iter().map(|r| r.kind.as_str()).collect::<Vec<_>>())
+        .bind(batch.iter().map(|r| r.name.as_str()).collect::<Vec<_>>())
+        .bind(
+            batch
+                .iter()
+                .map(|r| Value::Object(r.properties.clone()))
+                .collect::<Vec<_>>(),
+        )
+        .bind(batch.iter().map(|r| r.first_seen).collect::<Vec<_>>())
+        .bind(batch.iter().map(|r| r.last_seen).collect::<Vec<_>>())
+        .fetch_all(&mut **tx)
+        .await?;
+    let created = returned
+        .iter()
+        .filter(|r| r.get::<bool, _>("created"))
+        .count() as u64;
+    Ok((
+        returned
+            .into_iter()
+            .map(|r| (r.get("key"), r.get("node_id")))
+            .collect(),
+        created,
+    ))
+}
+
+/// Inserts what is new (waiting out a concurrent insert of the same key, which then counts as
+/// existing), then merges into the rest under a row lock.
+async fn upsert_merged(
+    tx: &mut Transaction<'_, Postgres>,
+    batch: &[&NodeRow],
+) -> Result<(HashMap<String, NodeId>, u64)> {
+    if batch.is_empty() {
+        return Ok((HashMap::new(), 0));
+    }
+    let inserted = sqlx::query(INSERT_NEW)
+        .bind(batch.iter().map(|r| r.key.as_str()).collect::<Vec<_>>())
+        .bind(batch.iter().map(|r| r.kind.as_str()).collect::<Vec<_>>())
+        .bind(batch.iter().map(|r| r.name.as_str()).collect::<Vec<_>>())
+        .bind(
+            batch
+                .iter()
+                .map(|r| Value::Object(r.properties.clone()))
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            batch
+                .iter()
+                .map(|r| Value::Object(r.times.clone()))
+                .collect::<Vec<_>>(),
+        )
+        .bind(batch.iter().map(|r| r.first_seen).collect::<Vec<_>>())
+        .bind(batch.iter().map(|r| r.last_seen).collect::<Vec<_>>())
+        .fetch_all(&mut **tx)
+        .await?;
+    let mut ids: HashMap<String, NodeId> = inserted
+        .into_iter()
+        .map(|r| (r.get("key"), r.get("node_id")))
+        .collect();
+    let created = ids.len() as u64;
+    let existing: Vec<&NodeRow> = batch
+        .iter()
+        .copied()
+        .filter(|r| !ids.contains_key(&r.key))
+        .collect();
+    ids.extend(merge_existing(tx, &existing).await?);
+    Ok((ids, created))
+}
+
+async fn merge_existing(
+    tx: &mut Transaction<'_, Postgres>,
+    rows: &[&NodeRow],
+) -> Result<HashMap<String, NodeId>> {
+    if rows.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let keys: Vec<&str> = rows.iter().map(|r| r.key.as_str()).collect();
+    let stored = sqlx::query(LOCK_EXISTING)
+        .bind(&keys)
+        .fetch_all(&mut **tx)
+        .await?;
+    let incoming: HashMap<&str, &NodeRow> = rows.iter().map(|r| (r.key.as_str(), *r)).collect();
+    let merged: Vec<(NodeId, NodeRow)> = stored
+        .iter()
+        .filter_map(|row| {
+            let new = incoming.get(row.get::<&str, _>("key"))?;
+            Some((row.get("node_id"), merged_row(row, new)))
+        })
+        .collect();
+    sqlx::query(WRITE_MERGED)
+        .bind(merged.iter().map(|(id, _)| *id).collect::<Vec<_>>())
+        .bind(
+            merged
+                .iter()
+                .map(|(_, r)| r.name.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            merged
+                .iter()
+                .map(|(_, r)| Value::Object(r.properties.clone()))
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            merged
+                .iter()
+                .map(|(_, r)| Value::Object(r.times.clone()))
+                .collect::<Vec<_>>(),
+        )
+        .bind(merged.iter().map(|(_, r)| r.first_seen).collect::<Vec<_>>())
+        .bind(merged.iter().map(|(_, r)| r.last_seen).collect::<Vec<_>>())
+        .execute(&mut **tx)
+        .await?;
+    Ok(merged.into_iter().map(|(id, r)| (r.key, id)).collect())
+}
+
+/// The stored row with a new version merged in.
+fn merged_row(stored: &PgRow, new: &NodeRow) -> NodeRow {
+    let object = |column: &str| match stored.get::<Value, _>(column) {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    };
+    let (mut properties, mut times) = (object("properties"), object("property_times"));
+    merge_timed(
+        &mut properties,
+        &mut times,
+        new.properties.clone(),
+        &new.times,
+    );
+    let last_seen: DateTime<Utc> = stored.get("last_seen");
+    let first_seen: DateTime<Utc> = stored.get("first_seen");
+    NodeRow {
+        name: if new.last_seen >= last_seen {
+            new.name.clone()
+        } else {
+            stored.get("name")
+        },
+        properties,
+        times,
+        first_seen: first_seen.min(new.first_seen),
+        last_seen: last_seen.max(new.last_seen),
+        ..new.clone()
+    }
 }
 
 /// Evaluates guards against the stored rows, share-locking them so a concurrent writer can't
@@ -608,7 +753,10 @@ impl Store for PgStore {
             .bind(i64::from(query.page.offset))
             .fetch_all(&self.pool)
             .await?;
-        let total = rows.first().map_or(0, |r| r.get::<i64, _>("total") as u64);
+        let total = match rows.first() {
+            Some(r) => r.get::<i64, _>("total") as u64,
+            None => count_raw_events(&self.pool, query).await?,
+        };
         Ok((rows.into_iter().map(|r| r.get("event")).collect(), total))
     }
 }
@@ -635,4 +783,19 @@ impl PgStore {
         .await?;
         Ok(n as u64)
     }
+}
+
+/// The total behind an empty page of raw events.
+async fn count_raw_events(pool: &PgPool, query: &RawEventQuery) -> Result<u64> {
+    let n: i64 = sqlx::query_scalar(
+        "select count(*) from raw_payload where format = $1
+           and ($2::timestamptz is null or event_time >= $2)
+           and ($3::timestamptz is null or event_time <= $3)",
+    )
+    .bind(&query.format)
+    .bind(query.after)
+    .bind(query.before)
+    .fetch_one(pool)
+    .await?;
+    Ok(n as u64)
 }

@@ -25,6 +25,8 @@ pub enum MarquezId {
         dataset: String,
         field: String,
     },
+    /// `run:<runId>`.
+    Run { id: String },
 }
 
 impl MarquezId {
@@ -37,6 +39,11 @@ impl MarquezId {
             Error::bad_request("invalid-parameter", detail, Some(param.to_owned()))
         };
         let (kind, rest) = id.split_once(':').ok_or_else(bad)?;
+        if kind == "run" && !rest.is_empty() {
+            return Ok(MarquezId::Run {
+                id: rest.to_owned(),
+            });
+        }
         let (namespace, name) = split_namespace(rest).ok_or_else(bad)?;
         let (namespace, name) = (namespace.to_owned(), name.to_owned());
         match kind {
@@ -67,6 +74,7 @@ impl MarquezId {
                 dataset,
                 field,
             } => field_key(&dataset_key(namespace, dataset), field),
+            MarquezId::Run { id } => format!("run:{id}"),
         }
     }
 }
@@ -190,7 +198,10 @@ mod tests {
         let id =
             MarquezId::parse("job:spline:8e3815c6-c3c8-4ad5-bda1-52020a8f864f", "nodeId").unwrap();
         assert_eq!(id.key(), "job:8e3815c6-c3c8-4ad5-bda1-52020a8f864f");
-        assert!(MarquezId::parse("run:abc", "nodeId").is_err());
+        assert_eq!(
+            MarquezId::parse("run:abc", "nodeId").unwrap().key(),
+            "run:abc"
+        );
         assert!(MarquezId::parse("dataset:nocolon", "nodeId").is_err());
     }
 

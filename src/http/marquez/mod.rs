@@ -133,7 +133,7 @@ async fn get_lineage(
 ) -> Result<Json<MarquezGraph>> {
     let depth = depth(params.depth)?;
     let id = MarquezId::parse(&params.node_id, "nodeId")?;
-    if matches!(id, MarquezId::Field { .. }) {
+    if matches!(id, MarquezId::Field { .. } | MarquezId::Run { .. }) {
         return Err(Error::NotFound(format!(
             "node `{}` must be of type dataset or job",
             params.node_id
@@ -145,10 +145,41 @@ async fn get_lineage(
         depth,
         max_nodes: MAX_NODES,
     };
-    let traversal = graph::neighbourhood(store, start, node.kind, limits).await?;
+    let traversal = match job_of(store, start, node.kind).await? {
+        Some(job) => graph::neighbourhood(store, job, limits).await?,
+        // A dataset no job touches is a graph of itself, as in Marquez.
+        None => Traversal {
+            hops: HashMap::from([(start, 0)]),
+            ..Traversal::default()
+        },
+    };
     Ok(Json(MarquezGraph {
         graph: table_graph(store, &traversal).await?,
     }))
+}
+
+/// The job a Marquez lineage query centres on: the job itself, or for a dataset the job that
+/// last wrote it (else the one that last read it), as Marquez picks it.
+async fn job_of(store: &dyn Store, node: NodeId, kind: NodeKind) -> Result<Option<NodeId>> {
+    if kind == NodeKind::Job {
+        return Ok(Some(node));
+    }
+    let latest = |edges: Vec<EdgeRecord>, pick: fn(&EdgeRecord) -> NodeId| {
+        edges
+            .into_iter()
+            .max_by_key(|e| (e.last_seen, pick(e)))
+            .map(|e| pick(&e))
+    };
+    let writers = store
+        .step(&[node], &[EdgeKind::Output], Step::Backward)
+        .await?;
+    if let Some(job) = latest(writers, |e| e.source) {
+        return Ok(Some(job));
+    }
+    let readers = store
+        .step(&[node], &[EdgeKind::Input], Step::Forward)
+        .await?;
+    Ok(latest(readers, |e| e.target))
 }
 
 /// Renders a dataset/job traversal as Marquez nodes with their in- and out-edges.
@@ -207,7 +238,8 @@ fn edges_of(
     (inbound, outbound)
 }
 
-/// Job data for every job among `nodes`: inputs, outputs and latest run, loaded in bulk.
+/// Job data for every job among `nodes`: inputs, outputs, latest run and parent, loaded in
+/// bulk (a few queries whatever the number of jobs).
 async fn job_views(
     store: &dyn Store,
     nodes: &HashMap<NodeId, Node>,
@@ -226,34 +258,41 @@ async fn job_views(
     let outputs = store
         .step(&jobs, &[EdgeKind::Output], Step::Forward)
         .await?;
-    let dataset_ids: Vec<NodeId> = inputs
+    let parents = store
+        .step(&jobs, &[EdgeKind::ParentOf], Step::Backward)
+        .await?;
+    let linked: Vec<NodeId> = inputs
         .iter()
         .map(|e| e.source)
         .chain(outputs.iter().map(|e| e.target))
+        .chain(parents.iter().map(|e| e.source))
         .collect();
-    let datasets: HashMap<NodeId, Node> = store.nodes(&dataset_ids).await?.into_iter().collect();
+    let linked: HashMap<NodeId, Node> = store.nodes(&linked).await?.into_iter().collect();
     let runs: HashMap<NodeId, Node> = store.latest_runs(&jobs).await?.into_iter().collect();
-    let pick = |edges: &[EdgeRecord], job: NodeId, input: bool| -> Vec<&Node> {
-        let ends = edges.iter().filter(|e| {
-            if input {
-                e.target == job
+    let ends = |edges: &[EdgeRecord], job: NodeId, upstream: bool| -> Vec<&Node> {
+        let far = |e: &EdgeRecord| {
+            if upstream {
+                (e.target == job).then_some(e.source)
             } else {
-                e.source == job
+                (e.source == job).then_some(e.target)
             }
-        });
-        ends.filter_map(|e| datasets.get(if input { &e.source } else { &e.target }))
+        };
+        edges
+            .iter()
+            .filter_map(far)
+            .filter_map(|id| linked.get(&id))
             .collect()
     };
     Ok(jobs
         .iter()
         .map(|&job| {
-            let data = render::job(
-                &nodes[&job],
-                &pick(&inputs, job, true),
-                &pick(&outputs, job, false),
-                runs.get(&job),
-            );
-            (job, data)
+            let links = render::JobLinks {
+                inputs: ends(&inputs, job, true),
+                outputs: ends(&outputs, job, false),
+                latest_run: runs.get(&job),
+                parent: ends(&parents, job, true).into_iter().next(),
+            };
+            (job, render::job(&nodes[&job], &links))
         })
         .collect())
 }
@@ -668,11 +707,12 @@ async fn search(
         };
         found.extend(state.store.list(&query).await?);
     }
+    // The store matches keys too; Marquez matches names only.
+    let needle = q.to_lowercase();
     found.retain(|n| {
-        params
-            .namespace
-            .as_ref()
-            .is_none_or(|ns| &ids::reference(n).0 == ns)
+        let (namespace, name) = ids::reference(n);
+        name.to_lowercase().contains(&needle)
+            && params.namespace.as_ref().is_none_or(|ns| &namespace == ns)
     });
     match params.sort.as_deref() {
         Some("updated_at" | "UPDATE_AT" | "updatedAt") => {

@@ -51,8 +51,22 @@ pub fn dataset(node: &Node) -> Value {
     })
 }
 
-/// A job as Marquez's `JobData`/`Job`, with its inputs, outputs and latest run.
-pub fn job(node: &Node, inputs: &[&Node], outputs: &[&Node], latest_run: Option<&Node>) -> Value {
+/// What a job is linked to: its inputs, outputs, latest run and parent job.
+#[derive(Debug, Default)]
+pub struct JobLinks<'a> {
+    /// Datasets it reads.
+    pub inputs: Vec<&'a Node>,
+    /// Datasets it writes.
+    pub outputs: Vec<&'a Node>,
+    /// Its latest run by event time.
+    pub latest_run: Option<&'a Node>,
+    /// The job it runs inside (a DAG), from the parent run facet.
+    pub parent: Option<&'a Node>,
+}
+
+/// A job as Marquez's `JobData`/`Job`. As in Marquez, the simple name drops the parent's name
+/// as a prefix; without a parent it is the whole name.
+pub fn job(node: &Node, links: &JobLinks<'_>) -> Value {
     let (namespace, name) = reference(node);
     let facets = facets(node);
     let job_type = match at(&facets, &["jobType", "processingType"]).as_str() {
@@ -67,20 +81,26 @@ pub fn job(node: &Node, inputs: &[&Node], outputs: &[&Node], latest_run: Option<
             .map(|(ns, n)| json!({"namespace": ns, "name": n}))
             .collect()
     };
-    let run = latest_run.map(run);
+    let run = links.latest_run.map(run);
+    let parent = links.parent.map(|p| reference(p).1);
+    let simple = parent
+        .as_ref()
+        .and_then(|p| name.strip_prefix(&format!("{p}.")))
+        .unwrap_or(&name)
+        .to_owned();
     json!({
         "id": {"namespace": namespace, "name": name},
         "type": job_type,
         "name": name,
-        "simpleName": name.rsplit('.').next().unwrap_or(&name),
-        "parentJobName": Value::Null,
+        "simpleName": simple,
+        "parentJobName": parent,
         "parentJobUuid": Value::Null,
         "currentRunUuid": Value::Null,
         "createdAt": node.first_seen,
         "updatedAt": node.last_seen,
         "namespace": namespace,
-        "inputs": refs(inputs),
-        "outputs": refs(outputs),
+        "inputs": refs(&links.inputs),
+        "outputs": refs(&links.outputs),
         "location": at(&facets, &["sourceCodeLocation", "url"]),
         "description": at(&facets, &["documentation", "description"]),
         "latestRun": run,

@@ -24,11 +24,7 @@ pub fn run_key(run_id: &str) -> String {
     format!("run:{run_id}")
 }
 
-/// Key of a dataset's column: the dataset's canonical URI, `#`, the column name.
-pub fn field_key(dataset_key: &str, field: &str) -> String {
-    let uri = dataset_key.strip_prefix("dataset:").unwrap_or(dataset_key);
-    format!("field:{uri}#{field}")
-}
+pub use crate::model::field_key;
 
 type Result<T> = std::result::Result<T, Error>;
 
@@ -292,8 +288,10 @@ fn run_properties(e: &RunEvent) -> Value {
         "job": {"namespace": e.job.namespace, "name": e.job.name},
         "facets": e.run.facets.clone().unwrap_or_default(),
         "eventTime": e.event_time,
-        "producer": e.producer,
     });
+    if let Some(producer) = &e.producer {
+        props["producer"] = json!(producer);
+    }
     if let Some(kind) = e.event_type {
         props["state"] = json!(kind.as_str());
         if kind == EventType::Start {

@@ -202,10 +202,12 @@ impl PlanBuilder<'_> {
     fn dataset(&mut self, uri: &str) {
         let canonical = naming::canonical_uri(uri);
         let mut props = to_map(&json!({"uri": canonical}));
-        if let Some((namespace, name)) = naming::namespace_and_name(&canonical) {
-            props.insert("namespace".into(), json!(namespace));
-            props.insert("name".into(), json!(name));
-        }
+        // Listed by namespace and name like OpenLineage datasets; a URI without an authority
+        // (`table3`, `jdbc:...`) goes under the namespace `spline` with the URI as its name.
+        let (namespace, name) = naming::namespace_and_name(&canonical)
+            .unwrap_or_else(|| ("spline".to_owned(), canonical.clone()));
+        props.insert("namespace".into(), json!(namespace));
+        props.insert("name".into(), json!(name));
         self.node(
             dataset_key(uri),
             NodeKind::Dataset,
