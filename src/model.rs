@@ -110,11 +110,14 @@ pub enum EdgeKind {
     Affects,
     /// job → job, or run → run: the target runs inside the source (a task in a DAG).
     ParentOf,
+    /// dataset → dataset: data flows from one to the other through jobs. Never stored; drawn
+    /// when a lineage answer collapses jobs.
+    FlowsTo,
 }
 
 impl EdgeKind {
     /// Every kind, in the order they are documented.
-    pub const ALL: [EdgeKind; 12] = [
+    pub const ALL: [EdgeKind; 13] = [
         EdgeKind::Input,
         EdgeKind::Output,
         EdgeKind::RunOf,
@@ -127,6 +130,7 @@ impl EdgeKind {
         EdgeKind::HasField,
         EdgeKind::Affects,
         EdgeKind::ParentOf,
+        EdgeKind::FlowsTo,
     ];
 
     /// The edges that make up dataset-level lineage: the layer that lineage queries walk.
@@ -147,6 +151,7 @@ impl EdgeKind {
             EdgeKind::HasField => "has_field",
             EdgeKind::Affects => "affects",
             EdgeKind::ParentOf => "parent_of",
+            EdgeKind::FlowsTo => "flows_to",
         }
     }
 

@@ -4,7 +4,10 @@
 //! database answers one query per hop rather than one per node. Storage backends implement
 //! `EdgeSource`; [`memory::MemoryGraph`] implements it over petgraph for tests and caches.
 
+pub mod as_of;
+pub mod export;
 pub mod memory;
+pub mod view;
 
 use std::collections::{HashMap, HashSet};
 
@@ -86,6 +89,8 @@ pub struct Traversal {
     pub depth_reached: u32,
     /// Whether anything was left out because of `depth` or `max_nodes`.
     pub truncated: bool,
+    /// Reached nodes that have neighbours the walk left out.
+    pub frontier: HashSet<NodeId>,
 }
 
 impl Traversal {
@@ -104,6 +109,7 @@ impl Traversal {
         );
         self.depth_reached = self.depth_reached.max(other.depth_reached);
         self.truncated |= other.truncated;
+        self.frontier.extend(other.frontier);
     }
 }
 
@@ -233,6 +239,7 @@ fn admit(
     let hops = from_hops + u32::from(counts);
     if hops > spec.limits.depth || t.hops.len() >= spec.limits.max_nodes {
         t.truncated = true;
+        t.frontier.insert(from);
         return false;
     }
     t.hops.insert(to, hops);

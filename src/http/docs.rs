@@ -3,7 +3,7 @@
 
 use utoipa::OpenApi;
 
-use super::{graph, marquez, openlineage, producer};
+use super::{graph, marquez, openlineage, producer, spline_consumer};
 use crate::error::Problem;
 
 #[derive(OpenApi)]
@@ -18,6 +18,7 @@ use crate::error::Problem;
         (name = openlineage::TAG, description = "The OpenLineage producer API, where OpenLineage clients and integrations post events"),
         (name = marquez::TAG, description = "A Marquez-compatible read API for Marquez's UI and clients"),
         (name = graph::TAG, description = "Lineage subgraphs, node search and node details"),
+        (name = spline_consumer::TAG, description = "The Spline consumer REST API and /about probes, for the Spline UI and Spline clients"),
     ),
     components(schemas(Problem)),
 )]

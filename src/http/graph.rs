@@ -4,8 +4,11 @@ use std::collections::{HashMap, HashSet};
 
 use axum::Json;
 use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::Response;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -14,7 +17,9 @@ use utoipa_axum::routes;
 use super::AppState;
 use super::query::ApiQuery;
 use crate::error::{Error, Problem, Result};
-use crate::graph::{self, Anchor, Direction, Limits};
+use crate::graph::as_of::AsOf;
+use crate::graph::view::{self, Filter};
+use crate::graph::{self, Anchor, Direction, EdgeSource, Limits};
 use crate::model::{Edge, EdgeRecord, Node, NodeId, NodeKind};
 use crate::naming;
 use crate::store::{NodeQuery, Store};
@@ -52,6 +57,18 @@ struct LineageParams {
     depth: Option<u32>,
     /// Most nodes to return, 1 to 100000 (default 5000).
     max_nodes: Option<u32>,
+    /// Node kinds to include, comma-separated, e.g. `dataset,job` (all by default).
+    kinds: Option<String>,
+    /// Only nodes in these namespaces, comma-separated.
+    namespaces: Option<String>,
+    /// Leave out nodes in these namespaces, comma-separated.
+    exclude_namespaces: Option<String>,
+    /// Replace jobs by dataset-to-dataset `flows_to` edges.
+    collapse_jobs: Option<bool>,
+    /// The graph as it stood at this time (RFC 3339).
+    as_of: Option<DateTime<Utc>>,
+    /// `json` (default), `dot`, `mermaid` or `graphml`; or send the matching `Accept` header.
+    format: Option<String>,
 }
 
 /// A lineage subgraph.
@@ -68,13 +85,18 @@ struct LineageResponse {
     depth_reached: u32,
     /// True when nodes were left out because of `depth` or `maxNodes`.
     truncated: bool,
+    /// Keys of returned nodes whose neighbours were cut by `depth` or `maxNodes`.
+    frontier: Vec<String>,
+    /// The time the graph is shown as of, when asked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    as_of: Option<DateTime<Utc>>,
     /// Datasets and jobs reached (plus the start node, whatever its kind), sorted by key.
     nodes: Vec<Node>,
     /// Edges between returned nodes, pointing the way data flows.
     edges: Vec<Edge>,
 }
 
-fn bounded(
+pub(super) fn bounded(
     value: Option<u32>,
     default: u32,
     range: std::ops::RangeInclusive<u32>,
@@ -99,7 +121,9 @@ fn bounded(
 /// Lineage around a node.
 ///
 /// Walks dataset-level lineage (`input` and `output` edges) up to `depth` process hops. Cycles
-/// are visited once. `truncated` says whether anything was left out.
+/// are visited once. `truncated` says whether anything was left out, and `frontier` where.
+/// `asOf` answers with the graph as it stood then; `kinds`, `namespaces`,
+/// `excludeNamespaces` and `collapseJobs` shape the answer.
 #[utoipa::path(
     get,
     path = "/api/v1/graph/lineage",
@@ -107,15 +131,27 @@ fn bounded(
     operation_id = "graph.lineage",
     params(LineageParams),
     responses(
-        (status = 200, description = "The subgraph", body = LineageResponse),
+        (status = 200, description = "The subgraph, as JSON, DOT, Mermaid or GraphML", body = LineageResponse),
         (status = 400, description = "A bad parameter", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such node", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such node (or none yet at `asOf`)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 async fn get_lineage(
     State(state): State<AppState>,
+    headers: HeaderMap,
     ApiQuery(params): ApiQuery<LineageParams>,
-) -> Result<Json<LineageResponse>> {
+) -> Result<Response> {
+    let format = super::export::negotiate(params.format.as_deref(), &headers)?;
+    let answer = lineage(&state, &params).await?;
+    Ok(super::export::render(
+        format,
+        answer.nodes.clone(),
+        answer.edges.clone(),
+        Json(answer),
+    ))
+}
+
+async fn lineage(state: &AppState, params: &LineageParams) -> Result<LineageResponse> {
     let depth = bounded(params.depth, DEFAULT_DEPTH, 0..=MAX_DEPTH, "depth")?;
     let max_nodes = bounded(
         params.max_nodes,
@@ -123,10 +159,16 @@ async fn get_lineage(
         1..=MAX_MAX_NODES,
         "maxNodes",
     )?;
+    let filter = filter_of(params)?;
     let direction = params.direction.unwrap_or_default();
     let store = state.store.as_ref();
-    let (start, node) = find(store, &params.node).await?;
-    let anchor = graph::anchor(store, start, node.kind).await?;
+    let (start, node) = find_as_of(store, &params.node, params.as_of).await?;
+    let as_of = params.as_of.map(|at| AsOf::new(store, at));
+    let source: &dyn EdgeSource = match &as_of {
+        Some(view) => view,
+        None => store,
+    };
+    let anchor = graph::anchor(source, start, node.kind).await?;
     let anchor = anchor.unwrap_or(Anchor {
         node: start,
         kind: node.kind,
@@ -139,25 +181,84 @@ async fn get_lineage(
         depth,
         max_nodes: budget,
     };
-    let traversal = graph::lineage(store, anchor.node, anchor.kind, direction, limits).await?;
+    let traversal = graph::lineage(source, anchor.node, anchor.kind, direction, limits).await?;
     let mut ids: HashSet<NodeId> = traversal.hops.keys().copied().collect();
     ids.extend(edges.iter().flat_map(|e| [e.source, e.target]));
     edges.extend(traversal.edges);
+    let frontier_ids: Vec<NodeId> = traversal.frontier.iter().copied().collect();
     let (nodes, edges) = subgraph(store, ids, edges).await?;
-    Ok(Json(LineageResponse {
+    let frontier = keys_of(&nodes, store, &frontier_ids).await?;
+    let (nodes, edges) = match params.collapse_jobs.unwrap_or(false) {
+        true => view::collapse_jobs(nodes, edges, &node.key),
+        false => (nodes, edges),
+    };
+    let (nodes, edges) = view::filter(nodes, edges, &filter, &node.key);
+    Ok(LineageResponse {
         root: node.key,
         direction,
         depth_requested: depth,
         depth_reached: traversal.depth_reached,
         truncated: traversal.truncated,
+        frontier,
+        as_of: params.as_of,
         nodes,
         edges,
-    }))
+    })
+}
+
+/// Keys of the frontier nodes (all of them are among the loaded nodes).
+async fn keys_of(_nodes: &[Node], store: &dyn Store, ids: &[NodeId]) -> Result<Vec<String>> {
+    let mut keys: Vec<String> = store
+        .nodes(ids)
+        .await?
+        .into_iter()
+        .map(|(_, n)| n.key)
+        .collect();
+    keys.sort();
+    Ok(keys)
+}
+
+fn list(value: Option<&str>) -> Vec<String> {
+    value
+        .into_iter()
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+fn filter_of(params: &LineageParams) -> Result<Filter> {
+    let kinds = list(params.kinds.as_deref())
+        .iter()
+        .map(|k| parse_kind_at(k, "kinds"))
+        .collect::<Result<_>>()?;
+    Ok(Filter {
+        kinds,
+        namespaces: list(params.namespaces.as_deref()),
+        exclude_namespaces: list(params.exclude_namespaces.as_deref()),
+    })
+}
+
+/// Looks a node up, and with `asOf`, insists it had been seen by then.
+pub(super) async fn find_as_of(
+    store: &dyn Store,
+    key: &str,
+    as_of: Option<DateTime<Utc>>,
+) -> Result<(NodeId, Node)> {
+    let (id, node) = find(store, key).await?;
+    match as_of {
+        Some(at) if node.first_seen > at => Err(Error::NotFound(format!(
+            "`{key}` was first seen at {}, after {at}",
+            node.first_seen
+        ))),
+        _ => Ok((id, node)),
+    }
 }
 
 /// Looks a node up by key. A dataset key may be spelled as the producer sent it: it is
 /// canonicalised as at ingest, so `dataset:file:/x` finds `dataset:file:///x`.
-async fn find(store: &dyn Store, key: &str) -> Result<(NodeId, Node)> {
+pub(super) async fn find(store: &dyn Store, key: &str) -> Result<(NodeId, Node)> {
     let canonical = match key.strip_prefix("dataset:") {
         Some(uri) => naming::dataset_key_from_uri(uri),
         None => key.to_owned(),
@@ -168,7 +269,7 @@ async fn find(store: &dyn Store, key: &str) -> Result<(NodeId, Node)> {
         .ok_or_else(|| Error::NotFound(format!("no node with key `{key}`")))
 }
 /// Loads the nodes and renders edges with node keys, both sorted for stable answers.
-async fn subgraph(
+pub(super) async fn subgraph(
     store: &dyn Store,
     ids: HashSet<NodeId>,
     edges: Vec<EdgeRecord>,
@@ -256,10 +357,15 @@ async fn list_nodes(
 }
 
 fn parse_kind(name: &str) -> Result<NodeKind> {
+    parse_kind_at(name, "kind")
+}
+
+/// Parses a node kind given in parameter `param`.
+pub(super) fn parse_kind_at(name: &str, param: &str) -> Result<NodeKind> {
     NodeKind::parse(name).ok_or_else(|| {
         let known: Vec<&str> = NodeKind::ALL.iter().map(|k| k.as_str()).collect();
         let detail = format!("unknown kind `{name}`; use one of {}", known.join(", "));
-        Error::bad_request("invalid-parameter", detail, Some("kind".to_owned()))
+        Error::bad_request("invalid-parameter", detail, Some(param.to_owned()))
     })
 }
 

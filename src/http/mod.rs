@@ -3,13 +3,19 @@
 //! [`app`] is the seam tests use (`app(state).oneshot(request)`); [`serve`] runs the same router
 //! on a listener until a shutdown future resolves.
 
+mod anomalies;
 mod body;
+mod columns;
 mod docs;
+mod export;
 mod graph;
+mod impact;
 mod marquez;
 mod openlineage;
+mod paths;
 mod producer;
 mod query;
+mod spline_consumer;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -79,6 +85,11 @@ fn routes() -> (Router<AppState>, OpenApi) {
         .merge(openlineage::router())
         .merge(marquez::router())
         .merge(graph::router())
+        .merge(spline_consumer::router())
+        .merge(columns::router())
+        .merge(impact::router())
+        .merge(paths::router())
+        .merge(anomalies::router())
         .split_for_parts()
 }
 

@@ -5,6 +5,7 @@
 //! set, ordering rows so concurrent writers lock them in the same order) lives here.
 
 pub mod postgres;
+mod spline_queries;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -74,6 +75,14 @@ pub trait Store: EdgeSource + Send + Sync + 'static {
     /// Edges into and out of a node, at most `limit` each way.
     async fn adjacent(&self, id: NodeId, limit: u32) -> Result<Adjacent>;
 
+    /// Every dataset-level lineage edge (`input`, `output`): the whole lineage layer, for
+    /// whole-graph questions such as cycles.
+    async fn lineage_edges(&self) -> Result<Vec<EdgeRecord>>;
+
+    /// Datasets at one end of the lineage layer, by key: `sources` are read but never written,
+    /// otherwise written but never read. Also how many there are in all.
+    async fn dataset_ends(&self, sources: bool, page: Page) -> Result<(Vec<String>, u64)>;
+
     /// Namespaces of datasets and jobs, by name.
     async fn namespaces(&self, page: Page) -> Result<Vec<Namespace>>;
 
@@ -95,6 +104,41 @@ pub trait Store: EdgeSource + Send + Sync + 'static {
     /// Archived payloads of one format whose event time falls in a window, and how many there
     /// are in all.
     async fn raw_events(&self, query: &RawEventQuery) -> Result<(Vec<Value>, u64)>;
+
+    /// One page of Spline execution events matching a consumer query, with the total.
+    async fn spline_events(&self, query: &SplineEventQuery) -> Result<SplineEventPage>;
+
+    /// One page of the data sources Spline plans read or write, each described by its latest
+    /// write (null fields for one never written), filtered and sorted by that write.
+    async fn spline_data_sources(&self, query: &SplineEventQuery) -> Result<SplineEventPage>;
+
+    /// Spline plans with an event (whose timestamp, epoch ms, is at or before `as_at`), the
+    /// latest stored first, and how many there are in all.
+    async fn spline_plans(
+        &self,
+        as_at: Option<i64>,
+        page: Page,
+    ) -> Result<(Vec<(NodeId, Node)>, u64)>;
+
+    /// The operation and attribute nodes of these Spline plans (by plan UUID).
+    async fn spline_plan_members(&self, plan_ids: &[String]) -> Result<Vec<(NodeId, Node)>>;
+
+    /// Spline runs by run node id; unknown or non-Spline ids are skipped.
+    async fn spline_runs(&self, runs: &[NodeId]) -> Result<Vec<SplineRun>>;
+
+    /// For each read, the successful writes of its data source that it may observe: those
+    /// before it, from the last overwrite before it on. One list per read, in order.
+    async fn spline_writes_before(&self, reads: &[DataSourceAt]) -> Result<Vec<Vec<SplineRun>>>;
+
+    /// For each write, the runs that may observe it: readers of its data source after it, up to
+    /// and including the next successful overwrite, and that overwrite. One list per write.
+    async fn spline_reads_after(&self, writes: &[DataSourceAt]) -> Result<Vec<Vec<SplineRun>>>;
+
+    /// Label names used on Spline plans and events, sorted.
+    async fn spline_label_names(&self, query: &LabelQuery) -> Result<Vec<String>>;
+
+    /// The values of one label on Spline plans and events, sorted.
+    async fn spline_label_values(&self, name: &str, query: &LabelQuery) -> Result<Vec<String>>;
 }
 
 /// Offset paging, as the Marquez API does it.
@@ -130,6 +174,193 @@ pub struct RawEventQuery {
     pub ascending: bool,
     /// Paging.
     pub page: Page,
+}
+
+/// What a Spline consumer listing (execution events, or data sources by their last write)
+/// wants: Spline's filters, sort and page.
+#[derive(Debug, Clone)]
+pub struct SplineEventQuery {
+    /// Only what was stored at or before this time, so paging is stable while events arrive;
+    /// `None` for everything stored.
+    pub as_at: Option<DateTime<Utc>>,
+    /// Only events whose timestamp (epoch ms) is at or after this.
+    pub timestamp_start: Option<i64>,
+    /// Only events whose timestamp (epoch ms) is at or before this.
+    pub timestamp_end: Option<i64>,
+    /// All must hold: the event's or its plan's label `name` has one of `values`.
+    pub labels: Vec<LabelFilter>,
+    /// Case-insensitive substring of the framework, application name or id, or the data
+    /// source's URI or type.
+    pub search: Option<String>,
+    /// Only writes in one of these modes (`true` = append); `None` = any mode.
+    pub append: Option<Vec<bool>>,
+    /// With `append`, also data sources that were never written.
+    pub include_unwritten: bool,
+    /// Only events whose `extra.appId` is this.
+    pub application_id: Option<String>,
+    /// Only writes of the data source with this (canonical) URI.
+    pub data_source_uri: Option<String>,
+    /// The order.
+    pub sort: SplineEventSort,
+    /// Which page.
+    pub page: Page,
+    /// Also report the earliest and latest timestamp of all matches, ignoring the time window.
+    pub date_range: bool,
+}
+
+/// A label condition: the label `name` has one of `values`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabelFilter {
+    /// Label name.
+    pub name: String,
+    /// Accepted values.
+    pub values: Vec<String>,
+}
+
+/// How a Spline consumer listing is ordered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SplineEventSort {
+    /// The field.
+    pub field: SplineEventField,
+    /// Smallest first when true.
+    pub ascending: bool,
+}
+
+/// The fields of a Spline event listing that it can be sorted by: a closed set, so no sort
+/// request ever reaches SQL as text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SplineEventField {
+    /// `executionEventId`.
+    ExecutionEventId,
+    /// `executionPlanId`.
+    ExecutionPlanId,
+    /// `frameworkName`.
+    FrameworkName,
+    /// `applicationName`.
+    ApplicationName,
+    /// `applicationId`.
+    ApplicationId,
+    /// `timestamp`.
+    Timestamp,
+    /// `durationNs`.
+    DurationNs,
+    /// `dataSourceName`.
+    DataSourceName,
+    /// `dataSourceUri`.
+    DataSourceUri,
+    /// `dataSourceType`.
+    DataSourceType,
+    /// `append`.
+    Append,
+}
+
+impl SplineEventField {
+    /// Every field with its Spline name.
+    pub const ALL: [(SplineEventField, &'static str); 11] = [
+        (SplineEventField::ExecutionEventId, "executionEventId"),
+        (SplineEventField::ExecutionPlanId, "executionPlanId"),
+        (SplineEventField::FrameworkName, "frameworkName"),
+        (SplineEventField::ApplicationName, "applicationName"),
+        (SplineEventField::ApplicationId, "applicationId"),
+        (SplineEventField::Timestamp, "timestamp"),
+        (SplineEventField::DurationNs, "durationNs"),
+        (SplineEventField::DataSourceName, "dataSourceName"),
+        (SplineEventField::DataSourceUri, "dataSourceUri"),
+        (SplineEventField::DataSourceType, "dataSourceType"),
+        (SplineEventField::Append, "append"),
+    ];
+
+    /// Parses a Spline field name.
+    pub fn parse(name: &str) -> Option<SplineEventField> {
+        Self::ALL.iter().find(|(_, n)| *n == name).map(|(f, _)| *f)
+    }
+}
+
+/// One row of a Spline listing: an execution event, or a data source with its latest write
+/// (whose event fields are all `None` when it was never written).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SplineEvent {
+    /// Spline's event key, `<planId>:<timestamp base 36>`.
+    pub execution_event_id: Option<String>,
+    /// The plan UUID.
+    pub execution_plan_id: Option<String>,
+    /// `<systemInfo.name> <systemInfo.version>`, e.g. `spark 3.3.2`.
+    pub framework_name: Option<String>,
+    /// The plan's (application's) name.
+    pub application_name: Option<String>,
+    /// The event's `extra.appId`.
+    pub application_id: Option<String>,
+    /// When the execution finished, epoch ms.
+    pub timestamp: Option<i64>,
+    /// How long it took.
+    pub duration_ns: Option<i64>,
+    /// Last segment of the written data source's URI.
+    pub data_source_name: Option<String>,
+    /// The written data source's (canonical) URI.
+    pub data_source_uri: Option<String>,
+    /// The write's `extra.destinationType`.
+    pub data_source_type: Option<String>,
+    /// Append (true) or overwrite.
+    pub append: Option<bool>,
+    /// The failure, for a failed run.
+    pub error: Option<Value>,
+    /// The event's `extra`.
+    pub extra: Option<Value>,
+    /// The event's labels.
+    pub labels: Option<Value>,
+    /// The plan's labels.
+    pub plan_labels: Option<Value>,
+}
+
+/// A page of a Spline listing.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SplineEventPage {
+    /// The rows.
+    pub items: Vec<SplineEvent>,
+    /// How many rows match in all.
+    pub total: u64,
+    /// Earliest and latest timestamp of the matches, when asked for and there are any.
+    pub date_range: Option<(i64, i64)>,
+}
+
+/// A Spline run as the time-aware lineage walk sees it: when it ran, what its plan read and
+/// wrote, and how.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SplineRun {
+    /// The run node.
+    pub run: NodeId,
+    /// Its plan's job node.
+    pub job: NodeId,
+    /// When it finished, epoch ms.
+    pub timestamp: i64,
+    /// Whether its write appends (else it overwrites).
+    pub append: bool,
+    /// Whether it failed (it then wrote nothing anyone can observe).
+    pub failed: bool,
+    /// Dataset nodes its plan reads, sorted.
+    pub reads: Vec<NodeId>,
+    /// The dataset node its plan writes.
+    pub writes: NodeId,
+}
+
+/// A moment in one data source's history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DataSourceAt {
+    /// The dataset node.
+    pub data_source: NodeId,
+    /// Epoch ms.
+    pub at: i64,
+}
+
+/// A page of label names or values.
+#[derive(Debug, Clone, Default)]
+pub struct LabelQuery {
+    /// Case-insensitive substring.
+    pub search: Option<String>,
+    /// How many to skip.
+    pub offset: u32,
+    /// How many at most; `None` for all.
+    pub limit: Option<u32>,
 }
 
 /// A node row ready to write: duplicates in a change set merged into one.

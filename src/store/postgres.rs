@@ -16,8 +16,9 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::{PgPool, Postgres, Row, Transaction};
 
 use super::{
-    Adjacent, ApplyOutcome, EdgeRow, Namespace, NodeQuery, NodeRow, Page, RawEventQuery, Store,
-    column_owners, known_aliases, mentioned_keys, merge_timed, normalize, resolve_aliases,
+    Adjacent, ApplyOutcome, DataSourceAt, EdgeRow, LabelQuery, Namespace, NodeQuery, NodeRow, Page,
+    RawEventQuery, SplineEventPage, SplineEventQuery, SplineRun, Store, column_owners,
+    known_aliases, mentioned_keys, merge_timed, normalize, resolve_aliases, spline_queries,
 };
 use crate::error::{Error, Result};
 use crate::graph::{EdgeSource, Step};
@@ -180,8 +181,8 @@ async fn insert_raw(tx: &mut Transaction<'_, Postgres>, raw: &RawPayload) -> Res
 
 /// Immutable nodes only have their sighting times widened; merged nodes take new properties.
 const UPSERT_KEEP: &str = "
-    insert into node (key, kind, name, properties, first_seen, last_seen)
-    select * from unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::timestamptz[], $6::timestamptz[])
+    insert into node (key, kind, name, properties, property_times, first_seen, last_seen)
+    select * from unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::jsonb[], $6::timestamptz[], $7::timestamptz[])
     on conflict (key) do update set
         first_seen = least(node.first_seen, excluded.first_seen),
         last_seen = greatest(node.last_seen, excluded.last_seen)
@@ -232,18 +233,7 @@ async fn upsert_kept(
     if batch.is_empty() {
         return Ok((HashMap::new(), 0));
     }
-    let returned = sqlx::query(UPSERT_KEEP)
-        .bind(batch.iter().map(|r| r.key.as_str()).collect::<Vec<_>>())
-        .bind(batch.iter().map(|r| r.kind.as_str()).collect::<Vec<_>>())
-        .bind(batch.iter().map(|r| r.name.as_str()).collect::<Vec<_>>())
-        .bind(
-            batch
-                .iter()
-                .map(|r| Value::Object(r.properties.clone()))
-                .collect::<Vec<_>>(),
-        )
-        .bind(batch.iter().map(|r| r.first_seen).collect::<Vec<_>>())
-        .bind(batch.iter().map(|r| r.last_seen).collect::<Vec<_>>())
+    let returned = bind_rows(sqlx::query(UPSERT_KEEP), batch)
         .fetch_all(&mut **tx)
         .await?;
     let created = returned
@@ -259,19 +249,12 @@ async fn upsert_kept(
     ))
 }
 
-/// Inserts what is new (waiting out a concurrent insert of the same key, which then counts as
-/// existing), then merges into the rest under a row lock.
-async fn upsert_merged(
-    tx: &mut Transaction<'_, Postgres>,
-    batch: &[&NodeRow],
-) -> Result<(HashMap<String, NodeId>, u64)> {
-    if batch.is_empty() {
-        return Ok((HashMap::new(), 0));
-    }
-    let inserted = sqlx::query(INSERT_NEW)
-        .bind(batch.iter().map(|r| r.key.as_str()).collect::<Vec<_>>())
+/// Binds node rows as the seven column arrays both node inserts `unnest`.
+fn bind_rows<'q>(query: PgQuery<'q>, batch: &[&NodeRow]) -> PgQuery<'q> {
+    query
+        .bind(batch.iter().map(|r| r.key.clone()).collect::<Vec<_>>())
         .bind(batch.iter().map(|r| r.kind.as_str()).collect::<Vec<_>>())
-        .bind(batch.iter().map(|r| r.name.as_str()).collect::<Vec<_>>())
+        .bind(batch.iter().map(|r| r.name.clone()).collect::<Vec<_>>())
         .bind(
             batch
                 .iter()
@@ -286,6 +269,20 @@ async fn upsert_merged(
         )
         .bind(batch.iter().map(|r| r.first_seen).collect::<Vec<_>>())
         .bind(batch.iter().map(|r| r.last_seen).collect::<Vec<_>>())
+}
+
+type PgQuery<'q> = sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>;
+
+/// Inserts what is new (waiting out a concurrent insert of the same key, which then counts as
+/// existing), then merges into the rest under a row lock.
+async fn upsert_merged(
+    tx: &mut Transaction<'_, Postgres>,
+    batch: &[&NodeRow],
+) -> Result<(HashMap<String, NodeId>, u64)> {
+    if batch.is_empty() {
+        return Ok((HashMap::new(), 0));
+    }
+    let inserted = bind_rows(sqlx::query(INSERT_NEW), batch)
         .fetch_all(&mut **tx)
         .await?;
     let mut ids: HashMap<String, NodeId> = inserted
@@ -505,7 +502,7 @@ async fn upsert_edges(
     Ok(created.into_iter().filter(|c| *c).count() as u64)
 }
 
-fn node_from_row(row: &PgRow) -> Result<(NodeId, Node)> {
+pub(super) fn node_from_row(row: &PgRow) -> Result<(NodeId, Node)> {
     let kind: String = row.get("kind");
     let kind = NodeKind::parse(&kind)
         .ok_or_else(|| anyhow::anyhow!("stored node has unknown kind {kind}"))?;
@@ -534,13 +531,13 @@ fn edge_from_row(row: &PgRow) -> Result<EdgeRecord> {
     })
 }
 
-const NODE_COLUMNS: &str = "node_id, key, kind, name, properties, first_seen, last_seen";
+pub(super) const NODE_COLUMNS: &str = "node_id, key, kind, name, properties, first_seen, last_seen";
 const ALIASED_COLUMNS: &str =
     "n.node_id, n.key, n.kind, n.name, n.properties, n.first_seen, n.last_seen";
 const EDGE_COLUMNS: &str = "source_id, target_id, kind, properties, first_seen, last_seen";
 
 /// `%` and `_` in a search term are literal characters, not wildcards.
-fn like_pattern(term: &str) -> String {
+pub(super) fn like_pattern(term: &str) -> String {
     let escaped = term
         .replace('\\', "\\\\")
         .replace('%', "\\%")
@@ -652,6 +649,38 @@ impl Store for PgStore {
         Ok(adjacent)
     }
 
+    async fn lineage_edges(&self) -> Result<Vec<EdgeRecord>> {
+        let sql = format!("select {EDGE_COLUMNS} from edge where kind in ('input', 'output')");
+        let rows = sqlx::query(&sql).fetch_all(&self.pool).await?;
+        rows.iter().map(edge_from_row).collect()
+    }
+
+    async fn dataset_ends(&self, sources: bool, page: Page) -> Result<(Vec<String>, u64)> {
+        let (present, absent) = if sources {
+            (
+                "exists (select 1 from edge e where e.source_id = n.node_id and e.kind = 'input')",
+                "not exists (select 1 from edge e where e.target_id = n.node_id and e.kind = 'output')",
+            )
+        } else {
+            (
+                "exists (select 1 from edge e where e.target_id = n.node_id and e.kind = 'output')",
+                "not exists (select 1 from edge e where e.source_id = n.node_id and e.kind = 'input')",
+            )
+        };
+        let filter = format!("from node n where n.kind = 'dataset' and {present} and {absent}");
+        let keys: Vec<String> = sqlx::query_scalar(&format!(
+            "select n.key {filter} order by n.key limit $1 offset $2"
+        ))
+        .bind(i64::from(page.limit))
+        .bind(i64::from(page.offset))
+        .fetch_all(&self.pool)
+        .await?;
+        let total: i64 = sqlx::query_scalar(&format!("select count(*) {filter}"))
+            .fetch_one(&self.pool)
+            .await?;
+        Ok((keys, total as u64))
+    }
+
     async fn namespaces(&self, page: Page) -> Result<Vec<Namespace>> {
         let rows = sqlx::query(
             "select properties ->> 'namespace' as name, min(first_seen) as first_seen, max(last_seen) as last_seen
@@ -758,6 +787,46 @@ impl Store for PgStore {
             None => count_raw_events(&self.pool, query).await?,
         };
         Ok((rows.into_iter().map(|r| r.get("event")).collect(), total))
+    }
+
+    async fn spline_events(&self, query: &SplineEventQuery) -> Result<SplineEventPage> {
+        spline_queries::events(&self.pool, query).await
+    }
+
+    async fn spline_data_sources(&self, query: &SplineEventQuery) -> Result<SplineEventPage> {
+        spline_queries::data_sources(&self.pool, query).await
+    }
+
+    async fn spline_plans(
+        &self,
+        as_at: Option<i64>,
+        page: Page,
+    ) -> Result<(Vec<(NodeId, Node)>, u64)> {
+        spline_queries::plans(&self.pool, as_at, page).await
+    }
+
+    async fn spline_plan_members(&self, plan_ids: &[String]) -> Result<Vec<(NodeId, Node)>> {
+        spline_queries::plan_members(&self.pool, plan_ids).await
+    }
+
+    async fn spline_runs(&self, runs: &[NodeId]) -> Result<Vec<SplineRun>> {
+        spline_queries::runs(&self.pool, runs).await
+    }
+
+    async fn spline_writes_before(&self, reads: &[DataSourceAt]) -> Result<Vec<Vec<SplineRun>>> {
+        spline_queries::writes_before(&self.pool, reads).await
+    }
+
+    async fn spline_reads_after(&self, writes: &[DataSourceAt]) -> Result<Vec<Vec<SplineRun>>> {
+        spline_queries::reads_after(&self.pool, writes).await
+    }
+
+    async fn spline_label_names(&self, query: &LabelQuery) -> Result<Vec<String>> {
+        spline_queries::label_names(&self.pool, query).await
+    }
+
+    async fn spline_label_values(&self, name: &str, query: &LabelQuery) -> Result<Vec<String>> {
+        spline_queries::label_values(&self.pool, name, query).await
     }
 }
 

@@ -384,7 +384,14 @@ async fn an_attribute_starts_from_the_job_of_its_operation(pool: PgPool) {
 /// Every key a chain stores: its datasets and jobs, and each plan's operations and attribute.
 fn all_chain_keys(jobs: u32) -> Vec<String> {
     let per_plan = (1..=jobs).flat_map(|n| [op(n, "op-0"), op(n, "op-1"), attr(n, "attr-1")]);
-    sorted(chain_keys(0, jobs).into_iter().chain(per_plan))
+    // Each dataset has the column `Amount`: read by one plan, written by the one before.
+    let columns = (0..=jobs).map(|d| format!("field:{}#Amount", uri(&format!("d{d}"))));
+    sorted(
+        chain_keys(0, jobs)
+            .into_iter()
+            .chain(per_plan)
+            .chain(columns),
+    )
 }
 
 /// GETs one page of `/api/v1/graph/nodes`; asserts a 200.
@@ -431,9 +438,9 @@ async fn paging_with_limit_two_visits_every_node_once_in_key_order(pool: PgPool)
     let app = chain(pool, 4).await;
     let pages = all_pages(&app, "limit=2").await;
     let expected = all_chain_keys(4);
-    assert_eq!(expected.len(), 21);
-    assert_eq!(pages.len(), 11, "{pages:?}");
-    assert!(pages[..10].iter().all(|p| p.len() == 2), "{pages:?}");
+    assert_eq!(expected.len(), 26);
+    assert_eq!(pages.len(), 13, "{pages:?}");
+    assert!(pages[..12].iter().all(|p| p.len() == 2), "{pages:?}");
     assert_eq!(pages.concat(), expected);
 }
 
@@ -443,7 +450,7 @@ async fn an_exactly_full_last_page_has_no_next_cursor(pool: PgPool) {
     let app = chain(pool, 4).await;
     let pages = all_pages(&app, "kind=job&limit=2").await;
     assert_eq!(pages, [vec![job(1), job(2)], vec![job(3), job(4)]]);
-    let whole = page(&app, "limit=21").await;
+    let whole = page(&app, "limit=26").await;
     assert_eq!(whole["nextCursor"], Value::Null);
     assert_eq!(item_keys(&whole), all_chain_keys(4));
 }
@@ -491,12 +498,12 @@ async fn search_is_a_case_insensitive_substring_of_key_or_name(pool: PgPool) {
     ]);
     for q in ["orders", "ORDERS", "oRdErS"] {
         assert_eq!(
-            item_keys(&page(&app, &format!("q={q}")).await),
+            item_keys(&page(&app, &format!("q={q}&kind=dataset")).await),
             orders,
             "q={q}"
         );
     }
-    let by_name = item_keys(&page(&app, "q=aMoUnT").await);
+    let by_name = item_keys(&page(&app, "q=aMoUnT&kind=attribute").await);
     assert_eq!(
         by_name,
         [attr(1, "attr-1"), attr(2, "attr-1")],
@@ -520,7 +527,7 @@ async fn percent_and_underscore_in_a_search_are_literal(pool: PgPool) {
         ("\\", vec![ds("a\\b")]),
     ];
     for (q, expected) in cases {
-        let keys = item_keys(&page(&app, &format!("q={}", encode(q))).await);
+        let keys = item_keys(&page(&app, &format!("q={}&kind=dataset", encode(q))).await);
         assert_eq!(keys, expected, "q={q}");
     }
 }

@@ -4,6 +4,7 @@
 mod helpers;
 
 mod graph_queries;
+mod graph_questions;
 mod marquez_api;
 mod openapi;
 mod openlineage_fixtures;

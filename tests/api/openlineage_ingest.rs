@@ -1085,10 +1085,13 @@ async fn spelling_variants_of_one_location_meet_across_formats(pool: PgPool) {
             "inputs": [{"namespace": namespace, "name": name}]});
         store_event(&app, &reader).await;
         let edges = edges_around(&app, key).await;
+        let column = format!("field:{}#Amount", key.strip_prefix("dataset:").unwrap());
         let expected = BTreeSet::from([
             triple(&format!("job:{}", plan_id(n)), "output", key),
             triple(&format!("op:{}:op-0", plan_id(n)), "writes_to", key),
             triple(key, "input", &format!("job:etl/variant-{n}")),
+            // The plan's written column, from its write's input schema.
+            triple(key, "has_field", &column),
         ]);
         assert_eq!(edges, expected, "{uri} vs ({namespace}, {name})");
     }

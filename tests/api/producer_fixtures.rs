@@ -134,6 +134,37 @@ impl Plan {
         format!("dataset:{}", text(&self.write()["outputSource"]))
     }
 
+    /// Keys of the dataset columns the plan names: each read's output attributes for each
+    /// source it reads, and the write's input schema (its children's outputs) for its output.
+    fn columns(&self) -> BTreeSet<String> {
+        let names: BTreeMap<String, String> = self
+            .attributes()
+            .iter()
+            .map(|a| (text(&a["id"]), text(&a["name"])))
+            .collect();
+        let outputs: BTreeMap<String, &[Value]> = self
+            .reads()
+            .iter()
+            .chain(self.others())
+            .map(|op| (text(&op["id"]), array(&op["output"])))
+            .collect();
+        let mut columns = BTreeSet::new();
+        for read in self.reads() {
+            for uri in array(&read["inputSources"]) {
+                for attr in array(&read["output"]) {
+                    columns.insert(format!("field:{}#{}", text(uri), names[&text(attr)]));
+                }
+            }
+        }
+        let written = text(&self.write()["outputSource"]);
+        for child in array(&self.write()["childIds"]) {
+            for attr in outputs.get(&text(child)).copied().unwrap_or_default() {
+                columns.insert(format!("field:{written}#{}", names[&text(attr)]));
+            }
+        }
+        columns
+    }
+
     /// Keys of the distinct datasets the plan reads.
     fn inputs(&self) -> BTreeSet<String> {
         let uris = self.reads().iter().flat_map(|r| array(&r["inputSources"]));
@@ -568,10 +599,12 @@ async fn all_fixtures_together_make_the_expected_number_of_nodes_and_edges(pool:
         51_568,
         "3 read URIs are shared, write.csv by all"
     );
+    let columns: BTreeSet<String> = posted.plans.iter().flat_map(Plan::columns).collect();
     let nodes = kind_counts(&pool, "node").await;
     let expected = [
         ("attribute", 1_101),
         ("dataset", 51_568),
+        ("field", columns.len() as i64),
         ("job", 64),
         ("operation", 407),
         ("run", 64),

@@ -4,7 +4,7 @@
 //! agentInfo, expressions, data types), so nothing is lost even where the graph has no edge
 //! for it yet.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, TimeZone, Utc};
 use serde::Serialize;
@@ -16,7 +16,7 @@ use super::derive::Derivations;
 use petgraph::algo::toposort;
 use petgraph::graph::DiGraph;
 
-use super::wire::{DataOperation, ExecutionEvent, ExecutionPlan, Id};
+use super::wire::{DataOperation, ExecutionEvent, ExecutionPlan, Id, Reference};
 use crate::model::{ChangeSet, EdgeKind, Guard, MergePolicy, NewEdge, NewNode, NodeKind};
 use crate::naming;
 
@@ -104,6 +104,7 @@ pub fn plan_changes(
     b.datasets();
     b.operations();
     b.attributes();
+    b.columns();
     b.out.guards.push(Guard::PropertyEquals {
         key: job_key(&id),
         property: "discriminator".to_owned(),
@@ -173,6 +174,12 @@ impl PlanBuilder<'_> {
         props.insert("inputs".into(), json!(input_uris(p)));
         props.insert("output".into(), json!(p.operations.write.output_source));
         props.insert("append".into(), json!(p.operations.write.append));
+        // Spline's consumer API lists every event with this (`dataSourceType`), and filters and
+        // sorts by it; kept on the job so a listing doesn't have to find each plan's write.
+        let write_extra = p.operations.write.extra.as_ref();
+        if let Some(kind) = write_extra.and_then(|x| x.get("destinationType")) {
+            props.insert("destinationType".into(), kind.clone());
+        }
         self.node(
             job_key(&self.id),
             NodeKind::Job,
@@ -298,7 +305,7 @@ impl PlanBuilder<'_> {
     }
 
     fn attributes(&mut self) {
-        let producers = introducing_operations(self.plan);
+        let producers = schemas(self.plan).producers;
         let derivations = Derivations::new(self.plan);
         for attr in self.plan.attributes.iter().flatten() {
             let key = attr_key(&self.id, &attr.id);
@@ -334,6 +341,127 @@ impl PlanBuilder<'_> {
             }
         }
     }
+
+    /// Columns of the datasets, and how the written columns derive from the read ones, so
+    /// column lineage crosses jobs and formats at the dataset level. A read operation's output
+    /// attributes are columns of the datasets it reads; the write's input schema is the columns
+    /// of the dataset it writes; the attribute derivations in between become `derives` edges
+    /// between those columns.
+    fn columns(&mut self) {
+        let schemas = schemas(self.plan);
+        let read_columns = self.read_columns();
+        let write = &self.plan.operations.write;
+        let written = dataset_key(&write.output_source);
+        let derivations = Derivations::new(self.plan);
+        let names = attribute_names(self.plan);
+        let job = job_key(&self.id);
+        for (index, attr) in inherited_schema(&write.child_ids, &schemas.outputs)
+            .iter()
+            .enumerate()
+        {
+            let Some(name) = names.get(attr) else {
+                continue;
+            };
+            let target = self.column(&written, name, index);
+            let expression = self.attribute_expression(attr, &derivations);
+            for origin in origins(attr, self.plan, &derivations, &read_columns) {
+                for source in &read_columns[&origin] {
+                    let props = to_map(&json!({"expression": expression, "job": job}));
+                    self.edge(source.clone(), target.clone(), EdgeKind::Derives, props);
+                }
+            }
+        }
+    }
+
+    /// Read attribute → the columns it stands for (one per data source the read reads).
+    fn read_columns(&mut self) -> HashMap<Id, Vec<String>> {
+        let names = attribute_names(self.plan);
+        let mut columns: HashMap<Id, Vec<String>> = HashMap::new();
+        for read in self.plan.operations.reads.iter().flatten() {
+            for uri in &read.input_sources {
+                for (index, attr) in read.output.iter().flatten().enumerate() {
+                    let Some(name) = names.get(attr) else {
+                        continue;
+                    };
+                    let column = self.column(&dataset_key(uri), name, index);
+                    columns.entry(attr.clone()).or_default().push(column);
+                }
+            }
+        }
+        columns
+    }
+
+    fn column(&mut self, dataset: &str, name: &str, index: usize) -> String {
+        let key = crate::model::field_key(dataset, name);
+        let props = to_map(&json!({"name": name, "dataset": dataset}));
+        self.node(
+            key.clone(),
+            NodeKind::Field,
+            name,
+            props,
+            MergePolicy::Merge,
+        );
+        self.edge(
+            dataset.to_owned(),
+            key.clone(),
+            EdgeKind::HasField,
+            to_map(&json!({"index": index})),
+        );
+        key
+    }
+
+    fn attribute_expression(&self, attr: &Id, derivations: &Derivations<'_>) -> Option<String> {
+        let refs = self
+            .plan
+            .attributes
+            .iter()
+            .flatten()
+            .find(|a| &a.id == attr)?
+            .child_refs
+            .as_deref()?;
+        derivations.derive(refs).map(|d| d.expression)
+    }
+}
+
+fn attribute_names(plan: &ExecutionPlan) -> HashMap<Id, String> {
+    plan.attributes
+        .iter()
+        .flatten()
+        .map(|a| (a.id.clone(), a.name.clone()))
+        .collect()
+}
+
+/// The read attributes an attribute is ultimately computed from (itself, if it is one),
+/// following derivations through intermediate attributes. Iterative with a visited set, so a
+/// malformed cyclic derivation can't loop.
+fn origins(
+    attr: &Id,
+    plan: &ExecutionPlan,
+    derivations: &Derivations<'_>,
+    reads: &HashMap<Id, Vec<String>>,
+) -> BTreeSet<Id> {
+    let refs: HashMap<&Id, &[Reference]> = plan
+        .attributes
+        .iter()
+        .flatten()
+        .map(|a| (&a.id, a.child_refs.as_deref().unwrap_or_default()))
+        .collect();
+    let (mut found, mut seen, mut stack) = (BTreeSet::new(), HashSet::new(), vec![attr.clone()]);
+    while let Some(current) = stack.pop() {
+        if !seen.insert(current.clone()) {
+            continue;
+        }
+        if reads.contains_key(&current) {
+            found.insert(current);
+            continue;
+        }
+        let sources = refs
+            .get(&current)
+            .and_then(|r| derivations.derive(r))
+            .map(|d| d.sources);
+        stack.extend(sources.into_iter().flatten());
+    }
+    found
 }
 
 fn input_uris(plan: &ExecutionPlan) -> Vec<&str> {
@@ -345,42 +473,50 @@ fn input_uris(plan: &ExecutionPlan) -> Vec<&str> {
         .collect()
 }
 
-/// For each attribute, the operation that introduces it: the first (reads first, then the
-/// rest in topological order) whose output lists it while none of its inputs' outputs do.
-fn introducing_operations(plan: &ExecutionPlan) -> HashMap<Id, Id> {
+/// Output schemas of a plan's operations, and which operation introduces each attribute.
+struct Schemas {
+    /// Operation id → its output attributes: declared, or inherited from its inputs in order.
+    outputs: HashMap<Id, Vec<Id>>,
+    /// Attribute id → the first operation (reads first, then the rest in topological order)
+    /// whose output lists it while none of its inputs' outputs do.
+    producers: HashMap<Id, Id>,
+}
+
+fn schemas(plan: &ExecutionPlan) -> Schemas {
     let ops = &plan.operations;
-    let mut outputs: HashMap<&Id, Vec<&Id>> = HashMap::new();
+    let mut outputs: HashMap<Id, Vec<Id>> = HashMap::new();
     let mut producers = HashMap::new();
     for read in ops.reads.iter().flatten() {
-        let out: Vec<&Id> = read.output.iter().flatten().collect();
+        let out: Vec<Id> = read.output.iter().flatten().cloned().collect();
         for attr in &out {
             producers
-                .entry((*attr).clone())
+                .entry(attr.clone())
                 .or_insert_with(|| read.id.clone());
         }
-        outputs.insert(&read.id, out);
+        outputs.insert(read.id.clone(), out);
     }
     let others: HashMap<&Id, _> = ops.other.iter().flatten().map(|o| (&o.id, o)).collect();
     for id in topological(plan) {
         let Some(op) = others.get(id) else { continue };
-        let inherited: HashSet<&Id> = op
-            .child_ids
-            .iter()
-            .flatten()
-            .flat_map(|c| outputs.get(c).into_iter().flatten().copied())
-            .collect();
-        let own: Vec<&Id> = match &op.output {
-            Some(out) => out.iter().collect(),
-            None => inherited.iter().copied().collect(),
-        };
-        for attr in own.iter().filter(|a| !inherited.contains(*a)) {
+        let inherited = inherited_schema(op.child_ids.as_deref().unwrap_or_default(), &outputs);
+        let own: Vec<Id> = op.output.clone().unwrap_or_else(|| inherited.clone());
+        for attr in own.iter().filter(|a| !inherited.contains(a)) {
             producers
-                .entry((*attr).clone())
+                .entry(attr.clone())
                 .or_insert_with(|| op.id.clone());
         }
-        outputs.insert(&op.id, own);
+        outputs.insert(op.id.clone(), own);
     }
-    producers
+    Schemas { outputs, producers }
+}
+
+/// The attributes an operation receives from its inputs, in order, without repeats.
+fn inherited_schema(children: &[Id], outputs: &HashMap<Id, Vec<Id>>) -> Vec<Id> {
+    let mut seen = HashSet::new();
+    let all = children
+        .iter()
+        .flat_map(|c| outputs.get(c).into_iter().flatten());
+    all.filter(|a| seen.insert(*a)).cloned().collect()
 }
 
 /// Non-read operations ordered so that every operation comes after its inputs. Iterative

@@ -152,14 +152,22 @@ mod tests {
     #[test]
     fn attribute_derivations_carry_the_rendered_expression() {
         let (_, changes) = plan(ApiVersion::V12, &agent_plan(), Utc::now()).unwrap();
-        let derives: Vec<_> = changes
-            .edges
-            .iter()
-            .filter(|e| e.kind == EdgeKind::Derives)
-            .collect();
-        assert_eq!(derives.len(), 1);
-        assert!(derives[0].source.ends_with(":attr-0") && derives[0].target.ends_with(":attr-2"));
-        assert_eq!(derives[0].properties["expression"], json!("(a + 1) AS c"));
+        let derives = |prefix: &str| -> Vec<_> {
+            let d = changes.edges.iter().filter(|e| e.kind == EdgeKind::Derives);
+            d.filter(|e| e.source.starts_with(prefix)).collect()
+        };
+        let attrs = derives("attr:");
+        assert_eq!(attrs.len(), 1);
+        assert!(attrs[0].source.ends_with(":attr-0") && attrs[0].target.ends_with(":attr-2"));
+        assert_eq!(attrs[0].properties["expression"], json!("(a + 1) AS c"));
+        // The same derivation between the columns of the datasets read and written.
+        let columns = derives("field:");
+        assert_eq!(columns.len(), 1);
+        assert_eq!(
+            (columns[0].source.as_str(), columns[0].target.as_str()),
+            ("field:hdfs://nn/in.csv#a", "field:hdfs://nn/out#c")
+        );
+        assert_eq!(columns[0].properties["expression"], json!("(a + 1) AS c"));
     }
 
     #[test]
