@@ -13,6 +13,12 @@
 //! bulk (joins, filters, projections with expressions) because parsing and
 //! storing that bulk is part of the cost the benchmark is meant to measure.
 //!
+//! Every dataset has a fixed schema (see [`columns_of`]): its writer's final
+//! projection produces exactly those columns, passing a read column of the
+//! same name through or computing the column from read columns with an
+//! expression, and every reader reads them under the same names. So column
+//! lineage runs across jobs the way dataset lineage does.
+//!
 //! Everything is derived from the seed, so a run can be repeated exactly.
 
 use std::collections::HashMap;
@@ -162,6 +168,15 @@ impl Workload {
             .iter()
             .filter(|(stage, _)| stage.layer == layer)
             .count()
+    }
+
+    /// The columns of a dataset, as every plan reads and its writer writes
+    /// them.
+    pub fn columns(&self, uri: &str) -> Vec<&'static str> {
+        columns_of(self.seed, uri)
+            .into_iter()
+            .map(|column| COLUMNS[column].0)
+            .collect()
     }
 
     pub fn total_body_bytes(&self) -> usize {
@@ -355,7 +370,7 @@ fn build_plan(
         layer.name(),
         stage.index
     );
-    let body = PlanBuilder::new(rng).build(id, &name, layer, &inputs, &output);
+    let body = PlanBuilder::new(seed, rng).build(id, &name, layer, &inputs, &output);
     let timestamp_ms = EPOCH_MS + index as i64 * 30_000 + rng.below(30_000) as i64;
     let duration_ns =
         rng.between(5, 1_200) as u64 * 1_000_000_000 + rng.below(1_000_000_000) as u64;
@@ -388,9 +403,11 @@ const DATA_TYPES: [&str; 6] = [
     "boolean",
 ];
 const STRING: usize = 0;
+const TIMESTAMP: usize = 4;
 const BOOLEAN: usize = 5;
 
-/// Column names and their data-type index, used for read schemas.
+/// Column names and their data-type index: the vocabulary dataset schemas
+/// are drawn from.
 const COLUMNS: [(&str, usize); 16] = [
     ("id", 1),
     ("customer_id", 1),
@@ -410,18 +427,50 @@ const COLUMNS: [(&str, usize); 16] = [
     ("is_active", 5),
 ];
 
-/// Scalar functions for derived columns: name, arity, result data type
-/// (`None`: that of the first argument), and `symbol` for the binary
-/// operators Spline marks with one.
-const FUNCTIONS: [(&str, usize, Option<usize>, Option<&str>); 7] = [
-    ("add", 2, None, Some("+")),
-    ("multiply", 2, None, Some("*")),
-    ("coalesce", 2, None, None),
-    ("concat", 2, Some(STRING), None),
-    ("upper", 1, Some(STRING), None),
-    ("cast", 1, Some(STRING), None),
-    ("trim", 1, Some(STRING), None),
+/// The fewest and most columns a dataset has.
+const SCHEMA_WIDTH: (usize, usize) = (4, 8);
+
+/// The columns of the dataset at `uri`, as indexes into `COLUMNS`: distinct,
+/// in schema order. A function of the seed and the URI alone (not of which
+/// plan asks), so the writer and every reader of a dataset agree on it.
+pub fn columns_of(seed: u64, uri: &str) -> Vec<usize> {
+    let mut rng = Rng::fork(seed, fnv1a(uri));
+    let width = rng.between(SCHEMA_WIDTH.0, SCHEMA_WIDTH.1);
+    let mut left: Vec<usize> = (0..COLUMNS.len()).collect();
+    (0..width)
+        .map(|_| left.swap_remove(rng.below(left.len())))
+        .collect()
+}
+
+/// FNV-1a: a hash fixed by definition, unlike std's, so schemas stay the
+/// same across builds and machines.
+fn fnv1a(text: &str) -> u64 {
+    text.bytes().fold(0xCBF2_9CE4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01B3)
+    })
+}
+
+/// The odds that the final projection passes a read column of the wanted
+/// name through, rather than computing the column afresh.
+const PASS_THROUGH: f64 = 0.6;
+
+/// Functions that compute a column from columns of its own type: name,
+/// arity, and `symbol` for the binary operators Spline marks with one.
+type Function = (&'static str, usize, Option<&'static str>);
+const STRING_FUNCTIONS: [Function; 4] = [
+    ("concat", 2, None),
+    ("upper", 1, None),
+    ("trim", 1, None),
+    ("lower", 1, None),
 ];
+const NUMBER_FUNCTIONS: [Function; 3] = [
+    ("add", 2, Some("+")),
+    ("multiply", 2, Some("*")),
+    ("coalesce", 2, None),
+];
+const OTHER_FUNCTIONS: [Function; 1] = [("coalesce", 2, None)];
+/// When no input has the column's type.
+const CAST: Function = ("cast", 1, None);
 
 const AGGREGATES: [&str; 4] = ["sum", "count", "avg", "max"];
 
@@ -433,10 +482,13 @@ struct Step {
 
 /// Accumulates the parts of one plan while its operations are chosen.
 struct PlanBuilder<'r> {
+    /// The workload seed, which fixes dataset schemas.
+    seed: u64,
     rng: &'r mut Rng,
     next_op: usize,
     attributes: Vec<Value>,
     attribute_types: Vec<usize>,
+    attribute_names: Vec<String>,
     functions: Vec<Value>,
     constants: Vec<Value>,
     reads: Vec<Value>,
@@ -444,13 +496,15 @@ struct PlanBuilder<'r> {
 }
 
 impl<'r> PlanBuilder<'r> {
-    fn new(rng: &'r mut Rng) -> Self {
+    fn new(seed: u64, rng: &'r mut Rng) -> Self {
         Self {
+            seed,
             rng,
             // `op-0` is reserved for the write, as the Spline agent numbers it.
             next_op: 1,
             attributes: Vec::new(),
             attribute_types: Vec::new(),
+            attribute_names: Vec::new(),
             functions: Vec::new(),
             constants: Vec::new(),
             reads: Vec::new(),
@@ -478,7 +532,7 @@ impl<'r> PlanBuilder<'r> {
         if self.rng.chance(aggregate_odds) {
             step = self.aggregate(step);
         }
-        step = self.project(step);
+        step = self.project(step, output);
         let write = self.write(step, output);
         self.finish(id, name, write)
     }
@@ -497,6 +551,7 @@ impl<'r> PlanBuilder<'r> {
         }
         self.attributes.push(attribute);
         self.attribute_types.push(data_type);
+        self.attribute_names.push(name.to_owned());
         id
     }
 
@@ -534,19 +589,24 @@ impl<'r> PlanBuilder<'r> {
     }
 
     fn type_of(&self, attribute: &str) -> usize {
-        let index: usize = attribute["attr-".len()..]
-            .parse()
-            .expect("generated attribute id");
-        self.attribute_types[index]
+        self.attribute_types[attribute_index(attribute)]
+    }
+
+    fn name_of(&self, attribute: &str) -> &str {
+        &self.attribute_names[attribute_index(attribute)]
     }
 
     /// One read per input, except that lake inputs are sometimes read
-    /// together (several paths in one relation), then joined left-deep.
+    /// together (several paths in one relation, their shared columns), then
+    /// joined left-deep.
     fn read_all(&mut self, inputs: &[String]) -> Step {
         let mut steps = Vec::new();
         let mut rest = inputs;
         while !rest.is_empty() {
-            let together = rest.len() >= 2 && rest[0].starts_with("s3://") && self.rng.chance(0.15);
+            let together = rest.len() >= 2
+                && rest[0].starts_with("s3://")
+                && self.rng.chance(0.15)
+                && self.shared_columns(&rest[..2]).len() >= 2;
             let (now, later) = rest.split_at(if together { 2 } else { 1 });
             steps.push(self.read(now));
             rest = later;
@@ -556,15 +616,27 @@ impl<'r> PlanBuilder<'r> {
         steps.fold(first, |left, right| self.join(left, right))
     }
 
+    /// The columns every one of `sources` has, in the first one's order.
+    fn shared_columns(&self, sources: &[String]) -> Vec<usize> {
+        let schemas: Vec<Vec<usize>> = sources.iter().map(|s| columns_of(self.seed, s)).collect();
+        let (first, others) = schemas.split_first().expect("at least one source");
+        let shared = first
+            .iter()
+            .filter(|c| others.iter().all(|o| o.contains(c)));
+        shared.copied().collect()
+    }
+
+    /// Reads the sources' columns, by the names their writers gave them.
     fn read(&mut self, sources: &[String]) -> Step {
         let id = self.op_id();
-        let width = self.rng.between(3, 8);
-        let mut columns: Vec<usize> = (0..COLUMNS.len()).collect();
-        let mut output = Vec::with_capacity(width);
-        for _ in 0..width {
-            let (name, data_type) = COLUMNS[columns.swap_remove(self.rng.below(columns.len()))];
-            output.push(self.attribute(name, data_type, None));
-        }
+        let output: Vec<String> = self
+            .shared_columns(sources)
+            .into_iter()
+            .map(|column| {
+                let (name, data_type) = COLUMNS[column];
+                self.attribute(name, data_type, None)
+            })
+            .collect();
         self.reads.push(json!({
             "id": id,
             "name": "LogicalRelation",
@@ -653,63 +725,80 @@ impl<'r> PlanBuilder<'r> {
         Step { id, output }
     }
 
-    /// A projection mixing passed-through columns with derived ones, each
-    /// derived column an attribute whose `childRefs` name its expression.
-    fn project(&mut self, child: Step) -> Step {
+    /// The final projection: exactly the columns of the dataset written to
+    /// (`output`), in its schema order. Each is a column of that name passed
+    /// through from the input when there is one (and the odds say so), or
+    /// else computed from input columns: an attribute whose `childRefs` name
+    /// its expression.
+    fn project(&mut self, child: Step, output: &str) -> Step {
         let id = self.op_id();
-        let mut output: Vec<String> = Vec::new();
+        let mut columns: Vec<String> = Vec::new();
         let mut list: Vec<Value> = Vec::new();
-        for _ in 0..self.rng.between(3, 8) {
-            if self.rng.chance(0.5) {
-                let column = self.rng.pick(&child.output).clone();
-                if !output.contains(&column) {
-                    list.push(json!({"__attrId": column}));
-                    output.push(column);
+        for column in columns_of(self.seed, output) {
+            let (name, data_type) = COLUMNS[column];
+            let same = child.output.iter().find(|a| self.name_of(a) == name);
+            match same.cloned() {
+                Some(attribute) if self.rng.chance(PASS_THROUGH) => {
+                    list.push(json!({"__attrId": attribute}));
+                    columns.push(attribute);
                 }
-                continue;
+                _ => {
+                    let (attribute, expr) = self.derived_column(name, data_type, &child.output);
+                    list.push(json!({"__exprId": expr}));
+                    columns.push(attribute);
+                }
             }
-            let (attribute, expr) = self.derived_column(&child.output);
-            list.push(json!({"__exprId": expr}));
-            output.push(attribute);
-        }
-        if output.is_empty() {
-            output.push(child.output[0].clone());
-            list.push(json!({"__attrId": child.output[0]}));
         }
         self.other.push(json!({
             "id": id,
             "name": "Project",
             "childIds": [child.id],
-            "output": output,
+            "output": columns,
             "params": {"projectList": list},
         }));
-        Step { id, output }
+        Step {
+            id,
+            output: columns,
+        }
     }
 
-    fn derived_column(&mut self, inputs: &[String]) -> (String, String) {
-        let (name, arity, result_type, symbol) = *self.rng.pick(&FUNCTIONS);
-        let first = self.rng.pick(inputs).clone();
-        let data_type = result_type.unwrap_or_else(|| self.type_of(&first));
-        let mut children = vec![json!({"__attrId": first})];
+    /// A new attribute `name` of `data_type`, computed from `inputs` of the
+    /// same type if there are any (else cast from any input), so that it
+    /// always derives from at least one input column.
+    fn derived_column(
+        &mut self,
+        name: &str,
+        data_type: usize,
+        inputs: &[String],
+    ) -> (String, String) {
+        let typed: Vec<String> = inputs
+            .iter()
+            .filter(|a| self.type_of(a) == data_type)
+            .cloned()
+            .collect();
+        let (function, arity, symbol) = match (typed.is_empty(), data_type) {
+            (true, _) => CAST,
+            (false, STRING) => *self.rng.pick(&STRING_FUNCTIONS),
+            (false, TIMESTAMP | BOOLEAN) => *self.rng.pick(&OTHER_FUNCTIONS),
+            (false, _) => *self.rng.pick(&NUMBER_FUNCTIONS),
+        };
+        let pool = if typed.is_empty() { inputs } else { &typed };
+        let mut children = vec![json!({"__attrId": self.rng.pick(pool)})];
         if arity == 2 {
             if self.rng.chance(0.3) {
-                let value = self.rng.below(100);
-                let literal = self.constant(json!(value), 2);
+                let value = literal(data_type, self.rng.below(100));
+                let literal = self.constant(value, data_type);
                 children.push(json!({"__exprId": literal}));
             } else {
-                children.push(json!({"__attrId": self.rng.pick(inputs)}));
+                children.push(json!({"__attrId": self.rng.pick(pool)}));
             }
         }
         let extra = match symbol {
             Some(symbol) => json!({"_typeHint": "expr.Binary", "symbol": symbol}),
             None => json!({"_typeHint": "expr.Generic"}),
         };
-        let expr = self.function(name, data_type, children, extra);
-        let attribute = self.attribute(
-            &format!("{name}_{}", self.attributes.len()),
-            data_type,
-            Some(&expr),
-        );
+        let expr = self.function(function, data_type, children, extra);
+        let attribute = self.attribute(name, data_type, Some(&expr));
         (attribute, expr)
     }
 
@@ -745,6 +834,23 @@ impl<'r> PlanBuilder<'r> {
     }
 }
 
+/// The index in `PlanBuilder::attributes` of a generated attribute id.
+fn attribute_index(attribute: &str) -> usize {
+    attribute["attr-".len()..]
+        .parse()
+        .expect("generated attribute id")
+}
+
+/// A literal operand of `data_type` made from a small number.
+fn literal(data_type: usize, n: usize) -> Value {
+    match data_type {
+        STRING => json!(format!("n/a-{n}")),
+        TIMESTAMP => json!(format!("2025-01-{:02} 00:00:00", n % 28 + 1)),
+        BOOLEAN => json!(n.is_multiple_of(2)),
+        _ => json!(n),
+    }
+}
+
 fn source_type(uri: &str) -> &'static str {
     if uri.starts_with("jdbc:") {
         "jdbc"
@@ -756,7 +862,7 @@ fn source_type(uri: &str) -> &'static str {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::validate;
 
@@ -934,6 +1040,154 @@ mod tests {
                 plan.name
             );
         }
+    }
+
+    /// The column-level `derives` edges the service draws from the plans,
+    /// as (source, target) `uri#column` pairs: each written column from the
+    /// read columns its attribute is computed from (through `childRefs` and
+    /// expressions), a read attribute standing for that column of every
+    /// source its read reads.
+    pub(crate) fn column_edges(workload: &Workload) -> Vec<(String, String)> {
+        let mut edges = Vec::new();
+        for plan in &workload.plans {
+            let body: Value = serde_json::from_slice(&plan.body).unwrap();
+            let list = |v: &Value| v.as_array().cloned().unwrap_or_default();
+            let text = |v: &Value| v.as_str().unwrap().to_owned();
+            let attributes = list(&body["attributes"]);
+            let name: HashMap<String, String> = attributes
+                .iter()
+                .map(|a| (text(&a["id"]), text(&a["name"])))
+                .collect();
+            let refs: HashMap<String, Vec<Value>> = attributes
+                .iter()
+                .chain(&list(&body["expressions"]["functions"]))
+                .map(|x| (text(&x["id"]), list(&x["childRefs"])))
+                .collect();
+            let mut read: HashMap<String, Vec<String>> = HashMap::new();
+            for op in list(&body["operations"]["reads"]) {
+                for attribute in list(&op["output"]) {
+                    let columns: Vec<String> = list(&op["inputSources"])
+                        .iter()
+                        .map(|uri| format!("{}#{}", text(uri), name[&text(&attribute)]))
+                        .collect();
+                    read.entry(text(&attribute)).or_default().extend(columns);
+                }
+            }
+            let write_child = text(&body["operations"]["write"]["childIds"][0]);
+            let project = list(&body["operations"]["other"])
+                .into_iter()
+                .find(|op| text(&op["id"]) == write_child)
+                .unwrap();
+            for attribute in list(&project["output"]) {
+                let target = format!("{}#{}", plan.output, name[&text(&attribute)]);
+                let mut stack = vec![attribute];
+                while let Some(reference) = stack.pop() {
+                    let id = reference
+                        .as_str()
+                        .or(reference["__attrId"].as_str())
+                        .or(reference["__exprId"].as_str())
+                        .unwrap()
+                        .to_owned();
+                    match read.get(&id) {
+                        Some(columns) => {
+                            edges.extend(columns.iter().map(|c| (c.clone(), target.clone())))
+                        }
+                        None => stack.extend(refs.get(&id).cloned().unwrap_or_default()),
+                    }
+                }
+            }
+        }
+        edges.sort();
+        edges.dedup();
+        edges
+    }
+
+    #[test]
+    fn column_lineage_runs_across_jobs() {
+        let workload = generate(2000, 42);
+        let edges = column_edges(&workload);
+        let column = |key: &str| {
+            let (uri, name) = key.rsplit_once('#').unwrap();
+            (uri.to_owned(), name.to_owned())
+        };
+        // Every column read is one its dataset has (so, for lake datasets,
+        // one its writer wrote under that name).
+        for (source, target) in &edges {
+            let (uri, name) = column(source);
+            assert!(
+                workload.columns(&uri).contains(&name.as_str()),
+                "{source} → {target}"
+            );
+        }
+        // Every column written is derived from at least one read column.
+        let mut upstream: HashMap<&str, Vec<&str>> = HashMap::new();
+        for (source, target) in &edges {
+            upstream.entry(target).or_default().push(source);
+        }
+        for plan in &workload.plans {
+            for name in workload.columns(&plan.output) {
+                let key = format!("{}#{name}", plan.output);
+                assert!(
+                    upstream.contains_key(key.as_str()),
+                    "{key} derives from nothing"
+                );
+            }
+        }
+        // Derivation chains are as long as dataset lineage paths: a mart
+        // column goes back more derivations than the default depth.
+        fn longest(
+            key: &str,
+            up: &HashMap<&str, Vec<&str>>,
+            memo: &mut HashMap<String, usize>,
+        ) -> usize {
+            if let Some(&known) = memo.get(key) {
+                return known;
+            }
+            let deepest = up
+                .get(key)
+                .into_iter()
+                .flatten()
+                .map(|s| 1 + longest(s, up, memo))
+                .max();
+            memo.insert(key.to_owned(), deepest.unwrap_or(0));
+            deepest.unwrap_or(0)
+        }
+        let mut memo = HashMap::new();
+        let deepest = upstream
+            .keys()
+            .map(|k| longest(k, &upstream, &mut memo))
+            .max()
+            .unwrap();
+        assert!(deepest > 10, "longest derivation chain {deepest}");
+        // Computed columns, not only renamed ones, carry the lineage.
+        let computed = edges
+            .iter()
+            .filter(|(s, t)| column(s).1 != column(t).1)
+            .count();
+        assert!(
+            computed * 5 > edges.len(),
+            "{computed} of {} edges compute",
+            edges.len()
+        );
+    }
+
+    #[test]
+    fn schemas_are_fixed_by_seed_and_uri() {
+        let uri = "s3://lake/cleaned/s2/ds_0042";
+        assert_eq!(columns_of(7, uri), columns_of(7, uri));
+        let widths: Vec<usize> = (0..50)
+            .map(|k| columns_of(7, &format!("{uri}{k}")).len())
+            .collect();
+        assert!(
+            widths
+                .iter()
+                .all(|w| (SCHEMA_WIDTH.0..=SCHEMA_WIDTH.1).contains(w))
+        );
+        assert!(widths.iter().any(|w| *w != widths[0]));
+        let mut columns = columns_of(7, uri);
+        columns.sort();
+        columns.dedup();
+        assert_eq!(columns.len(), columns_of(7, uri).len());
     }
 
     #[test]

@@ -3,12 +3,15 @@
 //! so that results are published as ratios that survive noisy hardware.
 //!
 //! Phases, in order: generate and validate the workload; post it to the
-//! service; write it again as the reference; query lineage on both sides,
-//! interleaved; report. See `bench/README.md`.
+//! service; write it again as the reference; query dataset lineage, column
+//! lineage and paths on both sides, interleaved; report. See
+//! `bench/README.md`.
 
+mod columns;
 mod generate;
 mod http;
 mod ingest;
+mod paths;
 mod query;
 mod reference;
 mod report;
@@ -28,8 +31,7 @@ use reqwest::Url;
 use sqlx::PgPool;
 
 use crate::generate::Workload;
-use crate::query::Answer;
-use crate::report::{Ingest, Lineage, Reference, Report, Settings, WorkloadFacts};
+use crate::report::{Ingest, Lineage, Paths, Reference, Report, Settings, WorkloadFacts};
 
 /// Benchmark Headwater against a raw-SQL reference on the same Postgres.
 #[derive(Debug, Parser)]
@@ -59,6 +61,14 @@ struct Args {
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=50))]
     depth: u32,
 
+    /// Number of timed column-lineage queries [default: --queries].
+    #[arg(long)]
+    column_queries: Option<usize>,
+
+    /// Number of timed path queries [default: --queries].
+    #[arg(long)]
+    path_queries: Option<usize>,
+
     /// Seed for the generated workload and the choice of start nodes.
     #[arg(long, default_value_t = 42)]
     seed: u64,
@@ -78,6 +88,10 @@ async fn main() -> Result<()> {
     ensure!(args.plans > 0, "--plans must be at least 1");
     ensure!(args.concurrency > 0, "--concurrency must be at least 1");
     ensure!(args.queries > 0, "--queries must be at least 1");
+    ensure!(
+        args.column_queries != Some(0) && args.path_queries != Some(0),
+        "--column-queries and --path-queries must be at least 1"
+    );
     let database_url = match (&args.database_url, args.skip_reference) {
         (_, true) => None,
         (Some(url), false) => Some(url.as_str()),
@@ -134,20 +148,65 @@ async fn run(args: &Args, database_url: Option<&str>) -> Result<Report> {
     ));
     let queried = query::run(&client, &args.url, pool.as_ref(), &starts, args.depth).await?;
 
-    let reference = match (reference_ingest, &queried.reference) {
-        (Some((tables, ingest)), Some(side)) => {
-            let agreeing = |same: fn(&Answer, &Answer) -> bool| {
-                let pairs = queried.service.answers.iter().zip(&side.answers);
-                pairs.filter(|(a, b)| same(a, b)).count()
-            };
-            Some(Reference {
-                tables,
-                ingest,
-                lineage: Lineage::of(side),
-                node_counts_agree: agreeing(|a, b| a.nodes == b.nodes),
-                truncation_agrees: agreeing(|a, b| a.truncated == b.truncated),
-            })
-        }
+    let start_columns =
+        columns::choose_columns(&workload, args.column_queries.unwrap_or(args.queries));
+    progress(format!(
+        "{} column-lineage queries at depth {}",
+        start_columns.len(),
+        columns::DEPTH
+    ));
+    let column_run = query::interleave(
+        &start_columns,
+        async |column| columns::lineage(&client, &args.url, column).await,
+        pool.as_ref().map(|pool| {
+            async move |column: &columns::Column| {
+                reference::column_lineage(pool, column, columns::DEPTH).await
+            }
+        }),
+        |i| i % 2 == 1,
+    )
+    .await?;
+
+    let pairs = paths::choose_pairs(&workload, args.path_queries.unwrap_or(args.queries));
+    progress(format!(
+        "{} path queries (maxPaths {}, maxLength {})",
+        pairs.len(),
+        paths::MAX_PATHS,
+        paths::MAX_LENGTH
+    ));
+    let path_run = query::interleave(
+        &pairs,
+        async |pair| paths::paths(&client, &args.url, pair).await,
+        pool.as_ref().map(|pool| {
+            async move |pair: &paths::Pair| {
+                reference::paths(pool, pair, paths::MAX_PATHS, paths::MAX_LENGTH).await
+            }
+        }),
+        |i| i % 2 == 1,
+    )
+    .await?;
+
+    let reference = match (
+        reference_ingest,
+        &queried.reference,
+        &column_run.reference,
+        &path_run.reference,
+    ) {
+        (Some(written), Some(lineage), Some(column_side), Some(path_side)) => Some(Reference {
+            tables: written.tables,
+            ingest: written.ingest,
+            rows_by_kind: written.rows_by_kind,
+            lineage: Lineage::of(lineage),
+            node_counts_agree: queried.agreeing(|a, b| a.nodes == b.nodes),
+            truncation_agrees: queried.agreeing(|a, b| a.truncated == b.truncated),
+            columns: Lineage::of(column_side),
+            column_counts_agree: column_run.agreeing(|a, b| a.nodes == b.nodes),
+            column_truncation_agrees: column_run.agreeing(|a, b| a.truncated == b.truncated),
+            paths: Paths::of(path_side),
+            shortest_agrees: path_run.agreeing(|a, b| a.shortest == b.shortest),
+            path_counts_agree: path_run
+                .agreeing(|a, b| a.paths == b.paths && a.truncated == b.truncated),
+        }),
         _ => None,
     };
     Ok(Report {
@@ -158,6 +217,8 @@ async fn run(args: &Args, database_url: Option<&str>) -> Result<Report> {
             concurrency: args.concurrency,
             queries: args.queries,
             depth: args.depth,
+            column_queries: start_columns.len(),
+            path_queries: pairs.len(),
             seed: args.seed,
         },
         workload: WorkloadFacts::of(&workload),
@@ -165,34 +226,51 @@ async fn run(args: &Args, database_url: Option<&str>) -> Result<Report> {
         ids_not_echoed,
         lineage: Lineage::of(&queried.service),
         downstream_queries: report::count_downstream(&starts),
+        columns: Lineage::of(&column_run.service),
+        paths: Paths::of(&path_run.service),
+        pairs_by_jobs: report::count_by_jobs(&pairs),
         reference,
     })
 }
 
-/// Writes the same plans as node/edge rows into fresh scratch tables, and
-/// drops the tables again whether or not that worked.
+/// Writes the same plans as node/edge rows into fresh scratch tables,
+/// counts the rows of each kind on both sides, and drops the tables again
+/// whether or not that worked.
 async fn reference_ingest(
     pool: &PgPool,
     workload: &Workload,
     concurrency: usize,
-) -> Result<(reference::TableOrigin, Ingest)> {
+) -> Result<ReferenceIngest> {
     let tables = reference::create_tables(pool).await?;
     progress(format!("reference ingest, concurrency {concurrency}"));
     let rows: Vec<rows::PlanRows> = workload.plans.iter().map(rows::rows_of).collect();
-    let timed = reference::ingest(pool, Arc::new(rows), concurrency).await;
+    let written = match reference::ingest(pool, Arc::new(rows), concurrency).await {
+        Ok(timed) => reference::rows_by_kind(pool)
+            .await
+            .map(|counts| (timed, counts)),
+        Err(e) => Err(e),
+    };
     let dropped = reference::drop_tables(pool).await;
-    let timed = timed?;
+    let (timed, rows_by_kind) = written?;
     dropped.context("the reference tables may need dropping by hand")?;
     let rows = timed.outputs.iter().sum();
-    Ok((
+    Ok(ReferenceIngest {
         tables,
-        Ingest::new(
+        ingest: Ingest::new(
             workload.plans.len(),
             timed.wall,
             &timed.latencies,
             Some(rows),
         ),
-    ))
+        rows_by_kind,
+    })
+}
+
+/// What the reference ingest phase found.
+struct ReferenceIngest {
+    tables: reference::TableOrigin,
+    ingest: Ingest,
+    rows_by_kind: Vec<reference::KindRows>,
 }
 
 /// Progress goes to stderr so stdout carries only the report.

@@ -1,9 +1,10 @@
-//! The lineage-query phase.
+//! The lineage-query phase, and the timing all query phases share
+//! ([`interleave`]: dataset lineage here, column lineage and paths too).
 //!
-//! Queries run one at a time: this phase measures latency, not throughput,
+//! Queries run one at a time: these phases measure latency, not throughput,
 //! and a lone query is what a person clicking through a lineage view waits
-//! for. When the reference is on, each start node is queried on the service
-//! and with the reference CTE back to back, so slow drift on a noisy machine
+//! for. When the reference is on, each question is asked of the service
+//! and of the reference SQL back to back, so slow drift on a noisy machine
 //! (another tenant, autovacuum, CPU boost) hits both sides alike.
 
 use std::time::{Duration, Instant};
@@ -90,24 +91,45 @@ pub fn choose_starts(workload: &Workload, count: usize) -> Vec<Start> {
         .collect()
 }
 
-/// Latencies and answers of one side, in start order.
-#[derive(Debug, Default)]
-pub struct Side {
+/// Latencies and answers of one side, in question order.
+#[derive(Debug)]
+pub struct Side<A = Answer> {
     pub latencies: Vec<Duration>,
-    pub answers: Vec<Answer>,
+    pub answers: Vec<A>,
 }
 
-impl Side {
-    fn record(&mut self, latency: Duration, answer: Answer) {
+impl<A> Default for Side<A> {
+    fn default() -> Self {
+        Self {
+            latencies: Vec::new(),
+            answers: Vec::new(),
+        }
+    }
+}
+
+impl<A> Side<A> {
+    fn record(&mut self, latency: Duration, answer: A) {
         self.latencies.push(latency);
         self.answers.push(answer);
     }
 }
 
 #[derive(Debug)]
-pub struct QueryRun {
-    pub service: Side,
-    pub reference: Option<Side>,
+pub struct QueryRun<A = Answer> {
+    pub service: Side<A>,
+    pub reference: Option<Side<A>>,
+}
+
+impl<A> QueryRun<A> {
+    /// On how many questions the two sides' answers were `same`; 0 without
+    /// a reference.
+    pub fn agreeing(&self, same: impl Fn(&A, &A) -> bool) -> usize {
+        let Some(reference) = &self.reference else {
+            return 0;
+        };
+        let pairs = self.service.answers.iter().zip(&reference.answers);
+        pairs.filter(|(a, b)| same(a, b)).count()
+    }
 }
 
 /// Warms up, then times every start on the service and, given a pool, on
@@ -119,40 +141,60 @@ pub async fn run(
     starts: &[Start],
     depth: u32,
 ) -> Result<QueryRun> {
-    for start in starts.iter().take(WARM_UP) {
-        lineage(client, base, start, depth).await?;
-        if let Some(pool) = pool {
-            reference::lineage(pool, start, depth).await?;
-        }
-    }
-    let mut service = Side::default();
-    let mut reference = pool.map(|_| Side::default());
-    for (i, start) in starts.iter().enumerate() {
-        // Take turns going first (per pair of starts, as directions alternate
-        // per start), so neither side always finds pages freshly cached.
-        let reference_first = (i / 2) % 2 == 1;
-        if reference_first {
-            time_reference(pool, reference.as_mut(), start, depth).await?;
-        }
-        let begun = Instant::now();
-        let answer = lineage(client, base, start, depth).await?;
-        service.record(begun.elapsed(), answer);
-        if !reference_first {
-            time_reference(pool, reference.as_mut(), start, depth).await?;
-        }
-    }
-    Ok(QueryRun { service, reference })
+    // Take turns going first per pair of starts, as directions alternate
+    // per start, so neither side always finds pages freshly cached.
+    interleave(
+        starts,
+        async |start| lineage(client, base, start, depth).await,
+        pool.map(|pool| async move |start: &Start| reference::lineage(pool, start, depth).await),
+        |i| (i / 2) % 2 == 1,
+    )
+    .await
 }
 
-async fn time_reference(
-    pool: Option<&PgPool>,
-    side: Option<&mut Side>,
-    start: &Start,
-    depth: u32,
-) -> Result<()> {
-    if let (Some(pool), Some(side)) = (pool, side) {
+/// Runs `WARM_UP` untimed questions on each side, then times every
+/// question one at a time on the service and, when there is a reference, on
+/// the reference back to back with it; `reference_first(i)` says which side
+/// asks question `i` first.
+pub async fn interleave<Q, A>(
+    questions: &[Q],
+    service: impl AsyncFn(&Q) -> Result<A>,
+    reference: Option<impl AsyncFn(&Q) -> Result<A>>,
+    reference_first: impl Fn(usize) -> bool,
+) -> Result<QueryRun<A>> {
+    for question in questions.iter().take(WARM_UP) {
+        service(question).await?;
+        if let Some(reference) = &reference {
+            reference(question).await?;
+        }
+    }
+    let mut run = QueryRun {
+        service: Side::default(),
+        reference: reference.as_ref().map(|_| Side::default()),
+    };
+    for (i, question) in questions.iter().enumerate() {
+        let first = reference_first(i);
+        if first {
+            time_reference(&reference, run.reference.as_mut(), question).await?;
+        }
         let begun = Instant::now();
-        let answer = reference::lineage(pool, start, depth).await?;
+        let answer = service(question).await?;
+        run.service.record(begun.elapsed(), answer);
+        if !first {
+            time_reference(&reference, run.reference.as_mut(), question).await?;
+        }
+    }
+    Ok(run)
+}
+
+async fn time_reference<Q, A>(
+    reference: &Option<impl AsyncFn(&Q) -> Result<A>>,
+    side: Option<&mut Side<A>>,
+    question: &Q,
+) -> Result<()> {
+    if let (Some(reference), Some(side)) = (reference, side) {
+        let begun = Instant::now();
+        let answer = reference(question).await?;
         side.record(begun.elapsed(), answer);
     }
     Ok(())

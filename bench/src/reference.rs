@@ -16,6 +16,8 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::query_builder::Separated;
 use sqlx::{Postgres, QueryBuilder, Row};
 
+use crate::columns::Column;
+use crate::paths::{Pair, PathAnswer};
 use crate::query::{Answer, Direction, Start};
 use crate::rows::PlanRows;
 use crate::workers::{self, Timed};
@@ -192,6 +194,66 @@ async fn execute_all(pool: &PgPool, statements: impl IntoIterator<Item = String>
             .with_context(|| format!("running {statement}"))?;
     }
     Ok(())
+}
+
+/// How many rows of one kind the service stored and the reference wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KindRows {
+    /// `node <kind>`, or `edge <kind> <source kind> → <target kind>`, so
+    /// that `derives` between attributes and between columns count apart.
+    pub kind: String,
+    pub service: u64,
+    pub reference: u64,
+}
+
+impl KindRows {
+    pub fn agrees(&self) -> bool {
+        self.service == self.reference
+    }
+}
+
+/// Rows per kind in a node/edge table pair, labelled as in [`KindRows`].
+fn count_sql(node: &str, edge: &str) -> String {
+    format!(
+        "SELECT 'node ' || kind AS kind, count(*) AS rows FROM {node} GROUP BY kind
+         UNION ALL
+         SELECT 'edge ' || e.kind || ' ' || s.kind || ' → ' || t.kind, count(*)
+         FROM {edge} e
+         JOIN {node} s ON s.node_id = e.source_id
+         JOIN {node} t ON t.node_id = e.target_id
+         GROUP BY e.kind, s.kind, t.kind"
+    )
+}
+
+async fn count_rows(pool: &PgPool, node: &str, edge: &str) -> Result<BTreeMap<String, u64>> {
+    let counted: Vec<(String, i64)> = sqlx::query_as(&count_sql(node, edge))
+        .fetch_all(pool)
+        .await
+        .with_context(|| format!("counting the rows of {node}/{edge} by kind"))?;
+    counted
+        .into_iter()
+        .map(|(kind, rows)| Ok((kind, u64::try_from(rows)?)))
+        .collect()
+}
+
+/// The service's `node`/`edge` rows next to the reference's, kind by kind
+/// (a kind only one side has counts 0 on the other). Both sides hold the
+/// same plans only when the service's database held nothing else: `run.sh`
+/// makes a fresh one. Call after both ingests and before dropping the
+/// reference tables.
+pub async fn rows_by_kind(pool: &PgPool) -> Result<Vec<KindRows>> {
+    let service = count_rows(pool, "node", "edge").await?;
+    let reference = count_rows(pool, NODE, EDGE).await?;
+    let kinds: std::collections::BTreeSet<&String> =
+        service.keys().chain(reference.keys()).collect();
+    Ok(kinds
+        .into_iter()
+        .map(|kind| KindRows {
+            kind: kind.clone(),
+            service: service.get(kind).copied().unwrap_or(0),
+            reference: reference.get(kind).copied().unwrap_or(0),
+        })
+        .collect())
 }
 
 /// Writes every plan's rows with `concurrency` transactions in flight;
@@ -396,6 +458,149 @@ pub async fn lineage(pool: &PgPool, start: &Start, depth: u32) -> Result<Answer>
     })
 }
 
+/// Column lineage upstream: `$1` is the start column's key, `$2` the depth
+/// in derivations. The walk follows `derives` edges backwards (from a
+/// column to those it is computed from), one hop per edge; `UNION` over
+/// (node, hops) is the visited guard, as in the dataset walk. The answer is
+/// the reached columns and the `derives` edges between them, found through
+/// the target index, and whether a column at the limit derives from one the
+/// walk did not reach (the service's `truncated`).
+const COLUMN_UPSTREAM_SQL: &str = "WITH RECURSIVE walk(node_id, hops) AS (
+        SELECT node_id, 0 FROM node WHERE key = $1
+      UNION
+        SELECT e.source_id, w.hops + 1
+        FROM walk w
+        JOIN edge e ON e.target_id = w.node_id AND e.kind = 'derives'
+        WHERE w.hops < $2
+    ),
+    sub_nodes AS (
+        SELECT n.node_id, n.key, n.kind, n.name, n.properties, v.hops
+        FROM (SELECT node_id, min(hops) AS hops FROM walk GROUP BY node_id) v
+        JOIN node n USING (node_id)
+    ),
+    leaving AS (
+        SELECT s.key AS here, e.source_id AS far_id, e.properties,
+            s.hops < $2 OR e.source_id IN (SELECT node_id FROM sub_nodes) AS inside
+        FROM sub_nodes s
+        JOIN edge e ON e.target_id = s.node_id AND e.kind = 'derives'
+    ),
+    sub_edges AS (
+        SELECT far.key AS source, l.here AS target, l.properties
+        FROM leaving l
+        JOIN node far ON far.node_id = l.far_id
+        WHERE l.inside
+    )
+    SELECT
+        (SELECT count(*) FROM sub_nodes) AS node_count,
+        (SELECT count(*) FROM sub_edges) AS edge_count,
+        (SELECT max(hops) FROM sub_nodes) AS depth_reached,
+        EXISTS (SELECT 1 FROM leaving WHERE NOT inside) AS truncated,
+        json_build_object(
+            'nodes', (SELECT coalesce(json_agg(json_build_object(
+                'key', key, 'kind', kind, 'name', name, 'properties', properties)), '[]') FROM sub_nodes),
+            'edges', (SELECT coalesce(json_agg(json_build_object(
+                'source', source, 'target', target, 'kind', 'derives', 'properties', properties)), '[]') FROM sub_edges)
+        )::text AS payload";
+
+/// Runs the column walk upstream from `column` and fetches the columns and
+/// derivations as JSON text.
+pub async fn column_lineage(pool: &PgPool, column: &Column, depth: u32) -> Result<Answer> {
+    let key = column.key();
+    let row = sqlx::query(COLUMN_UPSTREAM_SQL)
+        .bind(&key)
+        .bind(i32::try_from(depth)?)
+        .fetch_one(pool)
+        .await
+        .with_context(|| format!("reference column lineage from {key}"))?;
+    let nodes: i64 = row.try_get("node_count")?;
+    let edges: i64 = row.try_get("edge_count")?;
+    let payload: String = row.try_get("payload")?;
+    if nodes == 0 {
+        bail!("reference column lineage: {key} is not in the node table");
+    }
+    if edges == 0 {
+        bail!("reference column lineage: {key} derives from nothing");
+    }
+    Ok(Answer {
+        nodes: usize::try_from(nodes)?,
+        edges: usize::try_from(edges)?,
+        depth_reached: row
+            .try_get::<Option<i32>, _>("depth_reached")?
+            .map(i64::from),
+        truncated: row.try_get("truncated")?,
+        bytes: payload.len(),
+    })
+}
+
+/// Simple paths from `$1` to `$2` along `input`/`output` edges, at most
+/// `$3` edges long: every path from `$1` is extended edge by edge (never
+/// onto a node already on it, which is the visited guard, and never past
+/// `$2`), and the first `$4` that end at `$2` are kept. Extension goes a
+/// level at a time, so the shortest paths come first; `$4` is one more than
+/// the paths wanted, to tell whether there were more (the service's
+/// `truncated`). The answer is the paths as lists of node keys, as JSON
+/// text.
+const PATHS_SQL: &str = "WITH RECURSIVE goal AS (
+        SELECT node_id FROM node WHERE key = $2
+    ),
+    paths(node_id, path) AS (
+        SELECT node_id, ARRAY[node_id] FROM node WHERE key = $1
+      UNION ALL
+        SELECT e.target_id, p.path || e.target_id
+        FROM paths p
+        JOIN edge e ON e.source_id = p.node_id AND e.kind IN ('input', 'output')
+        WHERE cardinality(p.path) <= $3
+            AND e.target_id <> ALL (p.path)
+            AND p.node_id <> (SELECT node_id FROM goal)
+    ),
+    found AS (
+        SELECT path FROM paths WHERE node_id = (SELECT node_id FROM goal) LIMIT $4
+    ),
+    ranked AS (
+        SELECT path, row_number() OVER () AS rank FROM found
+    )
+    SELECT
+        (SELECT count(*) FROM found) AS path_count,
+        (SELECT min(cardinality(path)) - 1 FROM found) AS shortest,
+        json_build_object(
+            'paths', (SELECT coalesce(json_agg(k.keys ORDER BY r.rank), '[]')
+                FROM ranked r,
+                LATERAL (SELECT json_agg(n.key ORDER BY o.i) AS keys
+                    FROM unnest(r.path) WITH ORDINALITY AS o(id, i)
+                    JOIN node n ON n.node_id = o.id) k
+                WHERE r.rank < $4),
+            'truncated', (SELECT count(*) FROM found) >= $4
+        )::text AS payload";
+
+/// Lists up to `max_paths` simple paths of at most `max_length` edges for
+/// `pair`.
+pub async fn paths(
+    pool: &PgPool,
+    pair: &Pair,
+    max_paths: usize,
+    max_length: usize,
+) -> Result<PathAnswer> {
+    let row = sqlx::query(PATHS_SQL)
+        .bind(&pair.from)
+        .bind(&pair.to)
+        .bind(i32::try_from(max_length)?)
+        .bind(i64::try_from(max_paths + 1)?)
+        .fetch_one(pool)
+        .await
+        .with_context(|| format!("reference paths from {} to {}", pair.from, pair.to))?;
+    let found = usize::try_from(row.try_get::<i64, _>("path_count")?)?;
+    let payload: String = row.try_get("payload")?;
+    let Some(shortest) = row.try_get::<Option<i32>, _>("shortest")? else {
+        bail!("reference paths: none from {} to {}", pair.from, pair.to);
+    };
+    Ok(PathAnswer {
+        paths: found.min(max_paths),
+        shortest: usize::try_from(shortest)?,
+        truncated: found > max_paths,
+        bytes: payload.len(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -426,6 +631,15 @@ mod tests {
     }
 
     #[test]
+    fn kinds_are_counted_per_table_and_edge_ends() {
+        let sql = count_sql(NODE, EDGE);
+        assert!(sql.contains(&format!("FROM {NODE} GROUP BY kind")));
+        assert!(sql.contains(&format!("FROM {EDGE} e")));
+        assert!(sql.contains("GROUP BY e.kind, s.kind, t.kind"));
+        assert!(!sql.contains("FROM node") && !sql.contains("FROM edge"));
+    }
+
+    #[test]
     fn traversals_step_the_right_way() {
         assert!(DOWNSTREAM_SQL.contains("SELECT e.target_id"));
         assert!(DOWNSTREAM_SQL.contains("e.source_id = w.node_id"));
@@ -436,5 +650,21 @@ mod tests {
         assert!(DOWNSTREAM_SQL.contains("SELECT l.here AS source, far.key AS target"));
         assert!(UPSTREAM_SQL.contains("SELECT far.key AS source, l.here AS target"));
         assert!(UPSTREAM_SQL.contains("e.source_id IN (SELECT node_id FROM sub_nodes) AS inside"));
+    }
+
+    #[test]
+    fn column_walk_goes_back_along_derivations() {
+        assert!(COLUMN_UPSTREAM_SQL.contains("SELECT e.source_id, w.hops + 1"));
+        assert!(COLUMN_UPSTREAM_SQL.contains("e.target_id = w.node_id AND e.kind = 'derives'"));
+        assert!(COLUMN_UPSTREAM_SQL.contains("WHERE w.hops < $2"));
+        assert!(COLUMN_UPSTREAM_SQL.contains("SELECT far.key AS source, l.here AS target"));
+    }
+
+    #[test]
+    fn paths_go_forward_without_revisiting() {
+        assert!(PATHS_SQL.contains("e.source_id = p.node_id AND e.kind IN ('input', 'output')"));
+        assert!(PATHS_SQL.contains("e.target_id <> ALL (p.path)"));
+        assert!(PATHS_SQL.contains("cardinality(p.path) <= $3"));
+        assert!(PATHS_SQL.contains("LIMIT $4"));
     }
 }

@@ -14,8 +14,9 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
 
 use crate::generate::{Layer, Workload};
-use crate::query::{Direction, Side, Start};
-use crate::reference::TableOrigin;
+use crate::paths::{self, Pair, PathAnswer};
+use crate::query::{Answer, Direction, Side, Start};
+use crate::reference::{KindRows, TableOrigin};
 use crate::stats::{Summary, ratio, round3};
 
 /// The run's settings, echoed so a JSON file explains itself.
@@ -26,6 +27,8 @@ pub struct Settings {
     pub concurrency: usize,
     pub queries: usize,
     pub depth: u32,
+    pub column_queries: usize,
+    pub path_queries: usize,
     pub seed: u64,
 }
 
@@ -92,9 +95,8 @@ pub struct Lineage {
 impl Lineage {
     pub fn of(side: &Side) -> Self {
         let count = side.answers.len().max(1) as f64;
-        let mean = |f: fn(&crate::query::Answer) -> usize| {
-            side.answers.iter().map(f).sum::<usize>() as f64 / count
-        };
+        let mean =
+            |f: fn(&Answer) -> usize| side.answers.iter().map(f).sum::<usize>() as f64 / count;
         Self {
             latency: Summary::of(&side.latencies),
             mean_nodes: mean(|a| a.nodes),
@@ -117,17 +119,73 @@ impl Lineage {
     }
 }
 
+/// One side of the path phase.
+#[derive(Debug, Clone)]
+pub struct Paths {
+    pub latency: Summary,
+    pub mean_paths: f64,
+    pub mean_shortest: f64,
+    pub mean_bytes: f64,
+    /// Answers that said more paths exist than were listed.
+    pub truncated: usize,
+}
+
+impl Paths {
+    pub fn of(side: &Side<PathAnswer>) -> Self {
+        let count = side.answers.len().max(1) as f64;
+        let mean =
+            |f: fn(&PathAnswer) -> usize| side.answers.iter().map(f).sum::<usize>() as f64 / count;
+        Self {
+            latency: Summary::of(&side.latencies),
+            mean_paths: mean(|a| a.paths),
+            mean_shortest: mean(|a| a.shortest),
+            mean_bytes: mean(|a| a.bytes),
+            truncated: side.answers.iter().filter(|a| a.truncated).count(),
+        }
+    }
+
+    fn to_json(&self) -> Value {
+        json!({
+            "latency": self.latency.to_json(),
+            "mean_paths": round3(self.mean_paths),
+            "mean_shortest_edges": round3(self.mean_shortest),
+            "mean_answer_bytes": round3(self.mean_bytes),
+            "truncated_answers": self.truncated,
+        })
+    }
+}
+
 /// The reference side, when it ran.
 #[derive(Debug, Clone)]
 pub struct Reference {
     pub tables: TableOrigin,
     pub ingest: Ingest,
+    /// Rows per node and edge kind, the service's next to the reference's:
+    /// a check that the ingest ratio compares the same amount of work.
+    pub rows_by_kind: Vec<KindRows>,
     pub lineage: Lineage,
     /// Queries where both sides returned the same number of nodes: a cheap
     /// check that the two traversals really answer the same question.
     pub node_counts_agree: usize,
     /// Queries where both sides agreed on whether the depth cut nodes off.
     pub truncation_agrees: usize,
+    pub columns: Lineage,
+    /// Column queries where both sides returned the same number of columns,
+    /// and agreed on truncation.
+    pub column_counts_agree: usize,
+    pub column_truncation_agrees: usize,
+    pub paths: Paths,
+    /// Path queries where both sides' shortest paths had the same length,
+    /// listed as many paths, and agreed on whether there were more.
+    pub shortest_agrees: usize,
+    pub path_counts_agree: usize,
+}
+
+impl Reference {
+    /// Kinds of which both sides stored as many rows.
+    pub fn kinds_agreeing(&self) -> usize {
+        self.rows_by_kind.iter().filter(|k| k.agrees()).count()
+    }
 }
 
 /// Everything one run measured.
@@ -141,6 +199,10 @@ pub struct Report {
     pub ids_not_echoed: usize,
     pub lineage: Lineage,
     pub downstream_queries: usize,
+    pub columns: Lineage,
+    pub paths: Paths,
+    /// How many path pairs are 1, 2, … jobs apart.
+    pub pairs_by_jobs: Vec<usize>,
     pub reference: Option<Reference>,
 }
 
@@ -155,6 +217,8 @@ pub struct WorkloadFacts {
     pub input_edges: usize,
     pub mean_plan_bytes: f64,
     pub mean_event_bytes: f64,
+    /// Columns per dataset, over every dataset of the platform.
+    pub mean_columns: f64,
 }
 
 impl WorkloadFacts {
@@ -171,8 +235,21 @@ impl WorkloadFacts {
             mean_plan_bytes: workload.total_body_bytes() as f64 / count,
             mean_event_bytes: workload.plans.iter().map(|p| p.event.len()).sum::<usize>() as f64
                 / count,
+            mean_columns: {
+                let layers = std::iter::once(Layer::Source).chain(Layer::LAKE);
+                let datasets: Vec<&String> = layers.flat_map(|l| workload.datasets(l)).collect();
+                let columns: usize = datasets.iter().map(|d| workload.columns(d).len()).sum();
+                columns as f64 / datasets.len().max(1) as f64
+            },
         }
     }
+}
+
+/// How many pairs are 1, 2, … `paths::MAX_LENGTH / 2` jobs apart.
+pub fn count_by_jobs(pairs: &[Pair]) -> Vec<usize> {
+    (1..=paths::MAX_LENGTH / 2)
+        .map(|jobs| pairs.iter().filter(|p| p.jobs == jobs).count())
+        .collect()
 }
 
 pub fn count_downstream(starts: &[Start]) -> usize {
@@ -189,11 +266,24 @@ pub struct Ratios {
     pub ingest_plans_per_s: Option<f64>,
     pub lineage_p50: Option<f64>,
     pub lineage_p99: Option<f64>,
+    pub column_lineage_p50: Option<f64>,
+    pub column_lineage_p99: Option<f64>,
+    pub paths_p50: Option<f64>,
+    pub paths_p99: Option<f64>,
 }
 
 impl Report {
     pub fn ratios(&self) -> Option<Ratios> {
         let reference = self.reference.as_ref()?;
+        let latency = |service: &Summary, reference: &Summary| {
+            (
+                ratio(service.p50_ms, reference.p50_ms),
+                ratio(service.p99_ms, reference.p99_ms),
+            )
+        };
+        let (column_lineage_p50, column_lineage_p99) =
+            latency(&self.columns.latency, &reference.columns.latency);
+        let (paths_p50, paths_p99) = latency(&self.paths.latency, &reference.paths.latency);
         Some(Ratios {
             ingest_plans_per_s: ratio(self.ingest.plans_per_s(), reference.ingest.plans_per_s()),
             lineage_p50: ratio(
@@ -204,6 +294,10 @@ impl Report {
                 self.lineage.latency.p99_ms,
                 reference.lineage.latency.p99_ms,
             ),
+            column_lineage_p50,
+            column_lineage_p99,
+            paths_p50,
+            paths_p99,
         })
     }
 
@@ -211,11 +305,14 @@ impl Report {
         let s = &self.settings;
         let w = &self.workload;
         json!({
-            "format": 1,
+            "format": 2,
             "started": self.started.to_rfc3339_opts(SecondsFormat::Secs, true),
             "settings": {
                 "url": s.url, "plans": s.plans, "concurrency": s.concurrency,
                 "queries": s.queries, "depth": s.depth, "seed": s.seed,
+                "column_queries": s.column_queries, "column_depth": crate::columns::DEPTH,
+                "path_queries": s.path_queries, "max_paths": paths::MAX_PATHS,
+                "max_length": paths::MAX_LENGTH,
                 "reference": self.reference.is_some(),
             },
             "machine": {
@@ -231,6 +328,8 @@ impl Report {
                 "input_edges": w.input_edges,
                 "mean_plan_bytes": round3(w.mean_plan_bytes),
                 "mean_event_bytes": round3(w.mean_event_bytes),
+                "mean_columns_per_dataset": round3(w.mean_columns),
+                "path_pairs_by_jobs": self.pairs_by_jobs,
             },
             "headwater": {
                 "ingest": self.ingest.to_json(),
@@ -238,18 +337,34 @@ impl Report {
                 "lineage": self.lineage.to_json(),
                 "downstream_queries": self.downstream_queries,
                 "upstream_queries": s.queries - self.downstream_queries,
+                "column_lineage": self.columns.to_json(),
+                "paths": self.paths.to_json(),
             },
             "reference": self.reference.as_ref().map(|r| json!({
                 "tables": r.tables.describe(),
                 "ingest": r.ingest.to_json(),
+                "rows_by_kind": r.rows_by_kind.iter().map(|k| json!({
+                    "kind": k.kind, "headwater": k.service, "reference": k.reference,
+                })).collect::<Vec<_>>(),
+                "row_kinds_agree": r.kinds_agreeing(),
                 "lineage": r.lineage.to_json(),
                 "node_counts_agree": r.node_counts_agree,
                 "truncation_agrees": r.truncation_agrees,
+                "column_lineage": r.columns.to_json(),
+                "column_counts_agree": r.column_counts_agree,
+                "column_truncation_agrees": r.column_truncation_agrees,
+                "paths": r.paths.to_json(),
+                "shortest_agrees": r.shortest_agrees,
+                "path_counts_agree": r.path_counts_agree,
             })),
             "ratios": self.ratios().map(|r| json!({
                 "ingest_plans_per_s": r.ingest_plans_per_s.map(round3),
                 "lineage_p50": r.lineage_p50.map(round3),
                 "lineage_p99": r.lineage_p99.map(round3),
+                "column_lineage_p50": r.column_lineage_p50.map(round3),
+                "column_lineage_p99": r.column_lineage_p99.map(round3),
+                "paths_p50": r.paths_p50.map(round3),
+                "paths_p99": r.paths_p99.map(round3),
             })),
         })
     }
@@ -283,7 +398,10 @@ impl Report {
         let mut out = String::new();
         self.render_header(&mut out);
         self.render_ingest(&mut out);
+        self.render_rows_by_kind(&mut out);
         self.render_lineage(&mut out);
+        self.render_columns(&mut out);
+        self.render_paths(&mut out);
         self.render_ratios(&mut out);
         out
     }
@@ -307,14 +425,15 @@ impl Report {
         line(
             out,
             format!(
-                "  workload    {} plans ({}), seed {}, {:.1} KB per plan, {} source datasets, {} input edges, longest path {} jobs",
+                "  workload    {} plans ({}), seed {}, {:.1} KB per plan, {} source datasets, {} input edges, longest path {} jobs, {:.1} columns per dataset",
                 s.plans,
                 layers.join(" / "),
                 s.seed,
                 w.mean_plan_bytes / 1024.0,
                 w.source_datasets,
                 w.input_edges,
-                w.longest_path
+                w.longest_path,
+                w.mean_columns
             ),
         );
         line(
@@ -326,6 +445,20 @@ impl Report {
                 s.depth,
                 self.downstream_queries,
                 s.queries - self.downstream_queries
+            ),
+        );
+        let apart: Vec<String> = self.pairs_by_jobs.iter().map(usize::to_string).collect();
+        line(
+            out,
+            format!(
+                "              {} column-lineage queries upstream from mart columns at depth {}; {} path queries (maxPaths {}, maxLength {}), pairs 1..{} jobs apart: {}",
+                s.column_queries,
+                crate::columns::DEPTH,
+                s.path_queries,
+                paths::MAX_PATHS,
+                paths::MAX_LENGTH,
+                self.pairs_by_jobs.len(),
+                apart.join("/")
             ),
         );
         let reference = match &self.reference {
@@ -356,6 +489,42 @@ impl Report {
         comparison(out, "Ingest (plan + event)", &self.ingest, reference, &rows);
     }
 
+    /// Stored rows per kind on both sides, differences marked.
+    fn render_rows_by_kind(&self, out: &mut String) {
+        let Some(reference) = &self.reference else {
+            return;
+        };
+        line(out, String::new());
+        line(
+            out,
+            format!(
+                "{:<44}{:>10}{:>11}",
+                "Stored rows by kind", "Headwater", "reference"
+            ),
+        );
+        for kind in &reference.rows_by_kind {
+            let mark = if kind.agrees() { "" } else { "   differs" };
+            line(
+                out,
+                format!(
+                    "  {:<42}{:>10}{:>11}{mark}",
+                    kind.kind, kind.service, kind.reference
+                ),
+            );
+        }
+        let total =
+            |side: fn(&KindRows) -> u64| reference.rows_by_kind.iter().map(side).sum::<u64>();
+        line(
+            out,
+            format!(
+                "  {:<42}{:>10}{:>11}",
+                "all",
+                total(|k| k.service),
+                total(|k| k.reference)
+            ),
+        );
+    }
+
     fn render_lineage(&self, out: &mut String) {
         let rows: [Figure<Lineage>; 7] = [
             ("  p50 ms", |l| fixed(l.latency.p50_ms)),
@@ -371,6 +540,36 @@ impl Report {
         let title = format!("Lineage (depth {})", self.settings.depth);
         let reference = self.reference.as_ref().map(|r| &r.lineage);
         comparison(out, &title, &self.lineage, reference, &rows);
+    }
+
+    fn render_columns(&self, out: &mut String) {
+        let rows: [Figure<Lineage>; 7] = [
+            ("  p50 ms", |l| fixed(l.latency.p50_ms)),
+            ("  p99 ms", |l| fixed(l.latency.p99_ms)),
+            ("  mean ms", |l| fixed(l.latency.mean_ms)),
+            ("  mean columns", |l| fixed(l.mean_nodes)),
+            ("  mean derivations", |l| fixed(l.mean_edges)),
+            ("  max depth reached", |l| {
+                l.max_depth_reached.map_or("-".into(), |d| d.to_string())
+            }),
+            ("  truncated answers", |l| l.truncated.to_string()),
+        ];
+        let title = format!("Column lineage (depth {})", crate::columns::DEPTH);
+        let reference = self.reference.as_ref().map(|r| &r.columns);
+        comparison(out, &title, &self.columns, reference, &rows);
+    }
+
+    fn render_paths(&self, out: &mut String) {
+        let rows: [Figure<Paths>; 6] = [
+            ("  p50 ms", |p| fixed(p.latency.p50_ms)),
+            ("  p99 ms", |p| fixed(p.latency.p99_ms)),
+            ("  mean ms", |p| fixed(p.latency.mean_ms)),
+            ("  mean paths listed", |p| fixed(p.mean_paths)),
+            ("  mean shortest (edges)", |p| fixed(p.mean_shortest)),
+            ("  more paths than listed", |p| p.truncated.to_string()),
+        ];
+        let reference = self.reference.as_ref().map(|r| &r.paths);
+        comparison(out, "Paths", &self.paths, reference, &rows);
     }
 
     fn render_ratios(&self, out: &mut String) {
@@ -389,6 +588,10 @@ impl Report {
                 "lower is better; 1.00 = as fast as raw SQL",
             ),
             ("lineage p99", ratios.lineage_p99, "lower is better"),
+            ("column p50", ratios.column_lineage_p50, "lower is better"),
+            ("column p99", ratios.column_lineage_p99, "lower is better"),
+            ("paths p50", ratios.paths_p50, "lower is better"),
+            ("paths p99", ratios.paths_p99, "lower is better"),
         ];
         line(out, String::new());
         line(out, "Ratios (Headwater / reference)".into());
@@ -399,8 +602,32 @@ impl Report {
         line(
             out,
             format!(
+                "  stored rows agreed on {} of {} kinds",
+                reference.kinds_agreeing(),
+                reference.rows_by_kind.len()
+            ),
+        );
+        line(
+            out,
+            format!(
                 "  node counts agreed on {} of {} queries, truncation on {}",
                 reference.node_counts_agree, self.settings.queries, reference.truncation_agrees
+            ),
+        );
+        line(
+            out,
+            format!(
+                "  column counts agreed on {} of {} queries, truncation on {}",
+                reference.column_counts_agree,
+                self.settings.column_queries,
+                reference.column_truncation_agrees
+            ),
+        );
+        line(
+            out,
+            format!(
+                "  shortest path agreed on {} of {} pairs, paths listed on {}",
+                reference.shortest_agrees, self.settings.path_queries, reference.path_counts_agree
             ),
         );
     }
@@ -464,6 +691,20 @@ mod tests {
         }
     }
 
+    /// Four path answers, the last of them with more paths than listed.
+    fn path_side(ms: u64) -> Side<PathAnswer> {
+        let answer = |truncated| PathAnswer {
+            paths: if truncated { 10 } else { 2 },
+            shortest: 4,
+            truncated,
+            bytes: 300,
+        };
+        Side {
+            latencies: vec![Duration::from_millis(ms); 4],
+            answers: vec![answer(false), answer(false), answer(false), answer(true)],
+        }
+    }
+
     fn report(reference: bool) -> Report {
         let workload = crate::generate::generate(20, 1);
         Report {
@@ -474,6 +715,8 @@ mod tests {
                 concurrency: 2,
                 queries: 4,
                 depth: 10,
+                column_queries: 4,
+                path_queries: 4,
                 seed: 1,
             },
             workload: WorkloadFacts::of(&workload),
@@ -486,6 +729,9 @@ mod tests {
             ids_not_echoed: 0,
             lineage: Lineage::of(&side(8, 5)),
             downstream_queries: 2,
+            columns: Lineage::of(&side(3, 4)),
+            paths: Paths::of(&path_side(9)),
+            pairs_by_jobs: vec![1, 1, 1, 1, 0],
             reference: reference.then(|| Reference {
                 tables: TableOrigin::DocumentedShape,
                 ingest: Ingest::new(
@@ -494,9 +740,27 @@ mod tests {
                     &[Duration::from_millis(2)],
                     Some(100),
                 ),
+                rows_by_kind: vec![
+                    KindRows {
+                        kind: "edge derives field → field".into(),
+                        service: 7,
+                        reference: 7,
+                    },
+                    KindRows {
+                        kind: "node field".into(),
+                        service: 9,
+                        reference: 8,
+                    },
+                ],
                 lineage: Lineage::of(&side(2, 5)),
                 node_counts_agree: 4,
                 truncation_agrees: 4,
+                columns: Lineage::of(&side(1, 4)),
+                column_counts_agree: 4,
+                column_truncation_agrees: 3,
+                paths: Paths::of(&path_side(3)),
+                shortest_agrees: 4,
+                path_counts_agree: 2,
             }),
         }
     }
@@ -506,6 +770,10 @@ mod tests {
         let ratios = report(true).ratios().unwrap();
         assert_eq!(ratios.ingest_plans_per_s, Some(0.5));
         assert_eq!(ratios.lineage_p50, Some(4.0));
+        assert_eq!(ratios.column_lineage_p50, Some(3.0));
+        assert_eq!(ratios.column_lineage_p99, Some(3.0));
+        assert_eq!(ratios.paths_p50, Some(3.0));
+        assert_eq!(ratios.paths_p99, Some(3.0));
         assert!(report(false).ratios().is_none());
     }
 
@@ -518,9 +786,42 @@ mod tests {
         assert_eq!(json["headwater"]["lineage"]["truncated_answers"], json!(1));
         assert_eq!(json["reference"]["truncation_agrees"], json!(4));
         assert!(json["workload"]["longest_path_jobs"].as_u64().unwrap() >= 1);
+        assert_eq!(json["ratios"]["column_lineage_p50"], json!(3.0));
+        assert_eq!(json["ratios"]["paths_p99"], json!(3.0));
+        assert_eq!(json["headwater"]["paths"]["truncated_answers"], json!(1));
+        assert_eq!(json["headwater"]["paths"]["mean_paths"], json!(4.0));
+        assert_eq!(json["reference"]["column_truncation_agrees"], json!(3));
+        assert_eq!(json["reference"]["path_counts_agree"], json!(2));
+        assert_eq!(json["reference"]["row_kinds_agree"], json!(1));
+        assert_eq!(
+            json["reference"]["rows_by_kind"][1],
+            json!({"kind": "node field", "headwater": 9, "reference": 8})
+        );
+        assert_eq!(
+            json["workload"]["path_pairs_by_jobs"],
+            json!([1, 1, 1, 1, 0])
+        );
         let text = report.render();
         assert!(text.contains("Ratios"));
         assert!(text.contains("truncation on 4"));
+        assert!(text.contains("Column lineage (depth 10)"));
+        assert!(text.contains("column counts agreed on 4 of 4 queries, truncation on 3"));
+        assert!(text.contains("shortest path agreed on 4 of 4 pairs, paths listed on 2"));
+        assert!(text.contains("stored rows agreed on 1 of 2 kinds"));
+        let field = text.lines().find(|l| l.starts_with("  node field"));
+        assert_eq!(
+            field.map(|l| l.split_whitespace().collect::<Vec<_>>()),
+            Some(vec!["node", "field", "9", "8", "differs"])
+        );
+        assert!(
+            text.lines()
+                .any(|l| l.split_whitespace().eq(["all", "16", "15"]))
+        );
+        let paths_p50 = text.lines().find(|l| l.starts_with("  paths p50"));
+        assert_eq!(
+            paths_p50.map(|l| l.split_whitespace().nth(2)),
+            Some(Some("3.00"))
+        );
         let truncated = text.lines().find(|l| l.contains("truncated answers"));
         assert_eq!(
             truncated.map(|l| l.split_whitespace().collect::<Vec<_>>()),

@@ -3,14 +3,16 @@
 //! The reference must store the same graph the service stores, or the ingest
 //! ratio would compare different amounts of work. So the rows mirror a full
 //! Spline plan graph, not just its lineage: the job and its datasets, one
-//! node per operation and per attribute, the run from the event, and the
-//! edges between them (`input`/`output` for lineage, plus `reads_from`,
-//! `writes_to`, `has_operation`, `data_flow`, `produces`, `derives`,
-//! `run_of`). Properties carry the same JSON the plan had, so row sizes match
-//! too. What the reference leaves out is the service's own overhead: HTTP,
-//! parsing, validation, and keeping the raw request bodies.
+//! node per operation and per attribute, the run from the event, the columns
+//! of the datasets read and written (`field` nodes), and the edges between
+//! them (`input`/`output` for lineage, plus `reads_from`, `writes_to`,
+//! `has_operation`, `data_flow`, `produces`, `derives` between attributes
+//! and between columns, `has_field`, `run_of`). Properties carry the same
+//! JSON the plan had, so row sizes match too. What the reference leaves out
+//! is the service's own overhead: HTTP, parsing, validation, and keeping the
+//! raw request bodies.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use serde_json::{Map, Value, json};
 
@@ -57,6 +59,11 @@ pub fn dataset_key(uri: &str) -> String {
     format!("dataset:{uri}")
 }
 
+/// The key of a dataset's column: `field:<dataset uri>#<column name>`.
+pub fn field_key(uri: &str, column: &str) -> String {
+    format!("field:{uri}#{column}")
+}
+
 fn job_key(plan: &Plan) -> String {
     format!("job:{}", plan.id)
 }
@@ -77,6 +84,7 @@ pub fn rows_of(plan: &Plan) -> PlanRows {
     rows.datasets(plan, &body);
     rows.operations(plan, &body);
     rows.attributes(plan, &body);
+    rows.columns(plan, &body);
     rows.run(plan);
     PlanRows {
         nodes: rows.nodes.into_values().collect(),
@@ -187,7 +195,7 @@ impl Rows {
     /// Attribute nodes, `produces` from the operation that introduces each
     /// attribute, and `derives` from the attributes its expression reads.
     fn attributes(&mut self, plan: &Plan, body: &Value) {
-        let producers = introducing_operations(body);
+        let producers = schemas(body).producers;
         let expressions = Expressions::new(body);
         for attribute in array(&body["attributes"]) {
             let id = str_of(&attribute["id"]);
@@ -199,16 +207,74 @@ impl Rows {
             if let Some(op) = producers.get(id) {
                 self.edge(op_key(plan, op), key.clone(), "produces", json!({}));
             }
-            let mut sources = Vec::new();
-            let text: Vec<String> = array(&attribute["childRefs"])
-                .iter()
-                .map(|r| expressions.render(r, &mut sources, 0))
-                .collect();
-            for source in sources {
-                let properties = json!({"expression": text.join(", ")});
-                self.edge(attr_key(plan, &source), key.clone(), "derives", properties);
+            let Some(derivation) = expressions.derive(array(&attribute["childRefs"])) else {
+                continue;
+            };
+            for source in derivation.sources {
+                let properties = json!({"expression": derivation.expression});
+                self.edge(attr_key(plan, source), key.clone(), "derives", properties);
             }
         }
+    }
+
+    /// The columns of the datasets read and written, and how the written
+    /// columns derive from the read ones, as the service draws them: each
+    /// read's output attributes are columns (`field` nodes, with a
+    /// `has_field` edge from the dataset and the attribute's position as
+    /// `index`) of every data source that read reads; the write's input
+    /// schema is the columns of the dataset written; and each written column
+    /// `derives` from the columns of the read attributes its attribute is
+    /// computed from, following `childRefs` through expressions and
+    /// intermediate attributes (an aggregate's, say). The edge carries the
+    /// written attribute's own expression (`null` when it is a read column
+    /// passed through) and the job.
+    fn columns(&mut self, plan: &Plan, body: &Value) {
+        let ops = &body["operations"];
+        let expressions = Expressions::new(body);
+        let mut read_columns: HashMap<&str, Vec<String>> = HashMap::new();
+        for read in array(&ops["reads"]) {
+            for uri in array(&read["inputSources"]) {
+                for (index, attribute) in array(&read["output"]).iter().enumerate() {
+                    let attribute = str_of(attribute);
+                    let Some(name) = expressions.attribute_names.get(attribute) else {
+                        continue;
+                    };
+                    let column = self.column(str_of(uri), name, index);
+                    read_columns.entry(attribute).or_default().push(column);
+                }
+            }
+        }
+        let write = &ops["write"];
+        let written = str_of(&write["outputSource"]);
+        let outputs = schemas(body).outputs;
+        let job = job_key(plan);
+        let schema = inherited_schema(array(&write["childIds"]), &outputs);
+        for (index, attribute) in schema.into_iter().enumerate() {
+            let Some(name) = expressions.attribute_names.get(attribute) else {
+                continue;
+            };
+            let target = self.column(written, name, index);
+            let expression = expressions
+                .derive(expressions.child_refs(attribute))
+                .map(|d| d.expression);
+            for origin in expressions.origins(attribute, &read_columns) {
+                for source in &read_columns[origin] {
+                    let properties = json!({"expression": expression, "job": job});
+                    self.edge(source.clone(), target.clone(), "derives", properties);
+                }
+            }
+        }
+    }
+
+    /// One column of the dataset at `uri`: its node and the dataset's
+    /// `has_field` edge to it. Returns its key.
+    fn column(&mut self, uri: &str, name: &str, index: usize) -> String {
+        let dataset = dataset_key(uri);
+        let key = field_key(uri, name);
+        let properties = json!({"name": name, "dataset": dataset});
+        self.node(key.clone(), "field", name, properties);
+        self.edge(dataset, key.clone(), "has_field", json!({"index": index}));
+        key
     }
 
     /// The execution event becomes a run node linked to its job.
@@ -234,28 +300,64 @@ fn str_of(value: &Value) -> &str {
     value.as_str().unwrap_or_default()
 }
 
-/// Which operation first outputs each attribute without inheriting it from
-/// a child. Reads come first; the generator lists the other operations
-/// children-first, so one pass in document order sees inputs before users.
-fn introducing_operations(body: &Value) -> HashMap<String, String> {
+/// The output schemas of a plan's operations, and which operation
+/// introduces each attribute.
+struct Schemas<'a> {
+    /// Operation id → its output attributes: as declared, or else inherited
+    /// from its inputs in order.
+    outputs: HashMap<&'a str, Vec<&'a str>>,
+    /// Attribute id → the first operation (reads first, then the others)
+    /// whose output lists it while none of its inputs' outputs do.
+    producers: HashMap<&'a str, &'a str>,
+}
+
+/// Reads come first; the generator lists the other operations
+/// children-first, so one pass in document order sees inputs before users
+/// (the service sorts them topologically, which comes to the same).
+fn schemas(body: &Value) -> Schemas<'_> {
     let ops = &body["operations"];
-    let mut outputs: HashMap<&str, HashSet<&str>> = HashMap::new();
+    let mut outputs: HashMap<&str, Vec<&str>> = HashMap::new();
     let mut producers = HashMap::new();
-    for op in array(&ops["reads"]).iter().chain(array(&ops["other"])) {
-        let id = str_of(&op["id"]);
-        let inherited: HashSet<&str> = array(&op["childIds"])
-            .iter()
-            .flat_map(|child| outputs.get(str_of(child)).into_iter().flatten().copied())
-            .collect();
-        let own: HashSet<&str> = array(&op["output"]).iter().map(str_of).collect();
-        for attribute in own.difference(&inherited) {
-            producers
-                .entry((*attribute).to_owned())
-                .or_insert_with(|| id.to_owned());
+    for read in array(&ops["reads"]) {
+        let id = str_of(&read["id"]);
+        let own: Vec<&str> = array(&read["output"]).iter().map(str_of).collect();
+        for attribute in &own {
+            producers.entry(*attribute).or_insert(id);
         }
         outputs.insert(id, own);
     }
-    producers
+    for op in array(&ops["other"]) {
+        let id = str_of(&op["id"]);
+        let inherited = inherited_schema(array(&op["childIds"]), &outputs);
+        let own: Vec<&str> = match op["output"].as_array() {
+            Some(declared) => declared.iter().map(str_of).collect(),
+            None => inherited.clone(),
+        };
+        for attribute in own.iter().filter(|a| !inherited.contains(a)) {
+            producers.entry(*attribute).or_insert(id);
+        }
+        outputs.insert(id, own);
+    }
+    Schemas { outputs, producers }
+}
+
+/// The attributes an operation receives from its inputs (`children`), in
+/// order, without repeats.
+fn inherited_schema<'a>(children: &[Value], outputs: &HashMap<&str, Vec<&'a str>>) -> Vec<&'a str> {
+    let mut seen = HashSet::new();
+    children
+        .iter()
+        .flat_map(|child| outputs.get(str_of(child)).into_iter().flatten())
+        .filter(|attribute| seen.insert(**attribute))
+        .copied()
+        .collect()
+}
+
+/// Where an attribute comes from: the nearest attributes its expression
+/// reads, and the expression as text.
+struct Derivation<'a> {
+    sources: BTreeSet<&'a str>,
+    expression: String,
 }
 
 /// Expression lookup, to walk `childRefs` down to the attributes they read.
@@ -263,30 +365,81 @@ struct Expressions<'a> {
     functions: HashMap<&'a str, &'a Value>,
     constants: HashMap<&'a str, &'a Value>,
     attribute_names: HashMap<&'a str, &'a str>,
+    attribute_refs: HashMap<&'a str, &'a [Value]>,
 }
 
 impl<'a> Expressions<'a> {
     fn new(body: &'a Value) -> Self {
         let by_id = |items: &'a Value| array(items).iter().map(|v| (str_of(&v["id"]), v)).collect();
+        let attributes = array(&body["attributes"]);
         Self {
             functions: by_id(&body["expressions"]["functions"]),
             constants: by_id(&body["expressions"]["constants"]),
-            attribute_names: array(&body["attributes"])
+            attribute_names: attributes
                 .iter()
                 .map(|a| (str_of(&a["id"]), str_of(&a["name"])))
+                .collect(),
+            attribute_refs: attributes
+                .iter()
+                .map(|a| (str_of(&a["id"]), array(&a["childRefs"])))
                 .collect(),
         }
     }
 
+    /// The `childRefs` of an attribute; none for one not computed here.
+    fn child_refs(&self, attribute: &str) -> &'a [Value] {
+        self.attribute_refs
+            .get(attribute)
+            .copied()
+            .unwrap_or_default()
+    }
+
+    /// Follows `refs` down to attributes; `None` when they reach none (a
+    /// column computed from literals only derives from nothing).
+    fn derive(&self, refs: &'a [Value]) -> Option<Derivation<'a>> {
+        let mut sources = BTreeSet::new();
+        let text: Vec<String> = refs
+            .iter()
+            .map(|r| self.render(r, &mut sources, 0))
+            .collect();
+        (!sources.is_empty()).then(|| Derivation {
+            sources,
+            expression: text.join(", "),
+        })
+    }
+
+    /// The attributes among `reads` (read attributes) that `attribute` is
+    /// ultimately computed from: itself if it is one, else those its
+    /// derivation reaches through intermediate attributes. Iterative with a
+    /// visited set, so a cyclic derivation cannot loop.
+    fn origins<T>(&self, attribute: &'a str, reads: &HashMap<&str, T>) -> BTreeSet<&'a str> {
+        let (mut found, mut seen, mut stack) = (BTreeSet::new(), HashSet::new(), vec![attribute]);
+        while let Some(current) = stack.pop() {
+            if !seen.insert(current) {
+                continue;
+            }
+            if reads.contains_key(current) {
+                found.insert(current);
+                continue;
+            }
+            let derivation = self.derive(self.child_refs(current));
+            stack.extend(derivation.into_iter().flat_map(|d| d.sources));
+        }
+        found
+    }
+
     /// Renders a reference as text, collecting the attributes it reaches.
-    fn render(&self, reference: &Value, sources: &mut Vec<String>, depth: usize) -> String {
+    fn render(
+        &self,
+        reference: &'a Value,
+        sources: &mut BTreeSet<&'a str>,
+        depth: usize,
+    ) -> String {
         if depth > 64 {
             return "…".to_owned();
         }
         if let Some(id) = reference["__attrId"].as_str() {
-            if !sources.iter().any(|s| s == id) {
-                sources.push(id.to_owned());
-            }
+            sources.insert(id);
             return self
                 .attribute_names
                 .get(id)
@@ -305,9 +458,16 @@ impl<'a> Expressions<'a> {
             .iter()
             .map(|child| self.render(child, sources, depth + 1))
             .collect();
-        match function["extra"]["symbol"].as_str() {
-            Some(symbol) if args.len() == 2 => format!("({} {symbol} {})", args[0], args[1]),
-            _ => format!("{}({})", str_of(&function["name"]), args.join(", ")),
+        let name = str_of(&function["name"]);
+        let extra = &function["extra"];
+        match (
+            extra["_typeHint"].as_str(),
+            extra["symbol"].as_str(),
+            args.as_slice(),
+        ) {
+            (Some("expr.Alias"), _, [child]) => format!("{child} AS {name}"),
+            (_, Some(symbol), [left, right]) => format!("({left} {symbol} {right})"),
+            _ => format!("{name}({})", args.join(", ")),
         }
     }
 }
@@ -370,7 +530,37 @@ mod tests {
                 .iter()
                 .filter(|a| a.get("childRefs").is_some())
                 .count();
-            assert!(count(&rows, "derives") >= derived);
+            let between = |prefix: &str| {
+                let of = |key: &str| key.starts_with(prefix);
+                rows.edges
+                    .iter()
+                    .filter(|e| e.kind == "derives" && of(&e.source) && of(&e.target))
+                    .count()
+            };
+            assert!(between("attr:") >= derived);
+            // A column per read attribute and source it reads, and one per
+            // column of the dataset written, each with its `has_field`.
+            let read_columns: usize = array(&body["operations"]["reads"])
+                .iter()
+                .map(|r| array(&r["inputSources"]).len() * array(&r["output"]).len())
+                .sum();
+            let written = workload.columns(&plan.output);
+            assert_eq!(kinds("field"), read_columns + written.len());
+            assert_eq!(count(&rows, "has_field"), kinds("field"));
+            // Every written column derives from at least one read column.
+            let targets: HashSet<&str> = rows
+                .edges
+                .iter()
+                .filter(|e| e.kind == "derives" && e.source.starts_with("field:"))
+                .map(|e| e.target.as_str())
+                .collect();
+            let expected: HashSet<String> =
+                written.iter().map(|c| field_key(&plan.output, c)).collect();
+            assert_eq!(targets, expected.iter().map(String::as_str).collect());
+            assert_eq!(
+                between("field:") + between("attr:"),
+                count(&rows, "derives")
+            );
             // Every edge joins two nodes of the plan.
             let keys: HashSet<&str> = rows.nodes.iter().map(|n| n.key.as_str()).collect();
             for edge in &rows.edges {
@@ -393,5 +583,69 @@ mod tests {
             .collect();
         assert!(!derives.is_empty());
         assert!(derives.iter().all(|e| e.properties.contains("expression")));
+    }
+
+    /// The written columns' positions are the dataset's schema, and a read
+    /// of one source numbers its columns the same way.
+    #[test]
+    fn has_field_numbers_the_schema() {
+        let workload = generate(60, 4);
+        for plan in &workload.plans {
+            let rows = rows_of(plan);
+            for (index, name) in workload.columns(&plan.output).iter().enumerate() {
+                let edge = rows
+                    .edges
+                    .iter()
+                    .find(|e| e.kind == "has_field" && e.target == field_key(&plan.output, name))
+                    .unwrap();
+                assert_eq!(edge.source, dataset_key(&plan.output));
+                let properties: Value = serde_json::from_str(&edge.properties).unwrap();
+                assert_eq!(properties, json!({"index": index}));
+            }
+            let field = rows.nodes.iter().find(|n| n.kind == "field").unwrap();
+            let properties: Value = serde_json::from_str(&field.properties).unwrap();
+            assert_eq!(properties["name"], json!(field.name));
+            let dataset = properties["dataset"].as_str().unwrap();
+            let uri = dataset.strip_prefix("dataset:").unwrap();
+            assert_eq!(field.key, field_key(uri, &field.name));
+        }
+    }
+
+    /// The column derivations are exactly those the generator means the
+    /// service to draw (worked out independently from the plan JSON), each
+    /// naming its job, with the written attribute's expression, or `null`
+    /// for a column passed through.
+    #[test]
+    fn column_derivations_match_the_generator() {
+        let workload = generate(400, 42);
+        let mut edges: Vec<(String, String)> = Vec::new();
+        let (mut passed, mut computed) = (0, 0);
+        for plan in &workload.plans {
+            let rows = rows_of(plan);
+            for edge in rows.edges.iter().filter(|e| e.kind == "derives") {
+                if !edge.source.starts_with("field:") {
+                    assert!(edge.target.starts_with("attr:"), "{edge:?}");
+                    continue;
+                }
+                let properties: Value = serde_json::from_str(&edge.properties).unwrap();
+                assert_eq!(properties["job"], json!(job_key(plan)));
+                match &properties["expression"] {
+                    Value::Null => passed += 1,
+                    Value::String(text) => {
+                        assert!(text.ends_with(')'), "{text}");
+                        computed += 1;
+                    }
+                    other => panic!("expression {other}"),
+                }
+                let column = |key: &str| key.strip_prefix("field:").unwrap().to_owned();
+                edges.push((column(&edge.source), column(&edge.target)));
+            }
+        }
+        edges.sort();
+        assert!(
+            passed > 0 && computed > 0,
+            "{passed} passed, {computed} computed"
+        );
+        assert_eq!(edges, crate::generate::tests::column_edges(&workload));
     }
 }

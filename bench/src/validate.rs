@@ -23,6 +23,7 @@ pub fn check_workload(workload: &Workload) -> Result<(), String> {
         check_plan(&body).map_err(context)?;
         check_matches_body(plan, &body).map_err(context)?;
         check_layering(plan, &stages).map_err(context)?;
+        check_columns(&body, workload).map_err(context)?;
         if last_stage > Some(plan.stage) {
             return Err(context("comes after a plan of a later stage".into()));
         }
@@ -212,6 +213,45 @@ fn check_matches_body(plan: &Plan, body: &Value) -> Result<(), String> {
     Ok(())
 }
 
+/// Column lineage can run across jobs: each read outputs only columns every
+/// one of its sources has, and the write writes exactly the columns of its
+/// dataset, the names readers of that dataset will read.
+fn check_columns(body: &Value, workload: &Workload) -> Result<(), String> {
+    let names: HashMap<&str, &str> = array(&body["attributes"])
+        .iter()
+        .map(|a| (str_of(&a["id"]), str_of(&a["name"])))
+        .collect();
+    let names_of = |op: &Value| -> Vec<&str> {
+        str_array(&op["output"])
+            .map(|id| names.get(id).copied().unwrap_or_default())
+            .collect()
+    };
+    let ops = &body["operations"];
+    for read in array(&ops["reads"]) {
+        for uri in str_array(&read["inputSources"]) {
+            let columns = workload.columns(uri);
+            if let Some(name) = names_of(read).into_iter().find(|n| !columns.contains(n)) {
+                return Err(format!("reads column {name} that {uri} does not have"));
+            }
+        }
+    }
+    let write = &ops["write"];
+    let child = str_array(&write["childIds"]).next().unwrap_or_default();
+    let last = array(&ops["other"])
+        .iter()
+        .find(|op| str_of(&op["id"]) == child);
+    let written = last.map(names_of).unwrap_or_default();
+    let output = str_of(&write["outputSource"]);
+    if written != workload.columns(output) {
+        return Err(format!("writes columns {written:?}, not those of {output}"));
+    }
+    Ok(())
+}
+
+fn str_of(value: &Value) -> &str {
+    value.as_str().unwrap_or_default()
+}
+
 /// The plan writes a dataset of its own stage and reads only distinct
 /// datasets of earlier stages; source tables only if it is a raw job.
 fn check_layering(plan: &Plan, stages: &HashMap<&str, Stage>) -> Result<(), String> {
@@ -318,5 +358,40 @@ mod tests {
         let mut cycle = minimal();
         cycle["operations"]["reads"][0]["childIds"] = json!(["op-1"]);
         assert!(check_plan(&cycle).unwrap_err().contains("cycle"));
+    }
+
+    #[test]
+    fn rejects_columns_that_break_column_lineage() {
+        let workload = crate::generate::generate(50, 3);
+        let plan = workload.plans.last().unwrap();
+        let body: Value = serde_json::from_slice(&plan.body).unwrap();
+        check_columns(&body, &workload).unwrap();
+        let renamed = |attribute: &str| {
+            let mut broken = body.clone();
+            let attributes = broken["attributes"].as_array_mut().unwrap();
+            let found = attributes
+                .iter_mut()
+                .find(|a| a["id"] == attribute)
+                .unwrap();
+            found["name"] = json!("no_such_column");
+            check_columns(&broken, &workload).unwrap_err()
+        };
+        let read = &body["operations"]["reads"][0]["output"][0];
+        assert!(renamed(read.as_str().unwrap()).contains("reads column no_such_column"));
+        let write_child = &body["operations"]["write"]["childIds"][0];
+        let project = body["operations"]["other"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|op| &op["id"] == write_child)
+            .unwrap();
+        // A computed column: a passed-through one would fail as a read.
+        let computed = str_array(&project["output"]).find(|id| {
+            let attributes = array(&body["attributes"]);
+            attributes
+                .iter()
+                .any(|a| a["id"] == *id && a.get("childRefs").is_some())
+        });
+        assert!(renamed(computed.unwrap()).contains("not those of"));
     }
 }
