@@ -8,16 +8,13 @@ use axum::http::StatusCode;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use crate::helpers::{TestApp, V12, edge_triples, encode, node_keys};
-
-type Triple = (String, String, String);
+use crate::helpers::{
+    TestApp, Triple, V12, edge_triples, encode, get_json, minimal_plan, node_details, node_keys,
+    plan_id, sorted, store_plan, store_spline_events, triple,
+};
 
 /// Timestamp of the event posted for a run; Spline keys it `lhq160w0` (base 36).
 const RUN_TS: i64 = 1_684_226_827_008;
-
-fn plan_id(n: u32) -> String {
-    format!("00000000-0000-4000-8000-{n:012}")
-}
 
 fn uri(name: &str) -> String {
     format!("s3://lake/{name}")
@@ -43,40 +40,18 @@ fn run(n: u32) -> String {
     format!("run:{}:lhq160w0", plan_id(n))
 }
 
-fn triple(source: &str, kind: &str, target: &str) -> Triple {
-    (source.to_owned(), kind.to_owned(), target.to_owned())
-}
-
-/// A minimal valid v1.2 plan: the write `op-0` of `output` fed by the read `op-1` of `inputs`,
-/// which produces the attribute `attr-1` ("Amount").
-fn plan(id: &str, inputs: &[&str], output: &str) -> String {
-    json!({
-        "id": id,
-        "operations": {
-            "write": {"id": "op-0", "outputSource": output, "append": false, "childIds": ["op-1"]},
-            "reads": [{"id": "op-1", "inputSources": inputs, "output": ["attr-1"]}]
-        },
-        "attributes": [{"id": "attr-1", "name": "Amount"}],
-        "systemInfo": {"name": "spark", "version": "3.5.0"}
-    })
-    .to_string()
-}
-
-/// Stores plan `n`, reading the datasets named `inputs` and writing the one named `output`.
+/// Stores plan `n` (the minimal plan, attribute "Amount"), reading the datasets named `inputs`
+/// and writing the one named `output`.
 async fn store(app: &TestApp, n: u32, inputs: &[&str], output: &str) {
     let inputs: Vec<String> = inputs.iter().map(|i| uri(i)).collect();
     let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
-    let response = app
-        .post_plan(V12, plan(&plan_id(n), &inputs, &uri(output)))
-        .await;
-    assert_eq!(response.status, StatusCode::CREATED, "{}", response.text());
+    let plan = minimal_plan(&plan_id(n), &inputs, &uri(output), "Amount");
+    store_plan(app, &plan).await;
 }
 
 /// Stores a run of plan `n`, keyed [`run`]`(n)`.
 async fn store_run(app: &TestApp, n: u32) {
-    let events = json!([{"planId": plan_id(n), "timestamp": RUN_TS}]).to_string();
-    let response = app.post_events(V12, events).await;
-    assert_eq!(response.status, StatusCode::CREATED, "{}", response.text());
+    store_spline_events(app, &json!([{"planId": plan_id(n), "timestamp": RUN_TS}])).await;
 }
 
 /// `d0 → job 1 → d1 → job 2 → … → job n → dn`.
@@ -106,12 +81,6 @@ fn chain_edges(first: u32, last: u32) -> Vec<Triple> {
     sorted(edges)
 }
 
-fn sorted<T: Ord>(items: impl IntoIterator<Item = T>) -> Vec<T> {
-    let mut items: Vec<T> = items.into_iter().collect();
-    items.sort();
-    items
-}
-
 fn edges_of(lineage: &Value) -> Vec<Triple> {
     sorted(edge_triples(lineage))
 }
@@ -126,14 +95,7 @@ fn assert_walk(lineage: &Value, nodes: &[String], depth_reached: u32, truncated:
 
 /// GETs a lineage query string; asserts a 200.
 async fn lineage_query(app: &TestApp, query: &str) -> Value {
-    let response = app.get(&format!("/api/v1/graph/lineage?{query}")).await;
-    assert_eq!(
-        response.status,
-        StatusCode::OK,
-        "{query}: {}",
-        response.text()
-    );
-    response.json()
+    get_json(app, &format!("/api/v1/graph/lineage?{query}")).await
 }
 
 /// Depth N downstream of the chain's head is the first N jobs and what they wrote.
@@ -396,14 +358,7 @@ fn all_chain_keys(jobs: u32) -> Vec<String> {
 
 /// GETs one page of `/api/v1/graph/nodes`; asserts a 200.
 async fn page(app: &TestApp, query: &str) -> Value {
-    let response = app.get(&format!("/api/v1/graph/nodes?{query}")).await;
-    assert_eq!(
-        response.status,
-        StatusCode::OK,
-        "{query}: {}",
-        response.text()
-    );
-    response.json()
+    get_json(app, &format!("/api/v1/graph/nodes?{query}")).await
 }
 
 fn item_keys(page: &Value) -> Vec<String> {
@@ -553,11 +508,7 @@ fn projection_plan(id: &str, input: &str, output: &str) -> String {
 
 /// (sorted edge triples, neighbour keys) of one node's details.
 async fn details(app: &TestApp, key: &str) -> (Vec<Triple>, Vec<String>) {
-    let response = app
-        .get(&format!("/api/v1/graph/node?key={}", encode(key)))
-        .await;
-    assert_eq!(response.status, StatusCode::OK, "{}", response.text());
-    let d = response.json();
+    let d = node_details(app, key).await;
     assert_eq!(d["node"]["key"], key);
     assert_eq!(d["truncated"], false);
     let neighbours = d["neighbours"].as_array().unwrap();
@@ -630,11 +581,7 @@ async fn node_details_cap_each_direction_at_500_edges(pool: PgPool) {
     store(&app, 1, &names[..500], "out1").await;
     store(&app, 2, &names, "out2").await;
     for (n, truncated) in [(1, false), (2, true)] {
-        let response = app
-            .get(&format!("/api/v1/graph/node?key={}", encode(&job(n))))
-            .await;
-        assert_eq!(response.status, StatusCode::OK, "{}", response.text());
-        let d = response.json();
+        let d = node_details(&app, &job(n)).await;
         assert_eq!(d["truncated"], truncated, "job {n}");
         let edges = edges_of(&d);
         let inputs = edges.iter().filter(|(_, kind, _)| kind == "input").count();

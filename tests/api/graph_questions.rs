@@ -12,9 +12,10 @@ use axum::http::{Request, StatusCode, header};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use crate::helpers::{TestApp, TestResponse, V12, edge_triples, encode, node_keys};
-
-type Triple = (String, String, String);
+use crate::helpers::{
+    TestApp, TestResponse, Triple, ds, edge_triples, encode, get_json, minimal_plan, node_keys,
+    plan_id, send_event, sorted, store_plan, triple,
+};
 
 const RUN_URL: &str = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent";
 const PRODUCER: &str = "https://example.com/headwater-tests/graph-questions";
@@ -23,46 +24,16 @@ const PRODUCER: &str = "https://example.com/headwater-tests/graph-questions";
 // Plumbing
 // ---------------------------------------------------------------------------------------------
 
-fn plan_id(n: u32) -> String {
-    format!("00000000-0000-4000-8000-{n:012}")
-}
-
 fn job(n: u32) -> String {
     format!("job:{}", plan_id(n))
-}
-
-fn ds(uri: &str) -> String {
-    format!("dataset:{uri}")
 }
 
 fn field(uri: &str, name: &str) -> String {
     format!("field:{uri}#{name}")
 }
 
-fn triple(source: &str, kind: &str, target: &str) -> Triple {
-    (source.to_owned(), kind.to_owned(), target.to_owned())
-}
-
 fn strings(items: &[&str]) -> Vec<String> {
     items.iter().map(|s| (*s).to_owned()).collect()
-}
-
-fn sorted<T: Ord>(items: impl IntoIterator<Item = T>) -> Vec<T> {
-    let mut items: Vec<T> = items.into_iter().collect();
-    items.sort();
-    items
-}
-
-/// GETs `uri`; asserts a 200 and returns the JSON body.
-async fn get_json(app: &TestApp, uri: &str) -> Value {
-    let response = app.get(uri).await;
-    assert_eq!(
-        response.status,
-        StatusCode::OK,
-        "{uri}: {}",
-        response.text()
-    );
-    response.json()
 }
 
 /// GETs `uri` with an `Accept` header.
@@ -89,23 +60,9 @@ fn content_type(response: &TestResponse) -> &str {
     value.and_then(|v| v.to_str().ok()).unwrap_or_default()
 }
 
-/// Stores a Spline v1.2 plan; asserts 201.
-async fn store_plan(app: &TestApp, plan: &Value) {
-    let response = app.post_plan(V12, plan.to_string()).await;
-    assert_eq!(response.status, StatusCode::CREATED, "{}", response.text());
-}
-
 /// A minimal plan `n`: the write of `output` fed by one read of `inputs` producing `amount`.
 fn simple_plan(n: u32, inputs: &[&str], output: &str) -> Value {
-    json!({
-        "id": plan_id(n),
-        "operations": {
-            "write": {"id": "op-0", "outputSource": output, "append": false, "childIds": ["op-1"]},
-            "reads": [{"id": "op-1", "inputSources": inputs, "output": ["attr-1"]}]
-        },
-        "attributes": [{"id": "attr-1", "name": "amount"}],
-        "systemInfo": {"name": "spark", "version": "3.5.0"}
-    })
+    minimal_plan(&plan_id(n), inputs, output, "amount")
 }
 
 fn ol_dataset(namespace: &str, name: &str) -> Value {
@@ -125,19 +82,6 @@ fn ol_event(job: &str, time: &str, inputs: Vec<Value>, outputs: Vec<Value>) -> V
         "inputs": inputs,
         "outputs": outputs
     })
-}
-
-/// POSTs one OpenLineage event; asserts 201.
-async fn store_event(app: &TestApp, event: &Value) {
-    let response = app
-        .post(
-            "/api/v1/lineage",
-            Some("application/json"),
-            &[],
-            event.to_string(),
-        )
-        .await;
-    assert_eq!(response.status, StatusCode::CREATED, "{}", response.text());
 }
 
 fn edges_of(answer: &Value) -> Vec<Triple> {
@@ -278,7 +222,7 @@ async fn join_graph(pool: PgPool) -> TestApp {
 /// The join plan and the OpenLineage job reading what it wrote.
 async fn shop_graph(pool: PgPool) -> TestApp {
     let app = join_graph(pool).await;
-    store_event(&app, &top_customers_event()).await;
+    send_event(&app, &top_customers_event()).await;
     app
 }
 
@@ -573,7 +517,7 @@ async fn switching_graph(pool: PgPool) -> TestApp {
     let app = TestApp::new(pool);
     for d in 1..=5 {
         let (input, column) = if d <= 3 { ("a", "x") } else { ("b", "y") };
-        store_event(&app, &report_event(d, input, column)).await;
+        send_event(&app, &report_event(d, input, column)).await;
     }
     app
 }
@@ -708,8 +652,8 @@ async fn paths_graph(pool: PgPool) -> TestApp {
         vec![ol_dataset("s3://lake", "d2")],
         vec![ol_dataset("s3://lake", "d4")],
     );
-    store_event(&app, &step3).await;
-    store_event(&app, &shortcut).await;
+    send_event(&app, &step3).await;
+    send_event(&app, &shortcut).await;
     app
 }
 
@@ -832,7 +776,7 @@ async fn cycle_graph(pool: PgPool) -> TestApp {
             inputs,
             vec![ol_dataset("s3://lake", output)],
         );
-        store_event(&app, &event).await;
+        send_event(&app, &event).await;
     }
     app
 }
@@ -943,8 +887,8 @@ async fn namespaces_graph(pool: PgPool) -> TestApp {
         vec![ol_dataset("s3://raw", "orders")],
         vec![ol_dataset("s3://cold", "orders")],
     );
-    store_event(&app, &bi).await;
-    store_event(&app, &archive).await;
+    send_event(&app, &bi).await;
+    send_event(&app, &archive).await;
     app
 }
 

@@ -14,7 +14,7 @@ use headwater::http::HttpSettings;
 use headwater::store::postgres::PgStore;
 use headwater::{AppState, app};
 use http_body_util::BodyExt;
-use serde_json::Value;
+use serde_json::{Value, json};
 use sqlx::PgPool;
 use tower::ServiceExt;
 
@@ -42,6 +42,15 @@ pub struct Counts {
     pub nodes: i64,
     pub edges: i64,
     pub raw_payloads: i64,
+}
+
+impl Counts {
+    /// Nothing stored.
+    pub const ZERO: Counts = Counts {
+        nodes: 0,
+        edges: 0,
+        raw_payloads: 0,
+    };
 }
 
 impl TestApp {
@@ -227,4 +236,107 @@ pub fn edge_triples(lineage: &Value) -> Vec<(String, String, String)> {
             )
         })
         .collect()
+}
+
+/// A (source, kind, target) edge.
+pub type Triple = (String, String, String);
+
+pub fn triple(source: &str, kind: &str, target: &str) -> Triple {
+    (source.to_owned(), kind.to_owned(), target.to_owned())
+}
+
+pub fn sorted<T: Ord>(items: impl IntoIterator<Item = T>) -> Vec<T> {
+    let mut items: Vec<T> = items.into_iter().collect();
+    items.sort();
+    items
+}
+
+/// The id of the hand-written Spline plan `n`.
+pub fn plan_id(n: u32) -> String {
+    format!("00000000-0000-4000-8000-{n:012}")
+}
+
+/// Java's `Long.toString(n, 36)` for non-negative n, as Spline keys events.
+pub fn base36(mut n: i64) -> String {
+    const DIGITS: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    let mut out = Vec::new();
+    loop {
+        out.push(DIGITS[(n % 36) as usize]);
+        n /= 36;
+        if n == 0 {
+            break;
+        }
+    }
+    out.reverse();
+    String::from_utf8(out).unwrap()
+}
+
+/// GETs `uri`; asserts a 200 and returns the JSON body.
+pub async fn get_json(app: &TestApp, uri: &str) -> Value {
+    let response = app.get(uri).await;
+    assert_eq!(
+        response.status,
+        StatusCode::OK,
+        "{uri}: {}",
+        response.text()
+    );
+    response.json()
+}
+
+/// Node details (`/api/v1/graph/node`); asserts 200.
+pub async fn node_details(app: &TestApp, key: &str) -> Value {
+    let response = app
+        .get(&format!("/api/v1/graph/node?key={}", encode(key)))
+        .await;
+    assert_eq!(
+        response.status,
+        StatusCode::OK,
+        "{key}: {}",
+        response.text()
+    );
+    response.json()
+}
+
+/// A minimal valid Spline v1.2 plan: the write `op-0` of `output` fed by the read `op-1` of
+/// `inputs`, which produces the attribute `attr-1` named `attribute`.
+pub fn minimal_plan(id: &str, inputs: &[&str], output: &str, attribute: &str) -> Value {
+    json!({
+        "id": id,
+        "operations": {
+            "write": {"id": "op-0", "outputSource": output, "append": false, "childIds": ["op-1"]},
+            "reads": [{"id": "op-1", "inputSources": inputs, "output": ["attr-1"]}]
+        },
+        "attributes": [{"id": "attr-1", "name": attribute}],
+        "systemInfo": {"name": "spark", "version": "3.5.0"}
+    })
+}
+
+/// Stores a Spline v1.2 plan; asserts 201.
+pub async fn store_plan(app: &TestApp, plan: &Value) {
+    let response = app.post_plan(V12, plan.to_string()).await;
+    assert_eq!(response.status, StatusCode::CREATED, "{}", response.text());
+}
+
+/// Stores Spline v1.2 execution events (a JSON array); asserts 201.
+pub async fn store_spline_events(app: &TestApp, events: &Value) {
+    let response = app.post_events(V12, events.to_string()).await;
+    assert_eq!(response.status, StatusCode::CREATED, "{}", response.text());
+}
+
+/// POSTs one OpenLineage event as `application/json`; asserts 201.
+pub async fn send_event(app: &TestApp, event: &Value) {
+    let response = app
+        .post(
+            "/api/v1/lineage",
+            Some("application/json"),
+            &[],
+            event.to_string(),
+        )
+        .await;
+    assert_eq!(response.status, StatusCode::CREATED, "{}", response.text());
+}
+
+/// The key of the dataset at `uri`.
+pub fn ds(uri: &str) -> String {
+    format!("dataset:{uri}")
 }

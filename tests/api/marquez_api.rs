@@ -9,7 +9,9 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use crate::helpers::{TestApp, V12, encode};
+use crate::helpers::{
+    TestApp, encode, get_json, minimal_plan, send_event, sorted, store_spline_events,
+};
 
 const RUN_URL: &str = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent";
 const JOB_URL: &str = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/JobEvent";
@@ -89,19 +91,6 @@ fn dataset_event(time: &str, dataset: Value) -> Value {
     json!({"eventTime": time, "producer": PRODUCER, "schemaURL": DATASET_URL, "dataset": dataset})
 }
 
-/// POSTs an OpenLineage event; asserts 201.
-async fn send(app: &TestApp, event: &Value) {
-    let response = app
-        .post(
-            "/api/v1/lineage",
-            Some("application/json"),
-            &[],
-            event.to_string(),
-        )
-        .await;
-    assert_eq!(response.status, StatusCode::CREATED, "{}", response.text());
-}
-
 /// A COMPLETE event of run `n` at `time`.
 async fn complete(
     app: &TestApp,
@@ -110,31 +99,17 @@ async fn complete(
     job: (&str, &str),
     io: (&[Value], &[Value]),
 ) {
-    send(
+    send_event(
         app,
         &run_event(&run_id(n), "COMPLETE", time, job, io.0, io.1),
     )
     .await;
 }
 
-/// A minimal valid v1.2 plan: the write `op-0` of `output` fed by the read `op-1` of `inputs`.
-fn plan(id: &str, inputs: &[&str], output: &str) -> String {
-    json!({
-        "id": id,
-        "operations": {
-            "write": {"id": "op-0", "outputSource": output, "append": false, "childIds": ["op-1"]},
-            "reads": [{"id": "op-1", "inputSources": inputs, "output": ["attr-1"]}]
-        },
-        "attributes": [{"id": "attr-1", "name": "Amount"}],
-        "systemInfo": {"name": "spark", "version": "3.5.0"}
-    })
-    .to_string()
-}
-
-/// Stores the plan [`PLAN`] reading `inputs` and writing `output`.
+/// Stores the minimal plan [`PLAN`] reading `inputs` and writing `output`.
 async fn store_plan(app: &TestApp, inputs: &[&str], output: &str) {
-    let response = app.post_plan(V12, plan(PLAN, inputs, output)).await;
-    assert_eq!(response.status, StatusCode::CREATED, "{}", response.text());
+    let plan = minimal_plan(PLAN, inputs, output, "Amount");
+    crate::helpers::store_plan(app, &plan).await;
 }
 
 /// Stores a Spline execution event of [`PLAN`]; `patch` adds fields (durationNs, error).
@@ -143,28 +118,15 @@ async fn store_spline_event(app: &TestApp, timestamp: i64, patch: Value) {
     for (key, value) in patch.as_object().into_iter().flatten() {
         event[key] = value.clone();
     }
-    let response = app.post_events(V12, json!([event]).to_string()).await;
-    assert_eq!(response.status, StatusCode::CREATED, "{}", response.text());
+    store_spline_events(app, &json!([event])).await;
 }
 
 // --- reading answers ---------------------------------------------------------------------------
 
-/// GETs `uri`; asserts a 200 and returns the JSON body.
-async fn get_ok(app: &TestApp, uri: &str) -> Value {
-    let response = app.get(uri).await;
-    assert_eq!(
-        response.status,
-        StatusCode::OK,
-        "{uri}: {}",
-        response.text()
-    );
-    response.json()
-}
-
 /// `GET /api/v1/lineage` around `node` (depth left to the default when `None`).
 async fn lineage(app: &TestApp, node: &str, depth: Option<u32>) -> Value {
     let depth = depth.map(|d| format!("&depth={d}")).unwrap_or_default();
-    get_ok(
+    get_json(
         app,
         &format!("/api/v1/lineage?nodeId={}{depth}", encode(node)),
     )
@@ -174,7 +136,7 @@ async fn lineage(app: &TestApp, node: &str, depth: Option<u32>) -> Value {
 /// `GET /api/v1/column-lineage` with a raw query after the node id.
 async fn column_lineage(app: &TestApp, node: &str, rest: &str) -> Value {
     let uri = format!("/api/v1/column-lineage?nodeId={}{rest}", encode(node));
-    get_ok(app, &uri).await
+    get_json(app, &uri).await
 }
 
 /// Node ids of a graph, in answer order.
@@ -210,12 +172,6 @@ fn sorted_edges(list: &Value) -> Value {
     let mut items = list.as_array().expect("an edge array").clone();
     items.sort_by_key(|e| (e["origin"].to_string(), e["destination"].to_string()));
     json!(items)
-}
-
-fn sorted<T: Ord>(items: impl IntoIterator<Item = T>) -> Vec<T> {
-    let mut items: Vec<T> = items.into_iter().collect();
-    items.sort();
-    items
 }
 
 fn time(value: &Value) -> DateTime<Utc> {
@@ -364,7 +320,7 @@ async fn depth_from_a_dataset_counts_from_the_job_that_writes_it(pool: PgPool) {
 #[sqlx::test]
 async fn a_dataset_without_jobs_is_its_own_graph(pool: PgPool) {
     let app = TestApp::new(pool);
-    send(&app, &dataset_event(T1, ds("lab", "lonely"))).await;
+    send_event(&app, &dataset_event(T1, ds("lab", "lonely"))).await;
     let g = lineage(&app, "dataset:lab:lonely", None).await;
     assert_eq!(ids(&g), ["dataset:lab:lonely"]);
     let n = node(&g, "dataset:lab:lonely");
@@ -493,7 +449,7 @@ async fn streaming_job(app: &TestApp) {
         );
         e["job"]["facets"] = streaming_facets();
         e["run"]["facets"] = nominal_facets();
-        send(app, &e).await;
+        send_event(app, &e).await;
     }
 }
 
@@ -537,7 +493,7 @@ async fn a_job_carries_its_latest_run_with_timing(pool: PgPool) {
 async fn a_job_without_a_run_is_a_batch_job_without_a_latest_run(pool: PgPool) {
     let app = TestApp::new(pool);
     let e = job_event(T1, ("etl", "static"), &[ds(BUCKET, "raw/orders")], &[]);
-    send(&app, &e).await;
+    send_event(&app, &e).await;
     let g = lineage(&app, "job:etl:static", None).await;
     let data = &node(&g, "job:etl:static")["data"];
     assert_eq!(data["type"], "BATCH");
@@ -581,7 +537,7 @@ async fn latest_run_states_follow_the_openlineage_event_type(pool: PgPool) {
     ];
     for (n, (kind, _)) in cases.iter().enumerate() {
         let job = format!("state_{kind}");
-        send(
+        send_event(
             &app,
             &run_event(&run_id(n), kind, T1, ("etl", &job), &[], &[ds(BUCKET, "x")]),
         )
@@ -599,7 +555,7 @@ async fn latest_run_states_follow_the_openlineage_event_type(pool: PgPool) {
 async fn a_run_state_follows_its_latest_event_whatever_the_arrival_order(pool: PgPool) {
     let app = TestApp::new(pool);
     for (kind, time) in [("FAIL", T2), ("START", T1)] {
-        send(
+        send_event(
             &app,
             &run_event(
                 &run_id(0),
@@ -632,7 +588,7 @@ async fn two_runs(app: &TestApp) {
         (1, "START", T1),
         (1, "COMPLETE", T2),
     ] {
-        send(app, &run_event(&run_id(n), kind, time, job, &[], &out)).await;
+        send_event(app, &run_event(&run_id(n), kind, time, job, &[], &out)).await;
     }
 }
 
@@ -710,7 +666,7 @@ async fn depth_beyond_fifty_is_a_bad_request(pool: PgPool) {
             Some("depth"),
         );
     }
-    let g = get_ok(&app, &format!("/api/v1/lineage?{node}&depth=50")).await;
+    let g = get_json(&app, &format!("/api/v1/lineage?{node}&depth=50")).await;
     assert_eq!(ids(&g).len(), 3);
 }
 
@@ -812,7 +768,7 @@ async fn a_spline_dataset_without_an_authority_lives_in_the_spline_namespace(poo
     store_plan(&app, &["table3"], "s3://bucket/out").await;
     let g = lineage(&app, "dataset:spline:table3", None).await;
     assert!(ids(&g).contains(&spline_job()), "{g:#}");
-    let listed = get_ok(&app, "/api/v1/namespaces/spline/datasets").await;
+    let listed = get_json(&app, "/api/v1/namespaces/spline/datasets").await;
     assert_eq!(names(&listed["datasets"]), ["table3"], "{listed:#}");
     assert_eq!(listed["totalCount"], 1);
 }
@@ -1064,7 +1020,7 @@ async fn namespaces_list_every_namespace_by_name(pool: PgPool) {
     let app = mixed(pool).await;
     let io: (&[Value], &[Value]) = (&[], &[ds(BUCKET, "published/x")]);
     complete(&app, 1, T3, ("etl", "publish"), io).await;
-    let list = get_ok(&app, "/api/v1/namespaces").await;
+    let list = get_json(&app, "/api/v1/namespaces").await;
     let expected = ["etl", HDFS, BUCKET, "spline"];
     assert_eq!(names(&list["namespaces"]), expected, "{list:#}");
     let etl = &list["namespaces"][0];
@@ -1081,9 +1037,9 @@ async fn namespaces_list_every_namespace_by_name(pool: PgPool) {
 #[sqlx::test]
 async fn namespaces_page_with_limit_and_offset(pool: PgPool) {
     let app = mixed(pool).await;
-    let page = get_ok(&app, "/api/v1/namespaces?limit=2&offset=1").await;
+    let page = get_json(&app, "/api/v1/namespaces?limit=2&offset=1").await;
     assert_eq!(names(&page["namespaces"]), [HDFS, BUCKET]);
-    let past = get_ok(&app, "/api/v1/namespaces?offset=10").await;
+    let past = get_json(&app, "/api/v1/namespaces?offset=10").await;
     assert_eq!(past["namespaces"], json!([]));
 }
 
@@ -1104,7 +1060,7 @@ async fn three_datasets(pool: PgPool) -> TestApp {
 #[sqlx::test]
 async fn datasets_of_an_encoded_namespace_are_listed_by_name(pool: PgPool) {
     let app = three_datasets(pool).await;
-    let list = get_ok(&app, "/api/v1/namespaces/s3%3A%2F%2Fbucket/datasets").await;
+    let list = get_json(&app, "/api/v1/namespaces/s3%3A%2F%2Fbucket/datasets").await;
     assert_eq!(names(&list["datasets"]), ["a", "b", "c"], "{list:#}");
     assert_eq!(list["totalCount"], 3);
     let a = &list["datasets"][0];
@@ -1113,7 +1069,7 @@ async fn datasets_of_an_encoded_namespace_are_listed_by_name(pool: PgPool) {
         (&a["type"], &a["sourceName"]),
         (&json!("DB_TABLE"), &json!(BUCKET))
     );
-    let other = get_ok(&app, "/api/v1/namespaces/s3%3A%2F%2Fother/datasets").await;
+    let other = get_json(&app, "/api/v1/namespaces/s3%3A%2F%2Fother/datasets").await;
     assert_eq!(names(&other["datasets"]), ["z"]);
 }
 
@@ -1128,11 +1084,11 @@ async fn dataset_pages_carry_the_full_count(pool: PgPool) {
         ("offset=5", vec![]),
     ];
     for (query, expected) in cases {
-        let page = get_ok(&app, &format!("{base}?{query}")).await;
+        let page = get_json(&app, &format!("{base}?{query}")).await;
         assert_eq!(names(&page["datasets"]), expected, "{query}");
         assert_eq!(page["totalCount"], 3, "{query}");
     }
-    let empty = get_ok(&app, "/api/v1/namespaces/nowhere/datasets").await;
+    let empty = get_json(&app, "/api/v1/namespaces/nowhere/datasets").await;
     assert_eq!(empty, json!({"datasets": [], "totalCount": 0}));
 }
 
@@ -1144,14 +1100,14 @@ async fn jobs_of_a_namespace_are_listed_by_name_with_latest_runs(pool: PgPool) {
         .into_iter()
         .enumerate()
     {
-        send(
+        send_event(
             &app,
             &run_event(&run_id(n), kind, T1, ("etl", job), &[], &[ds(BUCKET, job)]),
         )
         .await;
     }
     complete(&app, 9, T1, ("elsewhere", "d"), (&[], &[ds(BUCKET, "d")])).await;
-    let list = get_ok(&app, "/api/v1/namespaces/etl/jobs").await;
+    let list = get_json(&app, "/api/v1/namespaces/etl/jobs").await;
     assert_eq!(names(&list["jobs"]), ["a", "b", "c"], "{list:#}");
     assert_eq!(list["totalCount"], 3);
     let states: Vec<&Value> = list["jobs"]
@@ -1165,12 +1121,12 @@ async fn jobs_of_a_namespace_are_listed_by_name_with_latest_runs(pool: PgPool) {
         [&json!("COMPLETED"), &json!("RUNNING"), &json!("FAILED")]
     );
     assert_eq!(list["jobs"][0]["outputs"], json!([ds(BUCKET, "a")]));
-    let page = get_ok(&app, "/api/v1/namespaces/etl/jobs?limit=1&offset=1").await;
+    let page = get_json(&app, "/api/v1/namespaces/etl/jobs?limit=1&offset=1").await;
     assert_eq!(
         (names(&page["jobs"]), &page["totalCount"]),
         (vec!["b".to_owned()], &json!(3))
     );
-    let past = get_ok(&app, "/api/v1/namespaces/etl/jobs?offset=3").await;
+    let past = get_json(&app, "/api/v1/namespaces/etl/jobs?offset=3").await;
     assert_eq!(past, json!({"jobs": [], "totalCount": 3}));
 }
 
@@ -1178,12 +1134,12 @@ async fn jobs_of_a_namespace_are_listed_by_name_with_latest_runs(pool: PgPool) {
 #[sqlx::test]
 async fn spline_jobs_and_datasets_are_listed_under_their_namespaces(pool: PgPool) {
     let app = mixed(pool).await;
-    let jobs = get_ok(&app, "/api/v1/namespaces/spline/jobs").await;
+    let jobs = get_json(&app, "/api/v1/namespaces/spline/jobs").await;
     assert_eq!(names(&jobs["jobs"]), [PLAN], "{jobs:#}");
     assert_eq!(jobs["totalCount"], 1);
     assert_eq!(jobs["jobs"][0]["outputs"], json!([ds(HDFS, "/data/x")]));
     let uri = format!("/api/v1/namespaces/{}/datasets", encode(HDFS));
-    let datasets = get_ok(&app, &uri).await;
+    let datasets = get_json(&app, &uri).await;
     assert_eq!(
         names(&datasets["datasets"]),
         ["/data/raw", "/data/x"],
@@ -1196,7 +1152,7 @@ async fn spline_jobs_and_datasets_are_listed_under_their_namespaces(pool: PgPool
 async fn runs_of_a_job_are_listed_latest_first(pool: PgPool) {
     let app = TestApp::new(pool);
     two_runs(&app).await;
-    let runs = get_ok(&app, "/api/v1/namespaces/etl/jobs/orders/runs").await;
+    let runs = get_json(&app, "/api/v1/namespaces/etl/jobs/orders/runs").await;
     let ids: Vec<&Value> = runs["runs"]
         .as_array()
         .unwrap()
@@ -1211,14 +1167,14 @@ async fn runs_of_a_job_are_listed_latest_first(pool: PgPool) {
         (time(&first["startedAt"]), time(&first["endedAt"])),
         (t(T1), t(T2))
     );
-    let page = get_ok(
+    let page = get_json(
         &app,
         "/api/v1/namespaces/etl/jobs/orders/runs?limit=1&offset=1",
     )
     .await;
     assert_eq!(page["runs"][0]["id"], run_id(1));
     assert_eq!(page["totalCount"], 2);
-    let past = get_ok(&app, "/api/v1/namespaces/etl/jobs/orders/runs?offset=9").await;
+    let past = get_json(&app, "/api/v1/namespaces/etl/jobs/orders/runs?offset=9").await;
     assert_eq!(past, json!({"runs": [], "totalCount": 2}));
 }
 
@@ -1243,7 +1199,7 @@ async fn spline_job_runs_are_listed_under_the_spline_namespace(pool: PgPool) {
     let app = mixed(pool).await;
     store_spline_event(&app, RUN_TS, json!({"durationNs": 1_000_000})).await;
     store_spline_event(&app, RUN_TS + 60_000, json!({"error": {"message": "boom"}})).await;
-    let runs = get_ok(&app, &format!("/api/v1/namespaces/spline/jobs/{PLAN}/runs")).await;
+    let runs = get_json(&app, &format!("/api/v1/namespaces/spline/jobs/{PLAN}/runs")).await;
     let states: Vec<&Value> = runs["runs"]
         .as_array()
         .unwrap()
@@ -1264,15 +1220,15 @@ async fn searchable(pool: PgPool) -> TestApp {
     let app = TestApp::new(pool);
     let io: (&[Value], &[Value]) = (&[ds(BUCKET, "raw/orders")], &[ds(BUCKET, "clean/orders")]);
     complete(&app, 0, T1, ("etl", "orders_daily"), io).await;
-    send(&app, &dataset_event(T2, ds(BUCKET, "clean/orders"))).await;
-    send(&app, &dataset_event(T3, ds(BUCKET, "raw/orders"))).await;
-    send(&app, &dataset_event(T1, ds("warehouse", "customers"))).await;
+    send_event(&app, &dataset_event(T2, ds(BUCKET, "clean/orders"))).await;
+    send_event(&app, &dataset_event(T3, ds(BUCKET, "raw/orders"))).await;
+    send_event(&app, &dataset_event(T1, ds("warehouse", "customers"))).await;
     app
 }
 
 /// GETs a search; asserts 200 and that totalCount is the number of results.
 async fn search(app: &TestApp, query: &str) -> Value {
-    let found = get_ok(app, &format!("/api/v1/search?{query}")).await;
+    let found = get_json(app, &format!("/api/v1/search?{query}")).await;
     let count = found["results"].as_array().expect("results").len();
     assert_eq!(found["totalCount"], count, "{query}: {found:#}");
     found
@@ -1382,14 +1338,14 @@ async fn events_app(pool: PgPool) -> (TestApp, [Value; 3]) {
     let app = TestApp::new(pool);
     let events = three_events();
     for i in [1, 2, 0] {
-        send(&app, &events[i]).await;
+        send_event(&app, &events[i]).await;
     }
     (app, events)
 }
 
 /// GETs the event listing with a query; asserts 200.
 async fn events(app: &TestApp, query: &str) -> Value {
-    get_ok(app, &format!("/api/v1/events/lineage?{query}")).await
+    get_json(app, &format!("/api/v1/events/lineage?{query}")).await
 }
 
 /// Events are listed exactly as posted, latest event time first, with their count.

@@ -18,10 +18,12 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::helpers::{Counts, TestApp, TestResponse, data_path, edge_triples, encode, node_keys};
+use crate::helpers::{
+    Counts, TestApp, TestResponse, data_path, edge_triples, encode, node_details, node_keys, triple,
+};
 use crate::openlineage_ingest::{
-    BATCH, LINEAGE, details, edge, edges_around, instant, keys, post_batch, post_event, props,
-    raw_versions, store_event, with,
+    BATCH, LINEAGE, edge, edges_around, instant, keys, post_batch, post_event, props, raw_versions,
+    store_event, with,
 };
 
 /// What a fixture file is, and so how it is posted.
@@ -98,12 +100,6 @@ const AIRFLOW_DAG_RUN: &str = "run:01936893-9751-7a91-a2a0-a51101a3970c";
 const AIRFLOW_TASK_RUN: &str = "run:01936893-9751-7b3c-8f76-8ac6d0e5f8a3";
 const AIRFLOW_OUTPUT: &str = "dataset:bigquery/mock-project.test.upload";
 
-type Triple = (String, String, String);
-
-fn triple(source: &str, kind: &str, target: &str) -> Triple {
-    (source.to_owned(), kind.to_owned(), target.to_owned())
-}
-
 fn bytes(name: &str) -> Vec<u8> {
     std::fs::read(data_path(&format!("openlineage/{name}"))).expect("fixture exists")
 }
@@ -160,7 +156,7 @@ async fn assert_derivations(
     };
     for (column, inputs) in facet["fields"].as_object().unwrap() {
         let target = field(output, column);
-        let d = details(app, &target).await;
+        let d = node_details(app, &target).await;
         for input in inputs["inputFields"].as_array().unwrap() {
             let dataset = key_of(
                 input["namespace"].as_str().unwrap(),
@@ -184,7 +180,7 @@ async fn assert_derivations(
 
 /// Asserts `dataset` has exactly these columns, by schema index.
 async fn assert_columns(app: &TestApp, dataset: &str, columns: &[&str]) {
-    let d = details(app, dataset).await;
+    let d = node_details(app, dataset).await;
     for (index, column) in columns.iter().enumerate() {
         let props = edge(&d, dataset, "has_field", &field(dataset, column));
         assert_eq!(props, json!({"index": index}), "{dataset}#{column}");
@@ -259,10 +255,10 @@ async fn airflow_events_in_order_make_the_dag_job_the_parent_of_the_task_job(poo
         store_file(&app, name).await;
     }
     let (dag, task) = ("job:airflow/BQ", "job:airflow/BQ.upload");
-    let d = details(&app, dag).await;
+    let d = node_details(&app, dag).await;
     edge(&d, dag, "parent_of", task);
     edge(&d, AIRFLOW_DAG_RUN, "run_of", dag);
-    let t = details(&app, AIRFLOW_TASK_RUN).await;
+    let t = node_details(&app, AIRFLOW_TASK_RUN).await;
     edge(&t, AIRFLOW_DAG_RUN, "parent_of", AIRFLOW_TASK_RUN);
     edge(&t, AIRFLOW_TASK_RUN, "run_of", task);
     assert_run(
@@ -351,7 +347,7 @@ async fn the_airflow_task_completion_keeps_bigquery_column_lineage(pool: PgPool)
     for dataset in [copied, test, AIRFLOW_OUTPUT] {
         assert_columns(&app, dataset, &["a", "b", "c", "d"]).await;
     }
-    let out = details(&app, AIRFLOW_OUTPUT).await;
+    let out = node_details(&app, AIRFLOW_OUTPUT).await;
     assert!(
         !edge_triples(&out)
             .iter()
@@ -413,7 +409,7 @@ async fn spark_create_table_keeps_its_facets_and_logical_plan_verbatim(pool: PgP
     assert_eq!(run["state"], "COMPLETE");
     assert!(run.get("startedAt").is_none(), "{run:#}");
     let parent = "job:testColumnLevelLineage/open_lineage_integration_create_table";
-    edge(&details(&app, job).await, parent, "parent_of", job);
+    edge(&node_details(&app, job).await, parent, "parent_of", job);
 }
 
 /// The Spark `file:/tmp/cll_test` symlinks are aliases of the warehouse paths: an event naming
@@ -513,11 +509,16 @@ async fn dataproc_application_is_the_parent_of_its_hive_insert(pool: PgPool) {
     store_file(&app, DATAPROC_HDFS).await;
     let app_job = "job:default/cl_i_test_application";
     let insert = "job:default/cl_i_test_application.execute_insert_into_hive_table.warehouse_t2";
-    edge(&details(&app, app_job).await, app_job, "parent_of", insert);
+    edge(
+        &node_details(&app, app_job).await,
+        app_job,
+        "parent_of",
+        insert,
+    );
     let app_run = "run:019299c5-12f5-7946-b5b2-c6abab662e20";
     let insert_run = "run:019299c5-73cf-7069-a70f-74eb8070b577";
     edge(
-        &details(&app, app_run).await,
+        &node_details(&app, app_run).await,
         app_run,
         "parent_of",
         insert_run,
@@ -538,7 +539,7 @@ async fn dataproc_hive_tables_are_hdfs_paths_with_hive_aliases(pool: PgPool) {
     let t = |n: &str| format!("dataset:hdfs://dataproc-producer-test-m/user/hive/warehouse/{n}");
     for n in ["t1", "t2"] {
         let alias = format!("dataset:hive://dataproc-producer-test-m:9083/default.{n}");
-        assert_eq!(details(&app, &alias).await["node"]["key"], t(n));
+        assert_eq!(node_details(&app, &alias).await["node"]["key"], t(n));
         assert_eq!(props(&app, &t(n)).await["uri"], t(n)["dataset:".len()..]);
     }
     let (t1, t2) = (t("t1"), t("t2"));
@@ -593,7 +594,7 @@ async fn spark_bigquery_completion_reads_a_table_into_a_file(pool: PgPool) {
     let input = "dataset:bigquery/bigquery-public-data.samples.shakespeare";
     let output = "dataset:file:///tmp/outputs/1729097570970";
     let written = edge(
-        &details(&app, output).await,
+        &node_details(&app, output).await,
         BQ_COMPLETE_JOB,
         "output",
         output,
@@ -678,7 +679,7 @@ async fn assert_full_event(app: &TestApp, name: &str) {
         event["job"]["facets"],
         "{name}"
     );
-    let d = details(app, table).await;
+    let d = node_details(app, table).await;
     assert_eq!(
         d["node"]["properties"]["facets"], event["inputs"][0]["facets"],
         "{name}"
@@ -692,10 +693,10 @@ async fn assert_full_event(app: &TestApp, name: &str) {
         event["outputs"][0]["outputFacets"]
     );
     assert_columns(app, table, &["column1"]).await;
-    edge(&details(app, job).await, job, "parent_of", job);
+    edge(&node_details(app, job).await, job, "parent_of", job);
     let parent_run = "run:3f5e83fa-3480-44ff-99c5-ff943904e5e8";
     edge(
-        &details(app, parent_run).await,
+        &node_details(app, parent_run).await,
         parent_run,
         "parent_of",
         "run:ea041791-68bc-4ae1-bd89-4c8106a157e4",
@@ -743,7 +744,7 @@ async fn the_python_client_static_events_make_a_dataset_and_a_job_without_runs(p
     store_file(&app, "python_client_DatasetEvent.json").await;
     store_file(&app, "python_client_JobEvent.json").await;
     let dataset = "dataset:openlineage/name";
-    let d = details(&app, dataset).await;
+    let d = node_details(&app, dataset).await;
     assert_eq!(
         instant(&d["node"]["firstSeen"]),
         instant(&json!("2021-11-03T10:53:52.427343Z"))
@@ -770,7 +771,7 @@ async fn the_marquez_job_event_makes_no_run_and_keeps_its_instant(pool: PgPool) 
     let app = TestApp::new(pool);
     store_file(&app, "marquez_test_JobEvent.json").await;
     let job = "job:my-scheduler-namespace/myjob";
-    let d = details(&app, job).await;
+    let d = node_details(&app, job).await;
     assert_eq!(
         instant(&d["node"]["firstSeen"]),
         instant(&json!("2020-12-28T09:52:00.001Z"))
@@ -919,7 +920,12 @@ async fn dbt_artifact_events_rendered_make_five_runs_under_the_dbt_job(pool: PgP
             family.contains(&triple(parent_run, "parent_of", &run)),
             "{model}"
         );
-        edge(&details(&app, &job).await, parent_job, "parent_of", &job);
+        edge(
+            &node_details(&app, &job).await,
+            parent_job,
+            "parent_of",
+            &job,
+        );
     }
     assert_eq!(keys(&app, "run", "").await.len(), 6);
     let table = |t: &str| format!("dataset:postgres://postgres_host:1234/postgres.public.{t}");
@@ -935,7 +941,7 @@ async fn dbt_artifact_events_rendered_make_five_runs_under_the_dbt_job(pool: PgP
     let events = load(DBT_ARTIFACTS);
     let stats = &events[3]["outputs"][0]["outputFacets"];
     let written = edge(
-        &details(&app, &table("customers")).await,
+        &node_details(&app, &table("customers")).await,
         "job:job-namespace/postgres.public.jaffle_shop.customers",
         "output",
         &table("customers"),
@@ -986,13 +992,13 @@ async fn dbt_structured_log_events_rendered_make_the_command_model_query_hierarc
     let run = |n: &str| format!("run:{}", run_id(ns, n));
     for (parent, child) in [(command, model), (model, sql1), (model, sql2)] {
         edge(
-            &details(&app, &job(child)).await,
+            &node_details(&app, &job(child)).await,
             &job(parent),
             "parent_of",
             &job(child),
         );
         edge(
-            &details(&app, &run(child)).await,
+            &node_details(&app, &run(child)).await,
             &run(parent),
             "parent_of",
             &run(child),
@@ -1045,14 +1051,7 @@ async fn flink_expectations_as_is_are_rejected_at_event_time(pool: PgPool) {
         .map(|f| f["path"].as_str().unwrap())
         .collect();
     assert_eq!(paths, ["[0].eventTime", "[1].eventTime"]);
-    assert_eq!(
-        app.counts().await,
-        Counts {
-            nodes: 0,
-            edges: 0,
-            raw_payloads: 0
-        }
-    );
+    assert_eq!(app.counts().await, Counts::ZERO);
 }
 
 /// The Flink expectations rendered: a streaming Kafka job that has started, and a failed job
@@ -1109,14 +1108,7 @@ async fn facet_only_fixtures_as_is_are_not_events(pool: PgPool) {
             Some("eventTime"),
         );
     }
-    assert_eq!(
-        app.counts().await,
-        Counts {
-            nodes: 0,
-            edges: 0,
-            raw_payloads: 0
-        }
-    );
+    assert_eq!(app.counts().await, Counts::ZERO);
 }
 
 /// A minimal COMPLETE RunEvent of job `wrapper/<name>`.
@@ -1149,7 +1141,7 @@ async fn the_spec_column_lineage_facet_keeps_transformations_on_derives_edges(po
         (ns, "DISCOUNTS", "dataset:SnowflakeOpenLineage/DISCOUNTS"),
     ];
     assert_derivations(&app, output, &facets["columnLineage"], &names).await;
-    let name = details(&app, &field(output, "NAME")).await;
+    let name = node_details(&app, &field(output, "NAME")).await;
     let direct = edge(
         &name,
         "field:SnowflakeOpenLineage/CUSTOMERS#NAME",
@@ -1160,7 +1152,7 @@ async fn the_spec_column_lineage_facet_keeps_transformations_on_derives_edges(po
         direct["transformations"],
         json!([{"type": "DIRECT", "subtype": "IDENTITY", "masking": false}])
     );
-    let d = details(&app, output).await;
+    let d = node_details(&app, output).await;
     assert!(
         !edge_triples(&d)
             .iter()
@@ -1194,12 +1186,12 @@ async fn the_spec_parent_facet_with_a_root_links_the_parent_and_keeps_the_root(p
         "run:f99310b4-3c3c-1a1a-2b2b-c1b95c24ff11",
     );
     edge(
-        &details(&app, child_job).await,
+        &node_details(&app, child_job).await,
         parent_job,
         "parent_of",
         child_job,
     );
-    let d = details(&app, parent_run).await;
+    let d = node_details(&app, parent_run).await;
     edge(&d, parent_run, "parent_of", child_run);
     edge(&d, parent_run, "run_of", parent_job);
     let kept = props(&app, child_run).await;

@@ -11,7 +11,10 @@ use headwater::http::HttpSettings;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use crate::helpers::{Counts, TestApp, TestResponse, V12, edge_triples, encode, gzip, node_keys};
+use crate::helpers::{
+    Counts, TestApp, TestResponse, Triple, edge_triples, encode, gzip, minimal_plan, node_details,
+    node_keys, plan_id, triple,
+};
 
 pub(super) const LINEAGE: &str = "/api/v1/lineage";
 pub(super) const BATCH: &str = "/api/v1/lineage/batch";
@@ -26,14 +29,8 @@ const JOB: &str = "job:etl/orders.daily";
 const IN: &str = "dataset:s3://lake/raw/orders";
 const OUT: &str = "dataset:s3://lake/clean/orders";
 
-type Triple = (String, String, String);
-
 fn run_key(id: &str) -> String {
     format!("run:{id}")
-}
-
-fn triple(source: &str, kind: &str, target: &str) -> Triple {
-    (source.to_owned(), kind.to_owned(), target.to_owned())
 }
 
 /// A RunEvent of job `etl/orders.daily` reading `s3://lake/raw/orders` and writing
@@ -103,23 +100,9 @@ pub(super) async fn post_batch(app: &TestApp, events: &Value) -> Value {
     response.json()
 }
 
-/// Node details (`/api/v1/graph/node`); asserts 200.
-pub(super) async fn details(app: &TestApp, key: &str) -> Value {
-    let response = app
-        .get(&format!("/api/v1/graph/node?key={}", encode(key)))
-        .await;
-    assert_eq!(
-        response.status,
-        StatusCode::OK,
-        "{key}: {}",
-        response.text()
-    );
-    response.json()
-}
-
 /// The stored properties of a node.
 pub(super) async fn props(app: &TestApp, key: &str) -> Value {
-    details(app, key).await["node"]["properties"].clone()
+    node_details(app, key).await["node"]["properties"].clone()
 }
 
 /// Asserts that no node answers to `key`.
@@ -148,7 +131,9 @@ pub(super) fn edge(details: &Value, source: &str, kind: &str, target: &str) -> V
 
 /// (source, kind, target) of every edge around a node, sorted.
 pub(super) async fn edges_around(app: &TestApp, key: &str) -> BTreeSet<Triple> {
-    edge_triples(&details(app, key).await).into_iter().collect()
+    edge_triples(&node_details(app, key).await)
+        .into_iter()
+        .collect()
 }
 
 /// Keys of every node of a kind, optionally matching `q`.
@@ -287,7 +272,7 @@ async fn complete_before_start_still_ends_complete_with_both_times(pool: PgPool)
 
 async fn assert_one_completed_run(app: &TestApp) {
     assert_eq!(keys(app, "run", "").await, [run_key(RUN)]);
-    let d = details(app, &run_key(RUN)).await;
+    let d = node_details(app, &run_key(RUN)).await;
     let p = &d["node"]["properties"];
     assert_eq!(p["state"], "COMPLETE", "{p:#}");
     assert_eq!(instant(&p["startedAt"]), utc(T1), "{p:#}");
@@ -414,7 +399,7 @@ async fn facets_from_different_events_accumulate_on_run_job_and_dataset(pool: Pg
         facet_names(&props(&app, JOB).await),
         ["documentation", "sql"]
     );
-    let input = details(&app, IN).await;
+    let input = node_details(&app, IN).await;
     let p = &input["node"]["properties"];
     assert_eq!(facet_names(p), ["documentation", "schema"]);
     assert_eq!(p["facets"]["schema"], json!({"fields": [{"name": "id"}]}));
@@ -515,7 +500,7 @@ async fn event_times_with_an_offset_are_normalised_to_utc(pool: PgPool) {
     let app = TestApp::new(pool);
     store_event(&app, &event(RUN, "COMPLETE", "2024-10-16T18:00:00Z")).await;
     store_event(&app, &event(RUN, "START", "2024-10-16T19:33:51.509+02:00")).await;
-    let d = details(&app, &run_key(RUN)).await;
+    let d = node_details(&app, &run_key(RUN)).await;
     let p = &d["node"]["properties"];
     assert_eq!(
         p["state"], "COMPLETE",
@@ -638,14 +623,7 @@ async fn an_all_bad_batch_is_a_failure_and_stores_nothing(pool: PgPool) {
     assert_failed(&failed[0], 0, "[0].eventType");
     assert_failed(&failed[1], 1, "[1]");
     assert_failed(&failed[2], 2, "[2].run");
-    assert_eq!(
-        app.counts().await,
-        Counts {
-            nodes: 0,
-            edges: 0,
-            raw_payloads: 0
-        }
-    );
+    assert_eq!(app.counts().await, Counts::ZERO);
 }
 
 /// A batch of only good events is a success with no failures, each event stored.
@@ -687,14 +665,7 @@ async fn a_batch_that_is_not_a_json_array_is_rejected_whole(pool: PgPool) {
         "unsupported-media-type",
         None,
     );
-    assert_eq!(
-        app.counts().await,
-        Counts {
-            nodes: 0,
-            edges: 0,
-            raw_payloads: 0
-        }
-    );
+    assert_eq!(app.counts().await, Counts::ZERO);
 }
 
 // Rejections.
@@ -845,14 +816,7 @@ async fn bodies_that_are_not_json_objects_are_rejected(pool: PgPool) {
         let response = app.post(LINEAGE, Some("application/json"), &[], body).await;
         response.assert_problem(StatusCode::BAD_REQUEST, "malformed-json", None);
     }
-    assert_eq!(
-        app.counts().await,
-        Counts {
-            nodes: 0,
-            edges: 0,
-            raw_payloads: 0
-        }
-    );
+    assert_eq!(app.counts().await, Counts::ZERO);
 }
 
 /// Non-JSON media types and unknown encodings are 415s with nothing stored.
@@ -890,14 +854,7 @@ async fn non_json_media_types_are_unsupported(pool: PgPool) {
         )
         .await;
     response.assert_problem(StatusCode::BAD_REQUEST, "invalid-gzip", None);
-    assert_eq!(
-        app.counts().await,
-        Counts {
-            nodes: 0,
-            edges: 0,
-            raw_payloads: 0
-        }
-    );
+    assert_eq!(app.counts().await, Counts::ZERO);
 }
 
 /// A request: endpoint, extra headers, body.
@@ -927,42 +884,17 @@ async fn bodies_over_the_limit_are_too_large(pool: PgPool) {
         let response = app.post(uri, Some("application/json"), headers, body).await;
         response.assert_problem(StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large", None);
     }
-    assert_eq!(
-        app.counts().await,
-        Counts {
-            nodes: 0,
-            edges: 0,
-            raw_payloads: 0
-        }
-    );
+    assert_eq!(app.counts().await, Counts::ZERO);
     store_event(&app, &event(RUN, "START", T1)).await;
 }
 
 // Cross-format identity.
 
-/// A minimal valid Spline v1.2 plan reading `inputs` and writing `output`.
-fn spline_plan(id: &str, inputs: &[&str], output: &str) -> String {
-    json!({
-        "id": id,
-        "operations": {
-            "write": {"id": "op-0", "outputSource": output, "append": false, "childIds": ["op-1"]},
-            "reads": [{"id": "op-1", "inputSources": inputs, "output": ["attr-1"]}]
-        },
-        "attributes": [{"id": "attr-1", "name": "Amount"}],
-        "systemInfo": {"name": "spark", "version": "3.5.0"}
-    })
-    .to_string()
-}
-
-fn plan_id(n: u32) -> String {
-    format!("00000000-0000-4000-8000-{n:012}")
-}
-
+/// Stores the minimal Spline v1.2 plan `n` (attribute "Amount") reading `inputs` and writing
+/// `output`.
 async fn store_plan(app: &TestApp, n: u32, inputs: &[&str], output: &str) {
-    let response = app
-        .post_plan(V12, spline_plan(&plan_id(n), inputs, output))
-        .await;
-    assert_eq!(response.status, StatusCode::CREATED, "{}", response.text());
+    let plan = minimal_plan(&plan_id(n), inputs, output, "Amount");
+    crate::helpers::store_plan(app, &plan).await;
 }
 
 /// An OpenLineage job `etl/report` reading (`hdfs://nn:8020`, `/data/x`) with a schema.
@@ -1124,7 +1056,7 @@ async fn symlink_identifiers_resolve_to_the_canonical_dataset(pool: PgPool) {
     let app = TestApp::new(pool);
     let (writer, canonical, alias) = symlinked_writer();
     store_event(&app, &writer).await;
-    let d = details(&app, alias).await;
+    let d = node_details(&app, alias).await;
     assert_eq!(d["node"]["key"], canonical);
     assert_eq!(app.lineage(alias, "upstream", 1).await["root"], canonical);
     let reader = json!({"eventTime": T2, "eventType": "START", "run": {"runId": "r-hive"},
@@ -1168,7 +1100,7 @@ async fn columns_named_through_an_alias_belong_to_the_canonical_dataset(pool: Pg
         "one column, one node"
     );
     edge(
-        &details(&app, canonical).await,
+        &node_details(&app, canonical).await,
         canonical,
         "has_field",
         &fields[0],
@@ -1203,25 +1135,25 @@ async fn column_lineage_makes_derives_and_affects_edges(pool: PgPool) {
         "field:s3://lake/raw/orders#b",
         "field:s3://lake/clean/orders#c",
     );
-    let derives = edge(&details(&app, c).await, a, "derives", c);
+    let derives = edge(&node_details(&app, c).await, a, "derives", c);
     let expected = json!({"transformations": direct, "transformationDescription": "doubled", "transformationType": "IDENTITY"});
     assert_eq!(derives, expected);
     let z = "field:s3://lake/other#z";
     assert_eq!(
-        edge(&details(&app, c).await, z, "derives", c),
+        edge(&node_details(&app, c).await, z, "derives", c),
         json!({"transformationDescription": "doubled", "transformationType": "IDENTITY"})
     );
     edge(
-        &details(&app, "dataset:s3://lake/other").await,
+        &node_details(&app, "dataset:s3://lake/other").await,
         "dataset:s3://lake/other",
         "has_field",
         z,
     );
     assert_eq!(
-        edge(&details(&app, OUT).await, b, "affects", OUT),
+        edge(&node_details(&app, OUT).await, b, "affects", OUT),
         json!({"transformations": filter})
     );
-    let input = details(&app, IN).await;
+    let input = node_details(&app, IN).await;
     assert_eq!(edge(&input, IN, "has_field", a), json!({"index": 0}));
     assert_eq!(edge(&input, IN, "has_field", b), json!({"index": 1}));
     assert_eq!(props(&app, a).await, json!({"name": "a", "dataset": IN}));
@@ -1245,11 +1177,11 @@ async fn the_parent_facet_links_jobs_and_runs(pool: PgPool) {
         "run": {"runId": "c-run", "facets": {"parent": parent}},
         "job": {"namespace": "airflow", "name": "dag.task"}});
     store_event(&app, &child).await;
-    let d = details(&app, "job:airflow/dag").await;
+    let d = node_details(&app, "job:airflow/dag").await;
     edge(&d, "job:airflow/dag", "parent_of", "job:airflow/dag.task");
     edge(&d, "run:p-run", "run_of", "job:airflow/dag");
     edge(
-        &details(&app, "run:c-run").await,
+        &node_details(&app, "run:c-run").await,
         "run:p-run",
         "parent_of",
         "run:c-run",

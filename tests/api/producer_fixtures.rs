@@ -13,7 +13,9 @@ use axum::http::StatusCode;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use crate::helpers::{TestApp, V11, V12, edge_triples, encode, fixture_lines, node_keys};
+use crate::helpers::{
+    TestApp, V11, V12, base36, edge_triples, encode, fixture_lines, node_details, node_keys,
+};
 
 const CHAIN: &str = "spline/producer-v1.2-generated/spline-getting-started_chain-lineage-1-2001@50reads-3ops-4attr.json.txt";
 const DIAMOND: &str = "spline/producer-v1.2-generated/spline-getting-started_diamond-lineage-1-1001@50reads-3ops-4attr.json.txt";
@@ -65,21 +67,6 @@ struct Posted {
 
 fn version_of(content_type: &str) -> &'static str {
     if content_type == V11 { "1.1" } else { "1.2" }
-}
-
-/// Java's `Long.toString(n, 36)` for non-negative n, as Spline keys events.
-fn base36(mut n: i64) -> String {
-    const DIGITS: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
-    let mut out = Vec::new();
-    loop {
-        out.push(DIGITS[(n % 36) as usize]);
-        n /= 36;
-        if n == 0 {
-            break;
-        }
-    }
-    out.reverse();
-    String::from_utf8(out).unwrap()
 }
 
 fn text(v: &Value) -> String {
@@ -300,19 +287,6 @@ async fn post_files(app: &TestApp, files: &[(&str, &str)]) -> Posted {
         post_file(app, file, content_type, &mut posted).await;
     }
     posted
-}
-
-async fn node_details(app: &TestApp, key: &str) -> Value {
-    let response = app
-        .get(&format!("/api/v1/graph/node?key={}", encode(key)))
-        .await;
-    assert_eq!(
-        response.status,
-        StatusCode::OK,
-        "{key}: {}",
-        response.text()
-    );
-    response.json()
 }
 
 async fn lineage_with_max(app: &TestApp, node: &str, direction: &str, depth: u32) -> Value {

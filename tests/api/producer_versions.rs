@@ -11,25 +11,10 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 use tower::ServiceExt;
 
-use crate::helpers::{Counts, TestApp, V10, V11, V12, encode, gzip, node_keys};
+use crate::helpers::{Counts, TestApp, V10, V11, V12, base36, gzip, node_details, node_keys};
 
 /// A (source key, target key) pair of one edge kind.
 type Pair = (String, String);
-
-/// Java's `Long.toString(n, 36)` for non-negative n, as Spline keys events.
-fn base36(mut n: i64) -> String {
-    const DIGITS: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
-    let mut out = Vec::new();
-    loop {
-        out.push(DIGITS[(n % 36) as usize]);
-        n /= 36;
-        if n == 0 {
-            break;
-        }
-    }
-    out.reverse();
-    String::from_utf8(out).unwrap()
-}
 
 fn run_key(plan: &str, timestamp: i64) -> String {
     format!("run:{plan}:{}", base36(timestamp))
@@ -52,22 +37,8 @@ async fn events_ok(app: &TestApp, content_type: &str, body: &str) {
     assert!(response.body.is_empty(), "{}", response.text());
 }
 
-/// `GET /api/v1/graph/node`, asserting 200.
-async fn details(app: &TestApp, key: &str) -> Value {
-    let response = app
-        .get(&format!("/api/v1/graph/node?key={}", encode(key)))
-        .await;
-    assert_eq!(
-        response.status,
-        StatusCode::OK,
-        "{key}: {}",
-        response.text()
-    );
-    response.json()
-}
-
 async fn props(app: &TestApp, key: &str) -> Value {
-    details(app, key).await["node"]["properties"].clone()
+    node_details(app, key).await["node"]["properties"].clone()
 }
 
 /// Edges of one kind in a node page, as (source, target).
@@ -173,7 +144,7 @@ async fn a_v10_plan_becomes_a_job_named_after_its_app_reading_both_join_inputs(p
     let app = TestApp::new(pool);
     assert_eq!(plan_ok(&app, V10, &v10_plan()).await, V10_PLAN_ID);
     let job = format!("job:{V10_PLAN_ID}");
-    let page = details(&app, &job).await;
+    let page = node_details(&app, &job).await;
     assert_eq!(page["node"]["name"], "order totals");
     let props = &page["node"]["properties"];
     assert_eq!(props["producerApiVersion"], "1");
@@ -191,7 +162,10 @@ async fn a_v10_plan_becomes_a_job_named_after_its_app_reading_both_join_inputs(p
     assert_eq!(pairs(&page, "output"), BTreeSet::from([pair(&job, out)]));
     let lineage = app.lineage(out, "upstream", 1).await;
     assert_eq!(node_keys(&lineage), [customers, orders, out, job.as_str()]);
-    assert_eq!(details(&app, out).await["node"]["name"], "order_totals");
+    assert_eq!(
+        node_details(&app, out).await["node"]["name"],
+        "order_totals"
+    );
 }
 
 /// v1.0 operation names come from `extra.name`; integer ids key the nodes; the Join has two
@@ -208,13 +182,13 @@ async fn v10_operations_take_names_from_extra_and_integer_ids_as_keys(pool: PgPo
         (4, "LogicalRelation", "Read"),
     ];
     for (id, name, kind) in expected {
-        let page = details(&app, &v10_op(id)).await;
+        let page = node_details(&app, &v10_op(id)).await;
         assert_eq!(page["node"]["kind"], "operation");
         assert_eq!(page["node"]["name"], name, "op {id}");
         assert_eq!(page["node"]["properties"]["type"], kind, "op {id}");
         assert_eq!(page["node"]["properties"]["planId"], V10_PLAN_ID);
     }
-    let join = details(&app, &v10_op(2)).await;
+    let join = node_details(&app, &v10_op(2)).await;
     assert_eq!(
         edge(&join, "data_flow", &v10_op(3), &v10_op(2))["properties"],
         json!({"index": 0})
@@ -224,7 +198,7 @@ async fn v10_operations_take_names_from_extra_and_integer_ids_as_keys(pool: PgPo
         json!({"index": 1})
     );
     assert_eq!(join["node"]["properties"]["params"]["joinType"], "INNER");
-    let read = details(&app, &v10_op(3)).await;
+    let read = node_details(&app, &v10_op(3)).await;
     edge(
         &read,
         "reads_from",
@@ -239,7 +213,7 @@ async fn v10_operations_take_names_from_extra_and_integer_ids_as_keys(pool: PgPo
 async fn a_v10_aliased_projection_derives_total_from_price_and_qty(pool: PgPool) {
     let app = TestApp::new(pool);
     plan_ok(&app, V10, &v10_plan()).await;
-    let total = details(&app, &v10_attr(15)).await;
+    let total = node_details(&app, &v10_attr(15)).await;
     assert_eq!(total["node"]["kind"], "attribute");
     assert_eq!(total["node"]["name"], "total");
     assert_eq!(total["node"]["properties"]["dataType"], "t-double");
@@ -257,7 +231,7 @@ async fn a_v10_aliased_projection_derives_total_from_price_and_qty(pool: PgPool)
         pairs(&total, "produces"),
         BTreeSet::from([pair(&v10_op(1), &v10_attr(15))])
     );
-    let price = details(&app, &v10_attr(11)).await;
+    let price = node_details(&app, &v10_attr(11)).await;
     assert_eq!(price["node"]["name"], "price");
     assert_eq!(
         pairs(&price, "produces"),
@@ -275,7 +249,7 @@ async fn a_v10_event_reports_the_duration_it_carries_in_extra(pool: PgPool) {
         "extra": {"appId": "local-1700000000000", "durationNs": 8_101_352_417_i64}}]);
     events_ok(&app, V10, &events.to_string()).await;
     let key = run_key(V10_PLAN_ID, timestamp);
-    let page = details(&app, &key).await;
+    let page = node_details(&app, &key).await;
     assert_eq!(page["node"]["kind"], "run");
     let props = &page["node"]["properties"];
     assert_eq!(props["durationNs"], 8_101_352_417_i64);
@@ -322,19 +296,19 @@ async fn v10_aliased_aggregate_expressions_derive_their_output_columns(pool: PgP
     });
     plan_ok(&app, V10, &plan.to_string()).await;
     let attr = |n: u32| format!("attr:{id}:{n}");
-    let job = details(&app, &format!("job:{id}")).await;
+    let job = node_details(&app, &format!("job:{id}")).await;
     assert_eq!(job["node"]["name"], id, "no name, no appName: the id");
-    let revenue = details(&app, &attr(4)).await;
+    let revenue = node_details(&app, &attr(4)).await;
     let derived = edge(&revenue, "derives", &attr(2), &attr(4));
     assert_eq!(derived["properties"]["expression"], "sum(price) AS revenue");
     assert_eq!(pairs(&revenue, "derives").len(), 1);
-    let plus = details(&app, &attr(5)).await;
+    let plus = node_details(&app, &attr(5)).await;
     let derived = edge(&plus, "derives", &attr(3), &attr(5));
     assert_eq!(
         derived["properties"]["expression"],
         "(qty + 1) AS qty_plus_one"
     );
-    let region = details(&app, &attr(1)).await;
+    let region = node_details(&app, &attr(1)).await;
     assert!(
         pairs(&region, "derives").is_empty(),
         "a plain reference derives nothing"
@@ -392,7 +366,7 @@ fn v11_plan() -> String {
 async fn a_v11_plan_and_event_with_numeric_ids_are_stored(pool: PgPool) {
     let app = TestApp::new(pool);
     assert_eq!(plan_ok(&app, V11, &v11_plan()).await, V11_PLAN_ID);
-    let job = details(&app, &format!("job:{V11_PLAN_ID}")).await;
+    let job = node_details(&app, &format!("job:{V11_PLAN_ID}")).await;
     assert_eq!(job["node"]["name"], "numeric ids");
     assert_eq!(job["node"]["properties"]["producerApiVersion"], "1.1");
     assert_eq!(job["node"]["properties"]["append"], true);
@@ -402,7 +376,7 @@ async fn a_v11_plan_and_event_with_numeric_ids_are_stored(pool: PgPool) {
     assert_eq!(write["append"], true);
     assert_eq!(write["params"], json!({"table": "sales"}));
     assert_eq!(write["extra"], json!({"destinationType": "jdbc"}));
-    let net = details(&app, &format!("attr:{V11_PLAN_ID}:9")).await;
+    let net = node_details(&app, &format!("attr:{V11_PLAN_ID}:9")).await;
     assert_eq!(net["node"]["properties"]["dataType"], 100);
     assert_eq!(net["node"]["properties"]["planId"], V11_PLAN_ID);
     let expected = BTreeSet::from([
@@ -481,7 +455,7 @@ async fn a_v12_event_with_an_error_is_a_failed_run_that_keeps_the_stack_trace(po
     let events = json!([{"planId": V12_PLAN_ID, "timestamp": 1_700_000_100_000_i64,
         "discriminator": "d-1", "error": stack, "durationNs": 77, "extra": {"appId": "app-7"}}]);
     events_ok(&app, V12, &events.to_string()).await;
-    let page = details(&app, &run_key(V12_PLAN_ID, 1_700_000_100_000)).await;
+    let page = node_details(&app, &run_key(V12_PLAN_ID, 1_700_000_100_000)).await;
     assert_eq!(page["node"]["name"], "app-7");
     let run = &page["node"]["properties"];
     assert_eq!(run["status"], "failed");
@@ -587,7 +561,7 @@ async fn gzipped_plans_and_events_are_stored_inflated_with_their_wire_size(pool:
     assert_eq!(response.status, StatusCode::CREATED, "{}", response.text());
     let (body, _, _, wire) = raw_row(&pool, events.as_bytes()).await;
     assert_eq!((body, wire as usize), (events.into_bytes(), zipped.len()));
-    details(&app, &run_key(V12_PLAN_ID, 9)).await;
+    node_details(&app, &run_key(V12_PLAN_ID, 9)).await;
 }
 
 /// An uncompressed plan is archived byte for byte with its format, version and media type.
@@ -640,7 +614,7 @@ async fn unknown_fields_and_the_spline_timeout_header_are_accepted(pool: PgPool)
     assert_eq!(response.status, StatusCode::CREATED, "{}", response.text());
     let run = props(&app, &run_key(V12_PLAN_ID, 5)).await;
     assert_eq!(run["extra"]["writeMetrics"]["numFiles"], 1);
-    details(&app, &format!("op:{V12_PLAN_ID}:op-1")).await;
+    node_details(&app, &format!("op:{V12_PLAN_ID}:op-1")).await;
 }
 
 /// A URI read twice (two reads, or twice in one read) is one dataset with one input edge;
@@ -661,7 +635,7 @@ async fn a_uri_read_twice_is_one_input_edge_and_one_reads_from_per_read(pool: Pg
     plan_ok(&app, V12, &plan.to_string()).await;
     // Looked up as sent, stored under the canonical spelling (no trailing slash).
     let orders = "dataset:hdfs://nn/data/orders";
-    let page = details(&app, "dataset:hdfs://nn/data/orders/").await;
+    let page = node_details(&app, "dataset:hdfs://nn/data/orders/").await;
     assert_eq!(page["node"]["key"], orders);
     assert_eq!(page["node"]["name"], "orders", "last path segment");
     let job = format!("job:{id}");
@@ -692,7 +666,7 @@ async fn one_event_body_stores_runs_of_several_plans(pool: PgPool) {
                         {"planId": a, "timestamp": 30}]);
     events_ok(&app, V12, &events.to_string()).await;
     for (plan, ts) in [(a, 10), (b, 20), (a, 30)] {
-        let page = details(&app, &run_key(plan, ts)).await;
+        let page = node_details(&app, &run_key(plan, ts)).await;
         let job = format!("job:{plan}");
         assert_eq!(
             pairs(&page, "run_of"),
@@ -796,7 +770,7 @@ async fn a_plan_without_an_id_gets_the_same_id_each_time_and_is_stored_once(pool
     assert_eq!(app.counts().await, before);
     let jobs = count(&pool, "select count(*) from node where kind = 'job'").await;
     assert_eq!(jobs, 1);
-    details(&app, &format!("job:{first}")).await;
+    node_details(&app, &format!("job:{first}")).await;
 }
 
 /// Two plans writing one dataset share its node, which gets one output edge from each.
@@ -816,7 +790,7 @@ async fn two_plans_writing_one_dataset_share_its_node(pool: PgPool) {
     )
     .await;
     assert_eq!(n, 1);
-    let page = details(&app, shared).await;
+    let page = node_details(&app, shared).await;
     let outputs = BTreeSet::from([
         pair(&format!("job:{a}"), shared),
         pair(&format!("job:{b}"), shared),

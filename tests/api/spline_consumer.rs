@@ -12,7 +12,9 @@ use axum::http::{StatusCode, header};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use crate::helpers::{TestApp, V12, data_path, encode};
+use crate::helpers::{
+    TestApp, base36, data_path, ds, encode, get_json, store_plan, store_spline_events,
+};
 
 /// Event times: `t(n)` is `n` seconds after an arbitrary epoch millisecond.
 const T0: i64 = 1_700_000_000_000;
@@ -42,22 +44,8 @@ const EXPORT_DS: &str = "s3://lake/export/daily";
 
 const STACK_TRACE: &str = "java.lang.RuntimeException: boom\n\tat Job.run(Job.scala:1)";
 
-/// Java's `Long.toString(n, 36)`, which Spline event ids end with.
-fn base36(n: i64) -> String {
-    let digits = std::iter::successors(Some(n), |&rest| (rest >= 36).then_some(rest / 36));
-    let mut text: Vec<char> = digits
-        .map(|d| char::from_digit((d % 36) as u32, 36).unwrap())
-        .collect();
-    text.reverse();
-    text.into_iter().collect()
-}
-
 fn event_id(plan: &str, n: i64) -> String {
     format!("{plan}:{}", base36(t(n)))
-}
-
-fn ds(uri: &str) -> String {
-    format!("dataset:{uri}")
 }
 
 fn data_types() -> Value {
@@ -162,18 +150,6 @@ fn event(plan: &str, n: i64, labels: Value, error: Option<&str>) -> Value {
     e
 }
 
-async fn post_plan(app: &TestApp, plan: &Value) {
-    let response = app.post_plan(V12, plan.to_string()).await;
-    assert_eq!(response.status, StatusCode::CREATED, "{}", response.text());
-}
-
-async fn post_events(app: &TestApp, events: &[Value]) {
-    let response = app
-        .post_events(V12, Value::from(events.to_vec()).to_string())
-        .await;
-    assert_eq!(response.status, StatusCode::CREATED, "{}", response.text());
-}
-
 /// The warehouse, run over eleven seconds:
 ///
 /// | t  | run                                  |
@@ -220,7 +196,7 @@ async fn warehouse(pool: PgPool) -> TestApp {
         report_plan(),
         copy_plan(EXPORT, "export", REPORT_DS, EXPORT_DS, false, none.clone()),
     ] {
-        post_plan(&app, &plan).await;
+        store_plan(&app, &plan).await;
     }
     let runs = [
         (CUSTOMERS, 1),
@@ -246,20 +222,8 @@ async fn warehouse(pool: PgPool) -> TestApp {
             event(plan, n, labels, (n == 6).then_some(STACK_TRACE))
         })
         .collect();
-    post_events(&app, &events).await;
+    store_spline_events(&app, &json!(events)).await;
     app
-}
-
-/// GETs `uri`, asserting a 200 JSON answer.
-async fn get_json(app: &TestApp, uri: &str) -> Value {
-    let response = app.get(uri).await;
-    assert_eq!(
-        response.status,
-        StatusCode::OK,
-        "{uri}: {}",
-        response.text()
-    );
-    response.json()
 }
 
 fn strings(values: &Value, field: &str) -> Vec<String> {
@@ -499,16 +463,16 @@ async fn events_sort_by_any_item_field_and_reject_unknown_ones(pool: PgPool) {
 #[sqlx::test]
 async fn as_at_time_pins_the_list_to_what_was_stored_by_then(pool: PgPool) {
     let app = TestApp::new(pool);
-    post_plan(
+    store_plan(
         &app,
         &copy_plan(ORDERS, "orders", RAW_ORDERS, CLEAN_ORDERS, false, json!({})),
     )
     .await;
-    post_events(&app, &[event(ORDERS, 1, json!({}), None)]).await;
+    store_spline_events(&app, &json!([event(ORDERS, 1, json!({}), None)])).await;
     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     let cutoff = chrono::Utc::now().timestamp_millis();
     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    post_events(&app, &[event(ORDERS, 2, json!({}), None)]).await;
+    store_spline_events(&app, &json!([event(ORDERS, 2, json!({}), None)])).await;
     let pinned = get_json(
         &app,
         &format!("/consumer/execution-events?asAtTime={cutoff}"),
@@ -695,7 +659,7 @@ async fn lineage_detailed_is_the_plan_and_its_operations_in_data_flow_order(pool
 #[sqlx::test]
 async fn execution_plans_list_the_plans_that_ran_latest_stored_first(pool: PgPool) {
     let app = warehouse(pool).await;
-    post_plan(
+    store_plan(
         &app,
         &copy_plan(
             "a1000000-0000-4000-8000-0000000000ff",
@@ -1355,19 +1319,19 @@ async fn the_captured_spline_answers_are_reproduced_from_the_plans_behind_them(p
     let app = TestApp::new(pool);
     let captured = captured();
     let mut expected_plan = captured["lineage-detailed"].clone();
-    post_plan(
+    store_plan(
         &app,
         &captured_plan(&expected_plan["executionPlan"]["extra"]["dataTypes"]),
     )
     .await;
-    post_plan(&app, &captured_databricks_plan()).await;
+    store_plan(&app, &captured_databricks_plan()).await;
     let events = [
         json!({"planId": CAPTURED_PLAN, "timestamp": 1684226827008_i64, "durationNs": 8101352417_i64,
                "extra": {"appId": "local-1684226801003"}}),
         json!({"planId": "96976f56-9fe3-5bcc-a3e7-ac28781842c9", "timestamp": 1684222269822_i64,
                "durationNs": 10835231042_i64, "extra": {"appId": "local-1684222240845"}}),
     ];
-    post_events(&app, &events).await;
+    store_spline_events(&app, &json!(events)).await;
 
     let page = get_json(&app, "/consumer/execution-events").await;
     assert_holds(&page, &captured["execution-events"], "execution-events");
