@@ -3,8 +3,10 @@
 
 mod helpers;
 
+mod commands;
 mod graph_queries;
 mod graph_questions;
+mod health_metrics;
 mod marquez_api;
 mod openapi;
 mod openlineage_fixtures;
