@@ -4,7 +4,11 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use crate::config::{Cli, Command, DatabaseArgs, ServeArgs, redact};
+use crate::archive::{self, Progress, TimeRange};
+use crate::config::{
+    Cli, Command, DatabaseArgs, ExportArgs, ImportArgs, ReplayArgs, ServeArgs, TimeRangeArgs,
+    redact,
+};
 use crate::http::{self, AppState, HttpSettings};
 use crate::store::postgres::{PgStore, PoolSettings};
 
@@ -20,6 +24,68 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", http::api_doc().to_pretty_json()?);
             Ok(())
         }
+        Command::Replay(args) => replay(args).await,
+        Command::Export(args) => export(args).await,
+        Command::Import(args) => import(args).await,
+        Command::Config(args) => {
+            print!("{}", args.describe(cli.log_format));
+            Ok(())
+        }
+    }
+}
+
+/// How often long-running archive commands report progress on stderr.
+const PROGRESS_EVERY: Duration = Duration::from_secs(2);
+
+fn range(args: TimeRangeArgs) -> TimeRange {
+    TimeRange {
+        since: args.since,
+        until: args.until,
+    }
+}
+
+async fn replay(args: ReplayArgs) -> anyhow::Result<()> {
+    let store = connect(&args.database)?;
+    migrate(&store).await?;
+    let mut progress = Progress::new("replay", PROGRESS_EVERY);
+    let summary = archive::replay(&store, range(args.range), &mut progress).await?;
+    for (id, format, reason) in &summary.failed {
+        eprintln!("replay: payload {id} ({format}) failed: {reason}");
+    }
+    eprintln!(
+        "replay: {} replayed, {} failed",
+        summary.replayed,
+        summary.failed.len()
+    );
+    Ok(())
+}
+
+async fn export(args: ExportArgs) -> anyhow::Result<()> {
+    let store = connect(&args.database)?;
+    migrate(&store).await?;
+    let mut out = archive::output(args.output.as_deref())?;
+    let written = archive::export(&store, range(args.range), &mut out).await?;
+    eprintln!("export: {written} payloads written");
+    Ok(())
+}
+
+async fn import(args: ImportArgs) -> anyhow::Result<()> {
+    let store = connect(&args.database)?;
+    migrate(&store).await?;
+    let mut progress = Progress::new("import", PROGRESS_EVERY);
+    let summary = archive::import(&store, &args.files, &mut progress).await?;
+    for reject in &summary.rejects {
+        eprintln!("import: rejected {reject}");
+    }
+    eprintln!(
+        "import: {} stored ({} already stored), {} rejected",
+        summary.stored,
+        summary.duplicates,
+        summary.rejects.len()
+    );
+    match summary.rejects.len() {
+        0 => Ok(()),
+        n => anyhow::bail!("{n} records rejected"),
     }
 }
 

@@ -3,6 +3,9 @@
 
 use std::fmt;
 use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -27,6 +30,62 @@ pub enum Command {
     Migrate(DatabaseArgs),
     /// Print the OpenAPI document to stdout.
     Openapi,
+    /// Rebuild the graph from the raw-payload archive (e.g. after a parser fix). Idempotent.
+    Replay(ReplayArgs),
+    /// Write the raw-payload archive as JSON-lines, in the form `import` reads.
+    Export(ExportArgs),
+    /// Load Spline plans and events, OpenLineage events, or an export, from JSON or
+    /// JSON-lines files. Exits non-zero if any record was rejected.
+    Import(ImportArgs),
+    /// Print the effective settings (flags and environment), secrets redacted.
+    Config(ServeArgs),
+}
+
+/// Which part of the archive, by time of receipt (RFC 3339, e.g. `2026-01-31T00:00:00Z`).
+#[derive(Debug, Clone, Copy, Args)]
+pub struct TimeRangeArgs {
+    /// Only payloads received at or after this time.
+    #[arg(long)]
+    pub since: Option<DateTime<Utc>>,
+    /// Only payloads received before this time.
+    #[arg(long)]
+    pub until: Option<DateTime<Utc>>,
+}
+
+/// Settings of `replay`.
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// The database.
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Which payloads.
+    #[command(flatten)]
+    pub range: TimeRangeArgs,
+}
+
+/// Settings of `export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The database.
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Which payloads.
+    #[command(flatten)]
+    pub range: TimeRangeArgs,
+    /// Write here instead of stdout.
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+}
+
+/// Settings of `import`.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The database.
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// JSON or JSON-lines files.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
 }
 
 /// How log lines are written.
@@ -80,6 +139,37 @@ impl fmt::Debug for DatabaseArgs {
     }
 }
 
+impl ServeArgs {
+    /// The effective settings as `name = value` lines, the database password redacted.
+    pub fn describe(&self, log_format: LogFormat) -> String {
+        let db = &self.database;
+        let log_format = log_format
+            .to_possible_value()
+            .map(|v| v.get_name().to_owned());
+        [
+            ("HEADWATER_LOG_FORMAT", log_format.unwrap_or_default()),
+            ("HEADWATER_ADDR", self.addr.to_string()),
+            ("HEADWATER_MAX_BODY_BYTES", self.max_body_bytes.to_string()),
+            (
+                "HEADWATER_REQUEST_TIMEOUT_SECS",
+                self.request_timeout_secs.to_string(),
+            ),
+            ("DATABASE_URL", redact(&db.database_url)),
+            (
+                "HEADWATER_DB_MAX_CONNECTIONS",
+                db.db_max_connections.to_string(),
+            ),
+            (
+                "HEADWATER_DB_ACQUIRE_TIMEOUT_SECS",
+                db.db_acquire_timeout_secs.to_string(),
+            ),
+        ]
+        .iter()
+        .map(|(name, value)| format!("{name} = {value}\n"))
+        .collect()
+    }
+}
+
 /// Replaces the password in `scheme://user:password@host` with `***`.
 pub fn redact(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
@@ -97,6 +187,7 @@ pub fn redact(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::Parser;
 
     #[test]
     fn passwords_are_redacted() {
@@ -105,6 +196,28 @@ mod tests {
             "postgres://hw:***@db:5432/hw"
         );
         assert_eq!(redact("postgres://hw@db/hw"), "postgres://hw@db/hw");
+    }
+
+    #[test]
+    fn config_prints_settings_without_the_password() {
+        let cli = Cli::parse_from([
+            "headwater",
+            "config",
+            "--database-url",
+            "postgres://hw:s3cr3t@db/hw",
+            "--addr",
+            "0.0.0.0:9000",
+        ]);
+        let Command::Config(args) = cli.command else {
+            panic!("not config");
+        };
+        let text = args.describe(cli.log_format);
+        assert!(
+            text.contains("DATABASE_URL = postgres://hw:***@db/hw"),
+            "{text}"
+        );
+        assert!(text.contains("HEADWATER_ADDR = 0.0.0.0:9000"), "{text}");
+        assert!(!text.contains("s3cr3t"), "{text}");
     }
 
     #[test]

@@ -106,7 +106,9 @@ impl Error {
         }
     }
 
-    fn code(&self) -> &'static str {
+    /// The stable machine-readable code of the problem document (and the metrics' reject
+    /// reason).
+    pub fn code(&self) -> &'static str {
         match self {
             Error::BadRequest { code, .. } | Error::Unprocessable { code, .. } => code,
             Error::NotFound(_) => "not-found",

@@ -13,8 +13,10 @@
 //! - [`store`]: the storage interface and its PostgreSQL implementation. Knows no HTTP or wire format.
 //! - [`http`]: axum routers, extractors and the OpenAPI document; orchestrates the others.
 //! - [`error`]: the one error type, and how it maps onto HTTP problem responses.
+//! - [`archive`]: the raw-payload archive as a whole: replay, export, import.
 //! - [`config`] and [`telemetry`]: command line, settings and logging.
 
+pub mod archive;
 pub mod commands;
 pub mod config;
 pub mod error;

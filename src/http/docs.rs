@@ -3,7 +3,7 @@
 
 use utoipa::OpenApi;
 
-use super::{graph, marquez, openlineage, producer, spline_consumer};
+use super::{graph, health, marquez, openlineage, producer, spline_consumer};
 use crate::error::Problem;
 
 #[derive(OpenApi)]
@@ -19,6 +19,7 @@ use crate::error::Problem;
         (name = marquez::TAG, description = "A Marquez-compatible read API for Marquez's UI and clients"),
         (name = graph::TAG, description = "Lineage subgraphs, node search and node details"),
         (name = spline_consumer::TAG, description = "The Spline consumer REST API and /about probes, for the Spline UI and Spline clients"),
+        (name = health::TAG, description = "Liveness and readiness probes, and Prometheus metrics"),
     ),
     components(schemas(Problem)),
 )]

@@ -9,8 +9,10 @@ mod columns;
 mod docs;
 mod export;
 mod graph;
+mod health;
 mod impact;
 mod marquez;
+mod metrics;
 mod openlineage;
 mod paths;
 mod producer;
@@ -90,6 +92,8 @@ fn routes() -> (Router<AppState>, OpenApi) {
         .merge(impact::router())
         .merge(paths::router())
         .merge(anomalies::router())
+        .merge(health::router())
+        .merge(metrics::router())
         .split_for_parts()
 }
 
@@ -97,6 +101,7 @@ fn routes() -> (Router<AppState>, OpenApi) {
 pub fn app(state: AppState) -> Router {
     let (router, openapi) = routes();
     let timeout = state.settings.request_timeout;
+    metrics::init();
     router
         .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
         .fallback(|| async { Error::NotFound("no such route".to_owned()) })
@@ -106,6 +111,8 @@ pub fn app(state: AppState) -> Router {
             timeout,
         ))
         .layer(CatchPanicLayer::custom(|_| panic_response()))
+        // Outside the timeout and panic layers, so 408s and 500s are counted too.
+        .layer(axum::middleware::from_fn(metrics::track_requests))
         .layer(trace_layer())
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))

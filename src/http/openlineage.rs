@@ -15,6 +15,7 @@ use utoipa_axum::routes;
 
 use super::AppState;
 use super::body::{self, ReceivedBody};
+use super::metrics::{IngestFormat, record_ingest, record_reject};
 use super::producer::blocking;
 use crate::error::{Error, Problem, Result};
 use crate::ingest::openlineage::wire::{DatasetEvent, JobEvent, RunEvent};
@@ -60,13 +61,19 @@ async fn post_lineage(
     headers: HeaderMap,
     body: Body,
 ) -> Result<StatusCode> {
-    let received = receive(&state, &headers, body).await?;
+    let outcome = store_event(&state, &headers, body).await;
+    record_ingest(IngestFormat::OpenLineageEvent, &outcome);
+    outcome.map(|()| StatusCode::CREATED)
+}
+
+async fn store_event(state: &AppState, headers: &HeaderMap, body: Body) -> Result<()> {
+    let received = receive(state, headers, body).await?;
     let bytes = received.bytes.clone();
     let parsed = blocking(move || openlineage::event(&bytes)).await?;
     let raw = raw_payload(received.bytes, received.wire_bytes, &parsed);
     let outcome = state.store.apply(&raw, parsed.changes).await?;
     tracing::debug!(kind = ?parsed.kind, ?outcome, "openlineage event stored");
-    Ok(StatusCode::CREATED)
+    Ok(())
 }
 
 /// What became of a batch, per the OpenLineage batch API.
@@ -137,16 +144,22 @@ async fn post_lineage_batch(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<BatchResult>> {
-    let received = receive(&state, &headers, body).await?;
-    let bytes = received.bytes.clone();
-    let items: Vec<Box<RawValue>> = blocking(move || json::decode(&bytes)).await?;
+    let items = match batch_items(&state, &headers, body).await {
+        Ok(items) => items,
+        Err(err) => {
+            record_reject(IngestFormat::OpenLineageBatch, &err);
+            return Err(err);
+        }
+    };
     let mut summary = BatchSummary {
         received: items.len(),
         ..BatchSummary::default()
     };
     let mut failed_events = Vec::new();
     for (index, item) in items.iter().enumerate() {
-        match store_item(&state, index, item).await {
+        let outcome = store_item(&state, index, item).await;
+        record_ingest(IngestFormat::OpenLineageBatchItem, &outcome);
+        match outcome {
             Ok(()) => summary.successful += 1,
             Err(err) => failed_events.push(failure(index, &err)),
         }
@@ -164,6 +177,17 @@ async fn post_lineage_batch(
         summary,
         failed_events,
     }))
+}
+
+/// The events of a batch, each still raw: a bad one must not spoil the others.
+async fn batch_items(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Vec<Box<RawValue>>> {
+    let received = receive(state, headers, body).await?;
+    let bytes = received.bytes;
+    blocking(move || json::decode(&bytes)).await
 }
 
 async fn store_item(state: &AppState, index: usize, item: &RawValue) -> Result<()> {

@@ -18,6 +18,7 @@ use uuid::Uuid;
 
 use super::AppState;
 use super::body::{self, ReceivedBody};
+use super::metrics::{IngestFormat, record_ingest};
 use crate::error::{Error, Problem, Result};
 use crate::ingest::spline::v10::{ExecutionEventV10, ExecutionPlanV10};
 use crate::ingest::spline::wire::{ExecutionEvent, ExecutionPlan};
@@ -113,13 +114,19 @@ async fn post_execution_plan(
     headers: HeaderMap,
     body: Body,
 ) -> Result<(StatusCode, Json<Uuid>)> {
-    let (version, raw) = receive(&state, &headers, body, "spline.plan").await?;
+    let outcome = store_plan(&state, &headers, body).await;
+    record_ingest(IngestFormat::SplinePlan, &outcome);
+    outcome.map(|id| (StatusCode::CREATED, Json(id)))
+}
+
+async fn store_plan(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Uuid> {
+    let (version, raw) = receive(state, headers, body, "spline.plan").await?;
     let received_at = raw.received_at;
     let parse_body = raw.body.clone();
     let (id, changes) = blocking(move || spline::plan(version, &parse_body, received_at)).await?;
     let outcome = state.store.apply(&raw, changes).await?;
     tracing::debug!(plan_id = %id, ?outcome, "execution plan stored");
-    Ok((StatusCode::CREATED, Json(id)))
+    Ok(id)
 }
 
 /// Store execution events.
@@ -150,12 +157,18 @@ async fn post_execution_events(
     headers: HeaderMap,
     body: Body,
 ) -> Result<StatusCode> {
-    let (version, raw) = receive(&state, &headers, body, "spline.events").await?;
+    let outcome = store_events(&state, &headers, body).await;
+    record_ingest(IngestFormat::SplineEvents, &outcome);
+    outcome.map(|()| StatusCode::CREATED)
+}
+
+async fn store_events(state: &AppState, headers: &HeaderMap, body: Body) -> Result<()> {
+    let (version, raw) = receive(state, headers, body, "spline.events").await?;
     let parse_body = raw.body.clone();
     let changes: ChangeSet = blocking(move || spline::events(version, &parse_body)).await?;
     let outcome = state.store.apply(&raw, changes).await?;
     tracing::debug!(?outcome, "execution events stored");
-    Ok(StatusCode::CREATED)
+    Ok(())
 }
 
 /// Picks the API version from `Content-Type`, then reads the body into a raw payload.

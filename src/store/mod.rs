@@ -4,8 +4,11 @@
 //! raw payloads. What every backend needs the same way (collapsing duplicates inside one change
 //! set, ordering rows so concurrent writers lock them in the same order) lives here.
 
+mod operations;
 pub mod postgres;
 mod spline_queries;
+
+pub use operations::{GraphCounts, PoolState, Readiness};
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -139,6 +142,46 @@ pub trait Store: EdgeSource + Send + Sync + 'static {
 
     /// The values of one label on Spline plans and events, sorted.
     async fn spline_label_values(&self, name: &str, query: &LabelQuery) -> Result<Vec<String>>;
+
+    /// One page of archived payloads in order of receipt (by id), for replay and export.
+    async fn raw_payloads(&self, query: &RawPayloadQuery) -> Result<Vec<StoredPayload>>;
+
+    /// Applies a change set in one transaction without archiving anything: replay re-applies
+    /// the changes of payloads that are already archived, which `apply` would skip as
+    /// duplicates.
+    async fn reapply(&self, changes: ChangeSet) -> Result<ApplyOutcome>;
+
+    /// Whether the schema matches this binary: which embedded migrations the database has not
+    /// applied. An error means the database did not answer.
+    async fn readiness(&self) -> Result<Readiness>;
+
+    /// Nodes and edges by kind, for the metrics scrape: one grouped count each.
+    async fn graph_counts(&self) -> Result<GraphCounts>;
+
+    /// The connection pool right now. No I/O, so a scrape can read it while the database is down.
+    fn pool_state(&self) -> PoolState;
+}
+
+/// A page of the raw-payload archive, in order of receipt.
+#[derive(Debug, Clone, Default)]
+pub struct RawPayloadQuery {
+    /// Only payloads with a larger id (keyset pagination); 0 for the first page.
+    pub after_id: i64,
+    /// Only payloads received at or after this time.
+    pub since: Option<DateTime<Utc>>,
+    /// Only payloads received before this time.
+    pub until: Option<DateTime<Utc>>,
+    /// How many at most.
+    pub limit: u32,
+}
+
+/// An archived payload and its place in the archive.
+#[derive(Debug, Clone)]
+pub struct StoredPayload {
+    /// Its id: the order of receipt.
+    pub id: i64,
+    /// The payload as received.
+    pub raw: RawPayload,
 }
 
 /// Offset paging, as the Marquez API does it.

@@ -5,7 +5,7 @@
 //! than compile-time macros so the crate builds without a database and a second backend can
 //! share the calling code.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -16,9 +16,10 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::{PgPool, Postgres, Row, Transaction};
 
 use super::{
-    Adjacent, ApplyOutcome, DataSourceAt, EdgeRow, LabelQuery, Namespace, NodeQuery, NodeRow, Page,
-    RawEventQuery, SplineEventPage, SplineEventQuery, SplineRun, Store, column_owners,
-    known_aliases, mentioned_keys, merge_timed, normalize, resolve_aliases, spline_queries,
+    Adjacent, ApplyOutcome, DataSourceAt, EdgeRow, GraphCounts, LabelQuery, Namespace, NodeQuery,
+    NodeRow, Page, PoolState, RawEventQuery, RawPayloadQuery, Readiness, SplineEventPage,
+    SplineEventQuery, SplineRun, Store, StoredPayload, column_owners, known_aliases,
+    mentioned_keys, merge_timed, normalize, resolve_aliases, spline_queries,
 };
 use crate::error::{Error, Result};
 use crate::graph::{EdgeSource, Step};
@@ -85,20 +86,37 @@ impl PgStore {
                 ..ApplyOutcome::default()
             });
         }
-        let known = known_aliases(stored_aliases(&mut tx, changes).await?, changes);
-        let changes = normalize(resolve_aliases(changes.clone(), &known));
-        let (mut ids, nodes_created) = upsert_nodes(&mut tx, &changes.nodes).await?;
-        check_guards(&mut tx, &changes.guards).await?;
-        resolve_endpoints(&mut tx, &changes.edges, &mut ids).await?;
-        let edges_created = upsert_edges(&mut tx, &changes.edges, &ids).await?;
-        insert_aliases(&mut tx, &changes.aliases, &ids).await?;
+        let outcome = write_graph(&mut tx, changes).await?;
         tx.commit().await?;
-        Ok(ApplyOutcome {
-            duplicate: false,
-            nodes_created,
-            edges_created,
-        })
+        Ok(outcome)
     }
+
+    async fn try_reapply(&self, changes: &ChangeSet) -> Result<ApplyOutcome> {
+        let mut tx = self.pool.begin().await?;
+        let outcome = write_graph(&mut tx, changes).await?;
+        tx.commit().await?;
+        Ok(outcome)
+    }
+}
+
+/// Writes a change set's nodes, edges and aliases, checking its guards; shared by `apply` and
+/// `reapply`, so a replayed payload writes exactly what it wrote when it arrived.
+async fn write_graph(
+    tx: &mut Transaction<'_, Postgres>,
+    changes: &ChangeSet,
+) -> Result<ApplyOutcome> {
+    let known = known_aliases(stored_aliases(tx, changes).await?, changes);
+    let changes = normalize(resolve_aliases(changes.clone(), &known));
+    let (mut ids, nodes_created) = upsert_nodes(tx, &changes.nodes).await?;
+    check_guards(tx, &changes.guards).await?;
+    resolve_endpoints(tx, &changes.edges, &mut ids).await?;
+    let edges_created = upsert_edges(tx, &changes.edges, &ids).await?;
+    insert_aliases(tx, &changes.aliases, &ids).await?;
+    Ok(ApplyOutcome {
+        duplicate: false,
+        nodes_created,
+        edges_created,
+    })
 }
 
 /// The stored aliases among the keys a change set mentions: alias → canonical key.
@@ -828,6 +846,86 @@ impl Store for PgStore {
     async fn spline_label_values(&self, name: &str, query: &LabelQuery) -> Result<Vec<String>> {
         spline_queries::label_values(&self.pool, name, query).await
     }
+
+    async fn raw_payloads(&self, query: &RawPayloadQuery) -> Result<Vec<StoredPayload>> {
+        let rows = sqlx::query(
+            "select raw_payload_id, format, version, content_type, body, wire_bytes, received_at, event_time
+             from raw_payload where raw_payload_id > $1
+               and ($2::timestamptz is null or received_at >= $2)
+               and ($3::timestamptz is null or received_at < $3)
+             order by raw_payload_id limit $4",
+        )
+        .bind(query.after_id)
+        .bind(query.since)
+        .bind(query.until)
+        .bind(i64::from(query.limit))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(stored_payload_from_row).collect())
+    }
+
+    async fn reapply(&self, changes: ChangeSet) -> Result<ApplyOutcome> {
+        let mut attempt = 1;
+        loop {
+            match self.try_reapply(&changes).await {
+                Err(err) if attempt < MAX_ATTEMPTS && retryable(&err) => {
+                    tracing::warn!(attempt, error = %err, "retrying a replay after a lock conflict");
+                    tokio::time::sleep(Duration::from_millis(20 * u64::from(attempt))).await;
+                    attempt += 1;
+                }
+                outcome => return outcome,
+            }
+        }
+    }
+
+    async fn readiness(&self) -> Result<Readiness> {
+        let applied = applied_migrations(&self.pool).await?;
+        let missing_migrations = MIGRATOR
+            .iter()
+            .filter(|m| m.migration_type.is_up_migration() && !applied.contains(&m.version))
+            .map(|m| m.version)
+            .collect();
+        Ok(Readiness { missing_migrations })
+    }
+
+    async fn graph_counts(&self) -> Result<GraphCounts> {
+        let nodes = "select kind, count(*) from node group by kind order by kind";
+        let edges = "select kind, count(*) from edge group by kind order by kind";
+        Ok(GraphCounts {
+            nodes: count_by_kind(&self.pool, nodes).await?,
+            edges: count_by_kind(&self.pool, edges).await?,
+        })
+    }
+
+    fn pool_state(&self) -> PoolState {
+        PoolState {
+            size: self.pool.size(),
+            idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
+            max: self.pool.options().get_max_connections(),
+        }
+    }
+}
+
+/// Versions of the migrations applied successfully. A database that was never migrated has no
+/// `_sqlx_migrations` table (`undefined_table`): nothing is applied, which is not an outage.
+async fn applied_migrations(pool: &PgPool) -> Result<HashSet<i64>> {
+    let versions = sqlx::query_scalar("select version from _sqlx_migrations where success")
+        .fetch_all(pool)
+        .await;
+    match versions {
+        Ok(versions) => Ok(versions.into_iter().collect()),
+        Err(sqlx::Error::Database(err)) if err.code().as_deref() == Some("42P01") => {
+            Ok(HashSet::new())
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// `(kind, count)` rows of a grouped count.
+async fn count_by_kind(pool: &PgPool, sql: &'static str) -> Result<Vec<(String, u64)>> {
+    let rows: Vec<(String, i64)> = sqlx::query_as(sql).fetch_all(pool).await?;
+    let counts = rows.into_iter().map(|(kind, n)| (kind, n.max(0) as u64));
+    Ok(counts.collect())
 }
 
 impl PgStore {
@@ -867,4 +965,20 @@ async fn count_raw_events(pool: &PgPool, query: &RawEventQuery) -> Result<u64> {
     .fetch_one(pool)
     .await?;
     Ok(n as u64)
+}
+
+fn stored_payload_from_row(row: &PgRow) -> StoredPayload {
+    let body: Vec<u8> = row.get("body");
+    StoredPayload {
+        id: row.get("raw_payload_id"),
+        raw: RawPayload {
+            format: row.get("format"),
+            version: row.get("version"),
+            content_type: row.get("content_type"),
+            body: body.into(),
+            wire_bytes: row.get::<i64, _>("wire_bytes") as usize,
+            received_at: row.get("received_at"),
+            event_time: row.get("event_time"),
+        },
+    }
 }

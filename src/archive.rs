@@ -1,0 +1,511 @@
+//! The raw-payload archive as a whole: replay it into the graph, export it as JSON-lines, and
+//! import JSON or JSON-lines files (exports, OpenLineage events, Spline plans and events).
+//!
+//! Every payload, whether it comes from HTTP, an import file or the archive itself, is parsed
+//! by the same parsers ([`changes`]), so the graph it yields does not depend on how it came in.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use serde_json::value::RawValue;
+
+use crate::error::Error;
+use crate::ingest::openlineage;
+use crate::ingest::spline::{self, ApiVersion};
+use crate::model::{ChangeSet, RawPayload};
+use crate::store::{RawPayloadQuery, Store};
+
+/// Raw-payload format of Spline execution plans.
+pub const SPLINE_PLAN: &str = "spline.plan";
+/// Raw-payload format of Spline execution-event batches.
+pub const SPLINE_EVENTS: &str = "spline.events";
+/// Raw-payload format of OpenLineage events.
+pub const OPENLINEAGE_EVENT: &str = "openlineage.event";
+
+/// Payloads read from the archive per query: big enough to amortise round trips, small enough
+/// to keep memory flat whatever the archive's size.
+const PAGE: u32 = 200;
+
+/// Parses an archived payload back into its graph changes, by its format and version.
+pub fn changes(raw: &RawPayload) -> Result<ChangeSet, Error> {
+    match raw.format.as_str() {
+        SPLINE_PLAN => {
+            spline::plan(spline_version(&raw.version)?, &raw.body, raw.received_at).map(|p| p.1)
+        }
+        SPLINE_EVENTS => spline::events(spline_version(&raw.version)?, &raw.body),
+        OPENLINEAGE_EVENT => openlineage::event(&raw.body).map(|p| p.changes),
+        other => Err(unsupported(format!("unknown payload format `{other}`"))),
+    }
+}
+
+fn spline_version(version: &str) -> Result<ApiVersion, Error> {
+    [ApiVersion::V10, ApiVersion::V11, ApiVersion::V12]
+        .into_iter()
+        .find(|v| v.as_str() == version)
+        .ok_or_else(|| unsupported(format!("unknown Spline producer API version `{version}`")))
+}
+
+fn unsupported(detail: String) -> Error {
+    Error::BadRequest {
+        code: "unsupported-payload",
+        detail,
+        path: None,
+    }
+}
+
+/// Which archived payloads an operation covers: received in `[since, until)`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TimeRange {
+    /// Received at or after this time.
+    pub since: Option<DateTime<Utc>>,
+    /// Received before this time.
+    pub until: Option<DateTime<Utc>>,
+}
+
+/// Progress lines on stderr, at most one per interval: long runs show they are alive without
+/// flooding a terminal or a log.
+#[derive(Debug)]
+pub struct Progress {
+    label: &'static str,
+    every: Duration,
+    last: Instant,
+    quiet: bool,
+}
+
+impl Progress {
+    /// Reports every `every`, prefixed with `label`.
+    pub fn new(label: &'static str, every: Duration) -> Self {
+        Progress {
+            label,
+            every,
+            last: Instant::now(),
+            quiet: false,
+        }
+    }
+
+    /// Reports nothing (tests, or callers with their own reporting).
+    pub fn quiet() -> Self {
+        Progress {
+            quiet: true,
+            ..Progress::new("", Duration::MAX)
+        }
+    }
+
+    /// Prints `done` and `failed` if the interval has passed.
+    pub fn tick(&mut self, done: u64, failed: u64) {
+        if !self.quiet && self.last.elapsed() >= self.every {
+            eprintln!("{}: {done} done, {failed} failed", self.label);
+            self.last = Instant::now();
+        }
+    }
+}
+
+/// What a replay did.
+#[derive(Debug, Default)]
+pub struct ReplaySummary {
+    /// Payloads whose changes were applied.
+    pub replayed: u64,
+    /// Payloads the current parsers or guards rejected: (payload id, format, reason).
+    pub failed: Vec<(i64, String, String)>,
+}
+
+/// Re-parses every archived payload in `range` in order of receipt and re-applies its changes.
+///
+/// Idempotent: upserts merge by producer time, so replaying twice (or over a live graph)
+/// changes nothing. A payload the parsers now reject is reported, and the replay goes on.
+pub async fn replay(
+    store: &dyn Store,
+    range: TimeRange,
+    progress: &mut Progress,
+) -> anyhow::Result<ReplaySummary> {
+    let mut summary = ReplaySummary::default();
+    let mut after_id = 0;
+    loop {
+        let page = store.raw_payloads(&query(range, after_id)).await?;
+        let Some(last) = page.last() else {
+            return Ok(summary);
+        };
+        after_id = last.id;
+        for stored in page {
+            let outcome = match changes(&stored.raw) {
+                Ok(changes) => store.reapply(changes).await.map(|_| ()),
+                Err(err) => Err(err),
+            };
+            match outcome {
+                Ok(()) => summary.replayed += 1,
+                Err(Error::Internal(err)) => return Err(err.context("replaying")),
+                Err(err) => {
+                    let reason = describe(&err);
+                    summary.failed.push((stored.id, stored.raw.format, reason));
+                }
+            }
+            progress.tick(summary.replayed, summary.failed.len() as u64);
+        }
+    }
+}
+
+fn query(range: TimeRange, after_id: i64) -> RawPayloadQuery {
+    RawPayloadQuery {
+        after_id,
+        since: range.since,
+        until: range.until,
+        limit: PAGE,
+    }
+}
+
+/// An error's detail with the JSON path it points at, when it has one.
+fn describe(err: &Error) -> String {
+    match err {
+        Error::BadRequest {
+            path: Some(path), ..
+        }
+        | Error::Unprocessable {
+            path: Some(path), ..
+        }
+        | Error::Conflict {
+            path: Some(path), ..
+        } => format!("{err} (at {path})"),
+        _ => err.to_string(),
+    }
+}
+
+/// One line of an export: an archived payload with what is needed to archive it again.
+///
+/// The body is embedded as JSON when that keeps its bytes exact (one line, nothing around
+/// it), else carried as a string in `bodyText`: plan ids derived from the body and duplicate
+/// detection by hash both depend on the exact bytes.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExportRecord {
+    /// Raw-payload format, e.g. `spline.plan`.
+    pub format: String,
+    /// Wire-format version, e.g. `1.2`.
+    pub version: String,
+    /// The request's `Content-Type`.
+    pub content_type: String,
+    /// When Headwater first received it.
+    pub received_at: DateTime<Utc>,
+    /// When the event it carries happened, if it carries one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_time: Option<DateTime<Utc>>,
+    /// Bytes on the wire when first received.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wire_bytes: Option<usize>,
+    /// The body, as JSON.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<Box<RawValue>>,
+    /// The body, as text, when it can't be embedded byte for byte.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_text: Option<String>,
+}
+
+impl ExportRecord {
+    fn from_raw(raw: RawPayload) -> anyhow::Result<Self> {
+        let text = String::from_utf8(raw.body.to_vec())
+            .map_err(|_| anyhow::anyhow!("a {} payload is not UTF-8", raw.format))?;
+        let embeddable = !text.contains(['\n', '\r'])
+            && serde_json::from_str::<Box<RawValue>>(&text).is_ok_and(|v| v.get() == text);
+        let (body, body_text) = match embeddable {
+            true => (Some(RawValue::from_string(text)?), None),
+            false => (None, Some(text)),
+        };
+        Ok(ExportRecord {
+            format: raw.format,
+            version: raw.version,
+            content_type: raw.content_type,
+            received_at: raw.received_at,
+            event_time: raw.event_time,
+            wire_bytes: Some(raw.wire_bytes),
+            body,
+            body_text,
+        })
+    }
+
+    fn into_raw(self) -> Result<RawPayload, Error> {
+        let text = match (self.body, self.body_text) {
+            (Some(body), _) => body.get().to_owned(),
+            (None, Some(text)) => text,
+            (None, None) => {
+                return Err(unsupported(
+                    "an export record needs `body` or `bodyText`".into(),
+                ));
+            }
+        };
+        Ok(RawPayload {
+            format: self.format,
+            version: self.version,
+            content_type: self.content_type,
+            wire_bytes: self.wire_bytes.unwrap_or(text.len()),
+            body: text.into_bytes().into(),
+            received_at: self.received_at,
+            event_time: self.event_time,
+        })
+    }
+}
+
+/// Writes the archived payloads in `range` as JSON-lines, oldest first; returns how many.
+pub async fn export(
+    store: &dyn Store,
+    range: TimeRange,
+    out: &mut dyn Write,
+) -> anyhow::Result<u64> {
+    let mut written = 0;
+    let mut after_id = 0;
+    loop {
+        let page = store.raw_payloads(&query(range, after_id)).await?;
+        let Some(last) = page.last() else {
+            out.flush()?;
+            return Ok(written);
+        };
+        after_id = last.id;
+        for stored in page {
+            serde_json::to_writer(&mut *out, &ExportRecord::from_raw(stored.raw)?)?;
+            out.write_all(b"\n")?;
+            written += 1;
+        }
+    }
+}
+
+/// A record an import could not store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reject {
+    /// The file.
+    pub file: PathBuf,
+    /// Its line, from 1 (the first line of a file holding one JSON document).
+    pub line: usize,
+    /// The item of a JSON array of OpenLineage events, from 0.
+    pub item: Option<usize>,
+    /// What was wrong.
+    pub reason: String,
+}
+
+impl std::fmt::Display for Reject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.file.display(), self.line)?;
+        if let Some(item) = self.item {
+            write!(f, " [{item}]")?;
+        }
+        write!(f, ": {}", self.reason)
+    }
+}
+
+/// What an import did.
+#[derive(Debug, Default)]
+pub struct ImportSummary {
+    /// Records stored (or already stored).
+    pub stored: u64,
+    /// Of those, how many were stored before.
+    pub duplicates: u64,
+    /// Records not stored.
+    pub rejects: Vec<Reject>,
+}
+
+/// Imports files one after another; see [`import_file`].
+pub async fn import(
+    store: &dyn Store,
+    files: &[PathBuf],
+    progress: &mut Progress,
+) -> anyhow::Result<ImportSummary> {
+    let mut summary = ImportSummary::default();
+    for file in files {
+        import_file(store, file, &mut summary, progress).await?;
+    }
+    Ok(summary)
+}
+
+/// Stores every record of one file through the same parsers and [`Store::apply`] as HTTP
+/// ingest, so importing twice, or importing what was posted, changes nothing.
+///
+/// A file holding one JSON document (an event, a plan, an array of events) is one record;
+/// otherwise each line is one (JSON-lines), blank lines and `#` comments skipped.
+pub async fn import_file(
+    store: &dyn Store,
+    file: &Path,
+    summary: &mut ImportSummary,
+    progress: &mut Progress,
+) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| anyhow::anyhow!("reading {}: {e}", file.display()))?;
+    for (line, record) in records(&text) {
+        for (item, result) in payloads(record) {
+            let outcome = match result {
+                Ok((raw, changes)) => store.apply(&raw, changes).await,
+                Err(err) => Err(err),
+            };
+            match outcome {
+                Ok(o) => {
+                    summary.stored += 1;
+                    summary.duplicates += u64::from(o.duplicate);
+                }
+                Err(Error::Internal(err)) => return Err(err.context("importing")),
+                Err(err) => summary.rejects.push(Reject {
+                    file: file.to_owned(),
+                    line,
+                    item,
+                    reason: describe(&err),
+                }),
+            }
+            progress.tick(summary.stored, summary.rejects.len() as u64);
+        }
+    }
+    Ok(())
+}
+
+/// The records of a file with their line numbers.
+fn records(text: &str) -> Vec<(usize, &str)> {
+    if serde_json::from_str::<&RawValue>(text).is_ok() {
+        return vec![(1, text.trim())];
+    }
+    text.lines()
+        .enumerate()
+        .map(|(i, l)| (i + 1, l.trim_end_matches('\r')))
+        .filter(|(_, l)| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+        .collect()
+}
+
+type Payload = Result<(RawPayload, ChangeSet), Error>;
+
+/// The payloads one record holds (several for an array of OpenLineage events), each with its
+/// item number within the record when there are several.
+fn payloads(record: &str) -> Vec<(Option<usize>, Payload)> {
+    let value: Value = match serde_json::from_str(record) {
+        Ok(value) => value,
+        Err(e) => return vec![(None, Err(invalid_json(e)))],
+    };
+    match &value {
+        Value::Object(o) if o.contains_key("format") && o.contains_key("receivedAt") => {
+            vec![(None, exported(record))]
+        }
+        Value::Object(o) if o.contains_key("operations") => {
+            vec![(None, spline_payload(SPLINE_PLAN, record))]
+        }
+        Value::Array(items) if items.first().is_some_and(|i| i.get("planId").is_some()) => {
+            vec![(None, spline_payload(SPLINE_EVENTS, record))]
+        }
+        Value::Array(_) => openlineage_items(record),
+        _ => vec![(None, openlineage_payload(record))],
+    }
+}
+
+fn invalid_json(e: serde_json::Error) -> Error {
+    Error::BadRequest {
+        code: "invalid-json",
+        detail: format!("invalid JSON: {e}"),
+        path: None,
+    }
+}
+
+fn exported(record: &str) -> Payload {
+    let record: ExportRecord = serde_json::from_str(record).map_err(invalid_json)?;
+    let raw = record.into_raw()?;
+    let changes = changes(&raw)?;
+    Ok((raw, changes))
+}
+
+/// A Spline plan or event batch, taken as producer API v1.2 as the generator files are.
+fn spline_payload(format: &str, record: &str) -> Payload {
+    let raw = RawPayload {
+        format: format.to_owned(),
+        version: ApiVersion::V12.as_str().to_owned(),
+        content_type: spline::MEDIA_TYPE_V12.to_owned(),
+        wire_bytes: record.len(),
+        body: record.as_bytes().to_vec().into(),
+        received_at: Utc::now(),
+        event_time: None,
+    };
+    let changes = changes(&raw)?;
+    Ok((raw, changes))
+}
+
+/// One OpenLineage event, archived as `POST /api/v1/lineage` archives it.
+fn openlineage_payload(record: &str) -> Payload {
+    let parsed = openlineage::event(record.as_bytes())?;
+    let raw = RawPayload {
+        format: OPENLINEAGE_EVENT.to_owned(),
+        version: parsed.spec_version,
+        content_type: "application/json".to_owned(),
+        wire_bytes: record.len(),
+        body: record.as_bytes().to_vec().into(),
+        received_at: Utc::now(),
+        event_time: Some(parsed.event_time),
+    };
+    Ok((raw, parsed.changes))
+}
+
+/// An array of OpenLineage events: each is archived on its own, as the batch endpoint does.
+fn openlineage_items(record: &str) -> Vec<(Option<usize>, Payload)> {
+    match serde_json::from_str::<Vec<&RawValue>>(record) {
+        Ok(items) => items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| (Some(i), openlineage_payload(item.get())))
+            .collect(),
+        Err(e) => vec![(None, Err(invalid_json(e)))],
+    }
+}
+
+/// Opens `--output FILE`, or stdout when there is none.
+pub fn output(path: Option<&Path>) -> anyhow::Result<Box<dyn Write>> {
+    Ok(match path {
+        Some(path) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(path)
+                .map_err(|e| anyhow::anyhow!("creating {}: {e}", path.display()))?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_of_one_document_is_one_record_else_lines_are() {
+        let pretty = "{\n  \"a\": 1\n}\n";
+        assert_eq!(records(pretty), vec![(1, "{\n  \"a\": 1\n}")]);
+        let lines = "# comment\n{\"a\":1}\n\n{\"b\":2}\r\n";
+        assert_eq!(records(lines), vec![(2, "{\"a\":1}"), (4, "{\"b\":2}")]);
+    }
+
+    #[test]
+    fn export_records_keep_the_body_byte_for_byte() {
+        for body in ["{\"b\":1,\"a\":2}", "{\n \"a\": 1\n}\n", " [1] "] {
+            let raw = RawPayload {
+                format: SPLINE_EVENTS.into(),
+                version: "1.2".into(),
+                content_type: "application/json".into(),
+                body: body.as_bytes().to_vec().into(),
+                wire_bytes: 3,
+                received_at: Utc::now(),
+                event_time: None,
+            };
+            let line = serde_json::to_string(&ExportRecord::from_raw(raw).unwrap()).unwrap();
+            assert!(!line.contains('\n'), "{line}");
+            let back: ExportRecord = serde_json::from_str(&line).unwrap();
+            let back = back.into_raw().unwrap();
+            assert_eq!(back.body.as_ref(), body.as_bytes());
+            assert_eq!(back.wire_bytes, 3);
+        }
+    }
+
+    #[test]
+    fn unknown_formats_and_versions_are_rejected() {
+        let mut raw = RawPayload {
+            format: "nope".into(),
+            version: "1".into(),
+            content_type: "application/json".into(),
+            body: b"{}".to_vec().into(),
+            wire_bytes: 2,
+            received_at: Utc::now(),
+            event_time: None,
+        };
+        assert!(changes(&raw).is_err());
+        raw.format = SPLINE_PLAN.into();
+        raw.version = "9".into();
+        assert!(changes(&raw).unwrap_err().to_string().contains("`9`"));
+    }
+}
