@@ -187,7 +187,7 @@ async fn lineage(state: &AppState, params: &LineageParams) -> Result<LineageResp
     edges.extend(traversal.edges);
     let frontier_ids: Vec<NodeId> = traversal.frontier.iter().copied().collect();
     let (nodes, edges) = subgraph(store, ids, edges).await?;
-    let frontier = keys_of(&nodes, store, &frontier_ids).await?;
+    let frontier = keys_of(store, &frontier_ids).await?;
     let (nodes, edges) = match params.collapse_jobs.unwrap_or(false) {
         true => view::collapse_jobs(nodes, edges, &node.key),
         false => (nodes, edges),
@@ -206,8 +206,8 @@ async fn lineage(state: &AppState, params: &LineageParams) -> Result<LineageResp
     })
 }
 
-/// Keys of the frontier nodes (all of them are among the loaded nodes).
-async fn keys_of(_nodes: &[Node], store: &dyn Store, ids: &[NodeId]) -> Result<Vec<String>> {
+/// Keys of the frontier nodes, sorted.
+async fn keys_of(store: &dyn Store, ids: &[NodeId]) -> Result<Vec<String>> {
     let mut keys: Vec<String> = store
         .nodes(ids)
         .await?
