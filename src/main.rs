@@ -1,10 +1,8 @@
-//! The `headwater` binary: parse the command line, set up logging, run the command.
-
-use clap::Parser;
+//! The `headwater` binary: read the settings, set up logging, run the command.
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let cli = headwater::config::Cli::parse();
+    let cli = headwater::config::load()?;
     headwater::telemetry::init(cli.log_format);
     headwater::commands::run(cli).await
 }

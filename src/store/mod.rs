@@ -4,11 +4,17 @@
 //! raw payloads. What every backend needs the same way (collapsing duplicates inside one change
 //! set, ordering rows so concurrent writers lock them in the same order) lives here.
 
+mod open;
 mod operations;
 pub mod postgres;
-mod spline_queries;
+pub mod retention;
+mod rows;
+pub mod sqlite;
+mod write;
 
+pub use open::Database;
 pub use operations::{GraphCounts, PoolState, Readiness};
+pub use retention::{PruneReport, PruneRequest};
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -154,6 +160,10 @@ pub trait Store: EdgeSource + Send + Sync + 'static {
     /// Whether the schema matches this binary: which embedded migrations the database has not
     /// applied. An error means the database did not answer.
     async fn readiness(&self) -> Result<Readiness>;
+
+    /// Deletes what is older than the cutoff and no longer needed (see [`retention`]), in
+    /// batches; a dry run reports the same counts and deletes nothing.
+    async fn prune(&self, request: &PruneRequest) -> Result<PruneReport>;
 
     /// Nodes and edges by kind, for the metrics scrape: one grouped count each.
     async fn graph_counts(&self) -> Result<GraphCounts>;

@@ -6,9 +6,10 @@ use std::process::Command;
 
 use chrono::{TimeZone, Utc};
 use headwater::archive::{self, ImportSummary, Progress, TimeRange};
-use headwater::store::postgres::PgStore;
+use headwater::store::Store;
 use serde_json::{Value, json};
-use sqlx::PgPool;
+
+use rstest::rstest;
 
 use crate::helpers::*;
 
@@ -54,39 +55,48 @@ async fn ingest_some(app: &TestApp) {
     .await;
 }
 
-/// Every node and edge with everything a producer determined (not our bookkeeping times).
-async fn graph(pool: &PgPool) -> (Value, Value) {
-    let nodes = sqlx::query_scalar(
-        "select coalesce(jsonb_agg(jsonb_build_array(key, kind, name, properties, property_times,
-             first_seen, last_seen) order by key), '[]') from node",
-    )
-    .fetch_one(pool)
-    .await
-    .unwrap();
-    let edges = sqlx::query_scalar(
-        "select coalesce(jsonb_agg(jsonb_build_array(s.key, e.kind, t.key, e.properties,
-             e.first_seen, e.last_seen) order by s.key, e.kind, t.key), '[]')
-         from edge e join node s on s.node_id = e.source_id join node t on t.node_id = e.target_id",
-    )
-    .fetch_one(pool)
-    .await
-    .unwrap();
-    (nodes, edges)
+/// Every node and edge with everything a producer determined (not our bookkeeping times),
+/// JSON columns parsed so that key order doesn't matter.
+async fn graph(db: &TestDb) -> (Vec<Vec<Value>>, Vec<Vec<Value>>) {
+    let nodes = db
+        .text_rows(
+            "select key, kind, name, cast(properties as text), cast(property_times as text),
+                    cast(first_seen as text), cast(last_seen as text)
+             from node order by key",
+        )
+        .await;
+    let edges = db
+        .text_rows(
+            "select s.key, e.kind, t.key, cast(e.properties as text), cast(e.first_seen as text),
+                    cast(e.last_seen as text)
+             from edge e join node s on s.node_id = e.source_id
+             join node t on t.node_id = e.target_id
+             order by s.key, e.kind, t.key",
+        )
+        .await;
+    (parsed(nodes, &[3, 4]), parsed(edges, &[3]))
 }
 
-async fn wipe_graph(pool: &PgPool) {
-    sqlx::query("truncate edge, node_alias, node")
-        .execute(pool)
-        .await
-        .unwrap();
+/// Rows of text with the columns at `json` parsed as JSON.
+fn parsed(rows: Vec<Vec<Option<String>>>, json: &[usize]) -> Vec<Vec<Value>> {
+    let cell = |(i, text): (usize, Option<String>)| match (json.contains(&i), text) {
+        (true, Some(text)) => serde_json::from_str(&text).expect("a JSON column"),
+        (_, text) => Value::from(text),
+    };
+    rows.into_iter()
+        .map(|row| row.into_iter().enumerate().map(cell).collect())
+        .collect()
 }
 
-async fn wipe_all(pool: &PgPool) {
-    wipe_graph(pool).await;
-    sqlx::query("truncate raw_payload")
-        .execute(pool)
-        .await
-        .unwrap();
+async fn wipe_graph(db: &TestDb) {
+    for table in ["edge", "node_alias", "node"] {
+        db.execute(&format!("delete from {table}")).await;
+    }
+}
+
+async fn wipe_all(db: &TestDb) {
+    wipe_graph(db).await;
+    db.execute("delete from raw_payload").await;
 }
 
 fn temp_file(name: &str) -> PathBuf {
@@ -95,38 +105,42 @@ fn temp_file(name: &str) -> PathBuf {
     dir.join(name)
 }
 
-async fn export_to(store: &PgStore, path: &PathBuf) -> u64 {
+async fn export_to(store: &dyn Store, path: &PathBuf) -> u64 {
     let mut out = std::fs::File::create(path).unwrap();
     archive::export(store, TimeRange::default(), &mut out)
         .await
         .unwrap()
 }
 
-async fn import(store: &PgStore, files: &[PathBuf]) -> ImportSummary {
+async fn import(store: &dyn Store, files: &[PathBuf]) -> ImportSummary {
     archive::import(store, files, &mut Progress::quiet())
         .await
         .unwrap()
 }
 
-async fn replay(store: &PgStore, range: TimeRange) -> archive::ReplaySummary {
+async fn replay(store: &dyn Store, range: TimeRange) -> archive::ReplaySummary {
     archive::replay(store, range, &mut Progress::quiet())
         .await
         .unwrap()
 }
 
-#[sqlx::test]
-async fn export_then_import_into_an_empty_database_rebuilds_the_same_graph(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn export_then_import_into_an_empty_database_rebuilds_the_same_graph(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool.clone());
     ingest_some(&app).await;
     let (before, counts) = (graph(&pool).await, app.counts().await);
     let lineage = app.lineage(&ds("hdfs://out/b"), "both", 5).await;
-    let store = PgStore::new(pool.clone());
+    let store = pool.store();
     let path = temp_file("archive.jsonl");
 
-    let written = export_to(&store, &path).await;
+    let written = export_to(&*store, &path).await;
     assert_eq!(written as i64, counts.raw_payloads);
     wipe_all(&pool).await;
-    let summary = import(&store, std::slice::from_ref(&path)).await;
+    let summary = import(&*store, std::slice::from_ref(&path)).await;
 
     assert!(summary.rejects.is_empty(), "{:?}", summary.rejects);
     assert_eq!(summary.stored, written);
@@ -134,61 +148,64 @@ async fn export_then_import_into_an_empty_database_rebuilds_the_same_graph(pool:
     assert_eq!(graph(&pool).await, before);
     assert_eq!(app.lineage(&ds("hdfs://out/b"), "both", 5).await, lineage);
 
-    let again = import(&store, &[path]).await;
+    let again = import(&*store, &[path]).await;
     assert_eq!(again.duplicates, written, "re-importing changes nothing");
     assert_eq!(graph(&pool).await, before);
 }
 
-#[sqlx::test]
-async fn replay_rebuilds_the_graph_and_replaying_twice_changes_nothing(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn replay_rebuilds_the_graph_and_replaying_twice_changes_nothing(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool.clone());
     ingest_some(&app).await;
     let (before, counts) = (graph(&pool).await, app.counts().await);
-    let store = PgStore::new(pool.clone());
+    let store = pool.store();
 
     wipe_graph(&pool).await;
-    let summary = replay(&store, TimeRange::default()).await;
+    let summary = replay(&*store, TimeRange::default()).await;
     assert!(summary.failed.is_empty(), "{:?}", summary.failed);
     assert_eq!(summary.replayed as i64, counts.raw_payloads);
     assert_eq!(graph(&pool).await, before);
 
-    replay(&store, TimeRange::default()).await;
+    replay(&*store, TimeRange::default()).await;
     assert_eq!(graph(&pool).await, before);
     assert_eq!(app.counts().await, counts);
 }
 
-#[sqlx::test]
-async fn replay_reports_payloads_the_parsers_reject_and_goes_on(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn replay_reports_payloads_the_parsers_reject_and_goes_on(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool.clone());
     store_plan(&app, &minimal_plan(&plan_id(1), &["a"], "b", "x")).await;
-    sqlx::query(
-        "insert into raw_payload (format, version, content_type, sha256, body, wire_bytes)
-         values ('spline.plan', '9.9', 'application/json', '\\x00', '{}', 2)",
-    )
-    .execute(&pool)
-    .await
-    .unwrap();
+    pool.insert_raw_payload("spline.plan", "9.9", b"{}").await;
     wipe_graph(&pool).await;
 
-    let summary = replay(&PgStore::new(pool.clone()), TimeRange::default()).await;
+    let summary = replay(&*pool.store(), TimeRange::default()).await;
 
     assert_eq!(summary.replayed, 1);
     assert_eq!(summary.failed.len(), 1, "{:?}", summary.failed);
     assert!(summary.failed[0].2.contains("9.9"), "{:?}", summary.failed);
 }
 
-#[sqlx::test]
-async fn replay_can_be_limited_to_a_time_range(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn replay_can_be_limited_to_a_time_range(#[values(Postgres, Sqlite)] backend: Backend) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool.clone());
     store_plan(
         &app,
         &minimal_plan(&plan_id(1), &["old-in"], "old-out", "x"),
     )
     .await;
-    sqlx::query("update raw_payload set received_at = '2020-01-01T00:00:00Z'")
-        .execute(&pool)
-        .await
-        .unwrap();
+    let old = pool.time("2020-01-01T00:00:00Z");
+    pool.execute(&format!("update raw_payload set received_at = '{old}'"))
+        .await;
     store_plan(
         &app,
         &minimal_plan(&plan_id(2), &["new-in"], "new-out", "x"),
@@ -201,7 +218,7 @@ async fn replay_can_be_limited_to_a_time_range(pool: PgPool) {
         since: Some(since),
         until: None,
     };
-    let summary = replay(&PgStore::new(pool.clone()), range).await;
+    let summary = replay(&*pool.store(), range).await;
 
     assert_eq!(summary.replayed, 1);
     let app = &app;
@@ -213,10 +230,14 @@ async fn replay_can_be_limited_to_a_time_range(pool: PgPool) {
     assert_eq!(status(ds("old-out")).await, 404);
 }
 
-#[sqlx::test]
-async fn import_takes_openlineage_and_spline_files_and_reports_rejects_by_line(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn import_takes_openlineage_and_spline_files_and_reports_rejects_by_line(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool.clone());
-    let store = PgStore::new(pool.clone());
+    let store = pool.store();
     let run = "0190a3c4-0000-7000-8000-000000000002";
     let good = ol_event(run, "START", "2026-01-01T00:00:00Z", "raw", "clean");
     let mut missing_time = good.clone();
@@ -237,7 +258,7 @@ async fn import_takes_openlineage_and_spline_files_and_reports_rejects_by_line(p
     std::fs::write(&array, json!([good, {"eventType": 1}]).to_string()).unwrap();
 
     let summary = import(
-        &store,
+        &*store,
         &[jsonl.clone(), pretty, array.clone(), data_path(TRIANGLE)],
     )
     .await;
@@ -273,15 +294,6 @@ async fn import_takes_openlineage_and_spline_files_and_reports_rejects_by_line(p
     );
 }
 
-/// A URL of the per-test database: the server of `DATABASE_URL`, this test's database.
-fn database_url(pool: &PgPool) -> String {
-    let server = std::env::var("DATABASE_URL").expect("DATABASE_URL is set");
-    let server = server.split('?').next().unwrap();
-    let (base, _) = server.rsplit_once('/').unwrap();
-    let database = pool.connect_options().get_database().unwrap().to_owned();
-    format!("{base}/{database}")
-}
-
 fn headwater(args: &[&str], database_url: &str) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_headwater"))
         .args(args)
@@ -290,12 +302,16 @@ fn headwater(args: &[&str], database_url: &str) -> std::process::Output {
         .expect("the binary runs")
 }
 
-#[sqlx::test]
-async fn the_binary_exports_imports_and_prints_its_config(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn the_binary_exports_imports_and_prints_its_config(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool.clone());
     ingest_some(&app).await;
     let (before, counts) = (graph(&pool).await, app.counts().await);
-    let url = database_url(&pool);
+    let url = pool.url().to_owned();
     let path = temp_file("archive.jsonl");
 
     let export = headwater(&["export", "--output", path.to_str().unwrap()], &url);

@@ -6,8 +6,10 @@ use std::collections::BTreeSet;
 
 use axum::http::StatusCode;
 use serde_json::{Value, json};
-use sqlx::PgPool;
 
+use rstest::rstest;
+
+use crate::helpers::{Backend, Postgres, Sqlite, TestDb};
 use crate::helpers::{
     TestApp, Triple, V12, edge_triples, encode, get_json, minimal_plan, node_details, node_keys,
     plan_id, sorted, store_plan, store_spline_events, triple,
@@ -55,7 +57,7 @@ async fn store_run(app: &TestApp, n: u32) {
 }
 
 /// `d0 → job 1 → d1 → job 2 → … → job n → dn`.
-async fn chain(pool: PgPool, jobs: u32) -> TestApp {
+async fn chain(pool: TestDb, jobs: u32) -> TestApp {
     let app = TestApp::new(pool);
     for n in 1..=jobs {
         store(&app, n, &[&format!("d{}", n - 1)], &format!("d{n}")).await;
@@ -99,8 +101,12 @@ async fn lineage_query(app: &TestApp, query: &str) -> Value {
 }
 
 /// Depth N downstream of the chain's head is the first N jobs and what they wrote.
-#[sqlx::test]
-async fn downstream_depth_counts_job_hops_along_a_chain(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn downstream_depth_counts_job_hops_along_a_chain(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = chain(pool, 4).await;
     for depth in 0..=6 {
         let reached = depth.min(4);
@@ -114,8 +120,12 @@ async fn downstream_depth_counts_job_hops_along_a_chain(pool: PgPool) {
 }
 
 /// Depth N upstream of the chain's tail is the last N jobs and what they read.
-#[sqlx::test]
-async fn upstream_depth_counts_job_hops_along_a_chain(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn upstream_depth_counts_job_hops_along_a_chain(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = chain(pool, 4).await;
     for depth in 0..=6 {
         let reached = depth.min(4);
@@ -127,8 +137,12 @@ async fn upstream_depth_counts_job_hops_along_a_chain(pool: PgPool) {
 }
 
 /// The ends of a chain have nothing further: upstream of the head, downstream of the tail.
-#[sqlx::test]
-async fn walking_off_the_end_of_a_chain_returns_only_the_start(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn walking_off_the_end_of_a_chain_returns_only_the_start(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = chain(pool, 4).await;
     for (start, direction) in [("d0", "upstream"), ("d4", "downstream")] {
         let l = app.lineage(&ds(start), direction, 5).await;
@@ -138,8 +152,12 @@ async fn walking_off_the_end_of_a_chain_returns_only_the_start(pool: PgPool) {
 }
 
 /// `both` from the middle of a chain walks the same depth up and down.
-#[sqlx::test]
-async fn both_directions_walk_each_way_from_the_middle_of_a_chain(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn both_directions_walk_each_way_from_the_middle_of_a_chain(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = chain(pool, 4).await;
     let expected = [(0, chain_keys(2, 2), true), (1, chain_keys(1, 3), true)];
     for (depth, nodes, truncated) in expected {
@@ -153,8 +171,12 @@ async fn both_directions_walk_each_way_from_the_middle_of_a_chain(pool: PgPool) 
 }
 
 /// Without parameters a walk goes downstream five job hops.
-#[sqlx::test]
-async fn the_default_walk_is_downstream_five_job_hops(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn the_default_walk_is_downstream_five_job_hops(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = chain(pool, 6).await;
     let l = lineage_query(&app, &format!("node={}", encode(&ds("d0")))).await;
     assert_eq!(l["direction"], "downstream");
@@ -163,8 +185,10 @@ async fn the_default_walk_is_downstream_five_job_hops(pool: PgPool) {
 }
 
 /// A job as the start counts as hop 1, so depth 1 adds only its own inputs and outputs.
-#[sqlx::test]
-async fn a_job_as_the_start_counts_as_the_first_hop(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn a_job_as_the_start_counts_as_the_first_hop(#[values(Postgres, Sqlite)] backend: Backend) {
+    let pool = TestDb::new(backend).await;
     let app = chain(pool, 4).await;
     let cases = [
         ("downstream", 1, vec![job(2), ds("d2")], 1, true),
@@ -196,7 +220,7 @@ async fn a_job_as_the_start_counts_as_the_first_hop(pool: PgPool) {
 }
 
 /// `d0 → a → d1`, `d0 → b → d2`, `d1 + d2 → c → d3`.
-async fn diamond(pool: PgPool) -> TestApp {
+async fn diamond(pool: TestDb) -> TestApp {
     let app = TestApp::new(pool);
     store(&app, 1, &["d0"], "d1").await;
     store(&app, 2, &["d0"], "d2").await;
@@ -205,8 +229,10 @@ async fn diamond(pool: PgPool) -> TestApp {
 }
 
 /// Both sides of a diamond are reached, and the job joining them appears once.
-#[sqlx::test]
-async fn a_diamond_reaches_the_joining_job_once(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn a_diamond_reaches_the_joining_job_once(#[values(Postgres, Sqlite)] backend: Backend) {
+    let pool = TestDb::new(backend).await;
     let app = diamond(pool).await;
     let all = sorted([
         ds("d0"),
@@ -232,8 +258,12 @@ async fn a_diamond_reaches_the_joining_job_once(pool: PgPool) {
 }
 
 /// A cycle `a → job 1 → b → job 2 → a` ends the walk and keeps the edge that closes it.
-#[sqlx::test]
-async fn a_cycle_terminates_and_includes_the_closing_edge(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn a_cycle_terminates_and_includes_the_closing_edge(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     store(&app, 1, &["a"], "b").await;
     store(&app, 2, &["b"], "a").await;
@@ -252,8 +282,10 @@ async fn a_cycle_terminates_and_includes_the_closing_edge(pool: PgPool) {
 }
 
 /// `maxNodes` caps the answer, and only a cap that bites sets `truncated`.
-#[sqlx::test]
-async fn max_nodes_truncates_the_walk(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn max_nodes_truncates_the_walk(#[values(Postgres, Sqlite)] backend: Backend) {
+    let pool = TestDb::new(backend).await;
     let app = chain(pool, 4).await;
     let start = encode(&ds("d0"));
     let cases = [
@@ -274,8 +306,12 @@ async fn max_nodes_truncates_the_walk(pool: PgPool) {
 }
 
 /// `maxNodes` is a cap on the whole answer, also when walking both ways.
-#[sqlx::test]
-async fn max_nodes_caps_the_answer_in_both_directions(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn max_nodes_caps_the_answer_in_both_directions(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = chain(pool, 4).await;
     let query = format!(
         "node={}&direction=both&depth=50&maxNodes=3",
@@ -288,8 +324,10 @@ async fn max_nodes_caps_the_answer_in_both_directions(pool: PgPool) {
 }
 
 /// A run starts from the job it ran; the answer keeps the run and its `run_of` edge.
-#[sqlx::test]
-async fn a_run_starts_from_its_job(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn a_run_starts_from_its_job(#[values(Postgres, Sqlite)] backend: Backend) {
+    let pool = TestDb::new(backend).await;
     let app = chain(pool, 4).await;
     store_run(&app, 2).await;
     let l = app.lineage(&run(2), "downstream", 1).await;
@@ -303,8 +341,10 @@ async fn a_run_starts_from_its_job(pool: PgPool) {
 }
 
 /// An operation starts from the job whose plan holds it.
-#[sqlx::test]
-async fn an_operation_starts_from_its_job(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn an_operation_starts_from_its_job(#[values(Postgres, Sqlite)] backend: Backend) {
+    let pool = TestDb::new(backend).await;
     let app = chain(pool, 4).await;
     let start = op(2, "op-0");
     let l = app.lineage(&start, "upstream", 1).await;
@@ -318,8 +358,12 @@ async fn an_operation_starts_from_its_job(pool: PgPool) {
 }
 
 /// An attribute starts from the job of the operation producing it, via both linking edges.
-#[sqlx::test]
-async fn an_attribute_starts_from_the_job_of_its_operation(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn an_attribute_starts_from_the_job_of_its_operation(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = chain(pool, 4).await;
     let (start, read) = (attr(2, "attr-1"), op(2, "op-1"));
     let l = app.lineage(&start, "downstream", 2).await;
@@ -388,8 +432,12 @@ async fn all_pages(app: &TestApp, query: &str) -> Vec<Vec<String>> {
 }
 
 /// Paging two at a time visits every node exactly once, in key order.
-#[sqlx::test]
-async fn paging_with_limit_two_visits_every_node_once_in_key_order(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn paging_with_limit_two_visits_every_node_once_in_key_order(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = chain(pool, 4).await;
     let pages = all_pages(&app, "limit=2").await;
     let expected = all_chain_keys(4);
@@ -400,8 +448,12 @@ async fn paging_with_limit_two_visits_every_node_once_in_key_order(pool: PgPool)
 }
 
 /// A page that ends at the last node says so, rather than pointing at an empty page.
-#[sqlx::test]
-async fn an_exactly_full_last_page_has_no_next_cursor(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn an_exactly_full_last_page_has_no_next_cursor(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = chain(pool, 4).await;
     let pages = all_pages(&app, "kind=job&limit=2").await;
     assert_eq!(pages, [vec![job(1), job(2)], vec![job(3), job(4)]]);
@@ -411,8 +463,10 @@ async fn an_exactly_full_last_page_has_no_next_cursor(pool: PgPool) {
 }
 
 /// The kind filter lists only nodes of that kind, and combines with paging.
-#[sqlx::test]
-async fn the_kind_filter_lists_only_that_kind(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn the_kind_filter_lists_only_that_kind(#[values(Postgres, Sqlite)] backend: Backend) {
+    let pool = TestDb::new(backend).await;
     let app = chain(pool, 4).await;
     store_run(&app, 3).await;
     let datasets = all_pages(&app, "kind=dataset&limit=2").await.concat();
@@ -441,8 +495,12 @@ async fn the_kind_filter_lists_only_that_kind(pool: PgPool) {
 }
 
 /// Search matches a case-insensitive substring of the key or of the name.
-#[sqlx::test]
-async fn search_is_a_case_insensitive_substring_of_key_or_name(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn search_is_a_case_insensitive_substring_of_key_or_name(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     store(&app, 1, &["Orders_2024"], "orders-archive").await;
     store(&app, 2, &["customers"], "ORDERS.parquet").await;
@@ -470,8 +528,12 @@ async fn search_is_a_case_insensitive_substring_of_key_or_name(pool: PgPool) {
 }
 
 /// `%` and `_` in a search are the characters themselves, not wildcards.
-#[sqlx::test]
-async fn percent_and_underscore_in_a_search_are_literal(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn percent_and_underscore_in_a_search_are_literal(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     store(&app, 1, &["50%off", "a_b"], "50pct").await;
     store(&app, 2, &["axb"], "a\\b").await;
@@ -553,8 +615,12 @@ fn projection_edges() -> Vec<(String, Vec<Triple>)> {
 }
 
 /// Node details list every edge into and out of the node, of every kind, with the far ends.
-#[sqlx::test]
-async fn node_details_list_edges_and_neighbours_of_every_kind(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn node_details_list_edges_and_neighbours_of_every_kind(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     let response = app
         .post_plan(V12, projection_plan(&plan_id(1), "raw", "clean"))
@@ -573,8 +639,12 @@ async fn node_details_list_edges_and_neighbours_of_every_kind(pool: PgPool) {
 }
 
 /// Node details list at most 500 edges each way, and say so when some were left out.
-#[sqlx::test]
-async fn node_details_cap_each_direction_at_500_edges(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn node_details_cap_each_direction_at_500_edges(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     let names: Vec<String> = (0..501).map(|i| format!("in{i:03}")).collect();
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
@@ -618,8 +688,12 @@ impl Before {
 }
 
 /// Out-of-range, unparsable or missing lineage parameters are named in the problem's path.
-#[sqlx::test]
-async fn bad_lineage_parameters_are_invalid_parameters(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn bad_lineage_parameters_are_invalid_parameters(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let before = Before::new(chain(pool, 2).await).await;
     let node = format!("node={}", encode(&ds("d0")));
     let cases = [
@@ -658,8 +732,12 @@ async fn bad_lineage_parameters_are_invalid_parameters(pool: PgPool) {
 }
 
 /// Bad listing parameters and a missing node key are named in the problem's path.
-#[sqlx::test]
-async fn bad_listing_parameters_are_invalid_parameters(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn bad_listing_parameters_are_invalid_parameters(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let before = Before::new(chain(pool, 2).await).await;
     let cases = [
         ("/api/v1/graph/nodes?limit=0", "limit"),
@@ -686,8 +764,10 @@ async fn bad_listing_parameters_are_invalid_parameters(pool: PgPool) {
 }
 
 /// Unknown node keys and unknown routes are 404 problem documents.
-#[sqlx::test]
-async fn unknown_keys_and_routes_are_not_found(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn unknown_keys_and_routes_are_not_found(#[values(Postgres, Sqlite)] backend: Backend) {
+    let pool = TestDb::new(backend).await;
     let before = Before::new(chain(pool, 2).await).await;
     let missing = encode(&ds("nowhere"));
     let uris = [

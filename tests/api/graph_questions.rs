@@ -10,8 +10,10 @@ use std::process::{Command, Stdio};
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use serde_json::{Value, json};
-use sqlx::PgPool;
 
+use rstest::rstest;
+
+use crate::helpers::{Backend, Postgres, Sqlite, TestDb};
 use crate::helpers::{
     TestApp, TestResponse, Triple, ds, edge_triples, encode, get_json, minimal_plan, node_keys,
     plan_id, send_event, sorted, store_plan, triple,
@@ -213,14 +215,14 @@ fn top_customers_event() -> Value {
 }
 
 /// The join plan alone.
-async fn join_graph(pool: PgPool) -> TestApp {
+async fn join_graph(pool: TestDb) -> TestApp {
     let app = TestApp::new(pool);
     store_plan(&app, &join_plan()).await;
     app
 }
 
 /// The join plan and the OpenLineage job reading what it wrote.
-async fn shop_graph(pool: PgPool) -> TestApp {
+async fn shop_graph(pool: TestDb) -> TestApp {
     let app = join_graph(pool).await;
     send_event(&app, &top_customers_event()).await;
     app
@@ -232,8 +234,12 @@ fn column_query(uri: &str, column: &str, rest: &str) -> String {
 
 /// The aggregated `total` derives from `orders.amount` alone, through the join, by the
 /// rendered aggregate expression.
-#[sqlx::test]
-async fn an_aggregated_column_traces_back_through_the_join_to_its_source(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn an_aggregated_column_traces_back_through_the_join_to_its_source(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = join_graph(pool).await;
     let l = column_lineage(&app, &column_query(REVENUE, "total", "&direction=upstream")).await;
     assert_eq!(l["root"], field(REVENUE, "total"));
@@ -254,8 +260,12 @@ async fn an_aggregated_column_traces_back_through_the_join_to_its_source(pool: P
 }
 
 /// The grouping column `customers.name` flows through the join and the aggregate unchanged.
-#[sqlx::test]
-async fn a_grouping_column_flows_downstream_through_the_join_unchanged(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn a_grouping_column_flows_downstream_through_the_join_unchanged(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = join_graph(pool).await;
     let l = column_lineage(&app, &column_query(CUSTOMERS, "name", "")).await;
     assert_eq!(l["direction"], "downstream");
@@ -270,8 +280,10 @@ async fn a_grouping_column_flows_downstream_through_the_join_unchanged(pool: PgP
 }
 
 /// Join keys and columns the aggregate drops derive nothing in the written dataset.
-#[sqlx::test]
-async fn columns_the_aggregate_drops_derive_nothing(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn columns_the_aggregate_drops_derive_nothing(#[values(Postgres, Sqlite)] backend: Backend) {
+    let pool = TestDb::new(backend).await;
     let app = join_graph(pool).await;
     for (uri, column) in [(ORDERS, "customer_id"), (ORDERS, "id"), (CUSTOMERS, "id")] {
         let l = column_lineage(&app, &column_query(uri, column, "&direction=both")).await;
@@ -281,8 +293,12 @@ async fn columns_the_aggregate_drops_derive_nothing(pool: PgPool) {
 }
 
 /// Upstream of the OpenLineage job's column crosses into the Spline job that wrote its input.
-#[sqlx::test]
-async fn column_lineage_crosses_from_an_openlineage_job_into_a_spline_job(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn column_lineage_crosses_from_an_openlineage_job_into_a_spline_job(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = shop_graph(pool).await;
     let l = column_lineage(&app, &column_query(TOP, "revenue", "&direction=upstream")).await;
     assert_columns(
@@ -313,8 +329,12 @@ async fn column_lineage_crosses_from_an_openlineage_job_into_a_spline_job(pool: 
 }
 
 /// Downstream of a Spline source column reaches the OpenLineage job's output column.
-#[sqlx::test]
-async fn column_lineage_crosses_from_a_spline_job_into_an_openlineage_job(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn column_lineage_crosses_from_a_spline_job_into_an_openlineage_job(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = shop_graph(pool).await;
     let l = column_lineage(&app, &column_query(CUSTOMERS, "name", "")).await;
     let columns = [
@@ -341,8 +361,12 @@ async fn column_lineage_crosses_from_a_spline_job_into_an_openlineage_job(pool: 
 }
 
 /// `both` from the middle column joins its upstream and downstream; `depth` cuts and says so.
-#[sqlx::test]
-async fn both_directions_and_depth_bound_column_lineage(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn both_directions_and_depth_bound_column_lineage(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = shop_graph(pool).await;
     let both = column_lineage(&app, &column_query(REVENUE, "total", "&direction=both")).await;
     assert_columns(
@@ -367,8 +391,12 @@ async fn both_directions_and_depth_bound_column_lineage(pool: PgPool) {
 }
 
 /// Unknown datasets and columns are 404; a job is not a dataset (400 at `node`).
-#[sqlx::test]
-async fn column_lineage_rejects_unknown_columns_and_non_datasets(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn column_lineage_rejects_unknown_columns_and_non_datasets(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = shop_graph(pool).await;
     let base = "/api/v1/graph/column-lineage";
     let missing = [
@@ -418,8 +446,12 @@ async fn impact(app: &TestApp, query: &str) -> Value {
 }
 
 /// A source dataset impacts both jobs and what they write, by process hops.
-#[sqlx::test]
-async fn the_impact_of_a_dataset_lists_jobs_and_datasets_by_hops(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn the_impact_of_a_dataset_lists_jobs_and_datasets_by_hops(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = shop_graph(pool).await;
     let answer = impact(&app, &on(&ds(ORDERS), "")).await;
     assert_eq!(answer["root"], ds(ORDERS));
@@ -437,8 +469,10 @@ async fn the_impact_of_a_dataset_lists_jobs_and_datasets_by_hops(pool: PgPool) {
 }
 
 /// `depth` bounds the impact and says it was cut.
-#[sqlx::test]
-async fn the_impact_of_a_dataset_is_bounded_by_depth(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn the_impact_of_a_dataset_is_bounded_by_depth(#[values(Postgres, Sqlite)] backend: Backend) {
+    let pool = TestDb::new(backend).await;
     let app = shop_graph(pool).await;
     let answer = impact(&app, &on(&ds(ORDERS), "&depth=1")).await;
     let expected = [
@@ -452,8 +486,12 @@ async fn the_impact_of_a_dataset_is_bounded_by_depth(pool: PgPool) {
 
 /// A column impacts the columns derived from it, the datasets owning them, and the dataset
 /// it shapes as a whole, each once at its nearest hop.
-#[sqlx::test]
-async fn the_impact_of_a_column_lists_derived_columns_and_their_datasets(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn the_impact_of_a_column_lists_derived_columns_and_their_datasets(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = shop_graph(pool).await;
     let answer = impact(&app, &column_query(ORDERS, "amount", "")).await;
     assert_eq!(answer["root"], field(ORDERS, "amount"));
@@ -470,8 +508,12 @@ async fn the_impact_of_a_column_lists_derived_columns_and_their_datasets(pool: P
 }
 
 /// A column nothing derives from impacts nothing.
-#[sqlx::test]
-async fn a_column_nothing_derives_from_impacts_nothing(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn a_column_nothing_derives_from_impacts_nothing(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = shop_graph(pool).await;
     let answer = impact(&app, &column_query(ORDERS, "customer_id", "")).await;
     assert_eq!(answer["items"], json!([]));
@@ -513,7 +555,7 @@ fn report_event(d: u32, input: &str, column: &str) -> Value {
 }
 
 /// `etl/report` reads `a.x` on days 1–3 and `b.y` on days 4–5.
-async fn switching_graph(pool: PgPool) -> TestApp {
+async fn switching_graph(pool: TestDb) -> TestApp {
     let app = TestApp::new(pool);
     for d in 1..=5 {
         let (input, column) = if d <= 3 { ("a", "x") } else { ("b", "y") };
@@ -527,8 +569,12 @@ fn as_of(at: &str) -> String {
 }
 
 /// The job's lineage before and after it changed its inputs, and without `asOf`.
-#[sqlx::test]
-async fn lineage_as_of_shows_the_inputs_a_job_had_then(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn lineage_as_of_shows_the_inputs_a_job_had_then(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = switching_graph(pool).await;
     let graph_with = |input: &str| {
         let edges = [
@@ -557,8 +603,12 @@ async fn lineage_as_of_shows_the_inputs_a_job_had_then(pool: PgPool) {
 
 /// Upstream of the written dataset, too, shows the input of the time; the old input has no
 /// readers after the change.
-#[sqlx::test]
-async fn lineage_as_of_from_datasets_follows_the_change(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn lineage_as_of_from_datasets_follows_the_change(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = switching_graph(pool).await;
     for (at, input) in [(DAY_2, A), (DAY_5, B)] {
         let l = lineage(
@@ -577,8 +627,12 @@ async fn lineage_as_of_from_datasets_follows_the_change(pool: PgPool) {
 }
 
 /// Nodes not yet seen at `asOf` are 404.
-#[sqlx::test]
-async fn lineage_as_of_before_a_node_was_seen_is_not_found(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn lineage_as_of_before_a_node_was_seen_is_not_found(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = switching_graph(pool).await;
     let early = [(ETL_REPORT.to_owned(), BEFORE), (ds(B), DAY_2)];
     for (key, at) in early {
@@ -599,22 +653,34 @@ async fn assert_derivation_as_of(app: &TestApp, at: &str, source: String) {
 }
 
 /// Before the job changed its inputs, the column derives from the old input only.
-#[sqlx::test]
-async fn column_lineage_as_of_before_the_change_shows_the_old_derivation(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn column_lineage_as_of_before_the_change_shows_the_old_derivation(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = switching_graph(pool).await;
     assert_derivation_as_of(&app, DAY_2, field(A, "x")).await;
 }
 
 /// After the job changed its inputs, the column derives from the new input only.
-#[sqlx::test]
-async fn column_lineage_as_of_after_the_change_shows_only_the_new_derivation(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn column_lineage_as_of_after_the_change_shows_only_the_new_derivation(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = switching_graph(pool).await;
     assert_derivation_as_of(&app, DAY_5, field(B, "y")).await;
 }
 
 /// Without `asOf` column lineage shows every derivation ever seen; before any, 404.
-#[sqlx::test]
-async fn column_lineage_without_as_of_shows_all_derivations(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn column_lineage_without_as_of_shows_all_derivations(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = switching_graph(pool).await;
     let l = column_lineage(&app, &column_query(REPORT, "total", "&direction=upstream")).await;
     assert_columns(&l, &[field(A, "x"), field(B, "y"), field(REPORT, "total")]);
@@ -635,7 +701,7 @@ fn lake(name: &str) -> String {
 
 /// `d1 → plan 11 → d2 → plan 12 → d3 → etl/step3 → d4`, and the shortcut
 /// `d2 → etl/shortcut → d4`: Spline plans first, OpenLineage jobs after.
-async fn paths_graph(pool: PgPool) -> TestApp {
+async fn paths_graph(pool: TestDb) -> TestApp {
     let app = TestApp::new(pool);
     store_plan(&app, &simple_plan(11, &[&lake("d1")], &lake("d2"))).await;
     store_plan(&app, &simple_plan(12, &[&lake("d2")], &lake("d3"))).await;
@@ -681,8 +747,12 @@ fn path_query(from: &str, to: &str, rest: &str) -> String {
 }
 
 /// Both paths from `d1` to `d4`, shortest first; the long one passes through three jobs.
-#[sqlx::test]
-async fn paths_through_three_jobs_and_a_shortcut_are_listed_shortest_first(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn paths_through_three_jobs_and_a_shortcut_are_listed_shortest_first(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = paths_graph(pool).await;
     let answer = get_json(&app, &path_query("d1", "d4", "")).await;
     assert_eq!(
@@ -695,8 +765,10 @@ async fn paths_through_three_jobs_and_a_shortcut_are_listed_shortest_first(pool:
 }
 
 /// `maxLength` drops longer paths; too short a bound finds none.
-#[sqlx::test]
-async fn max_length_bounds_the_paths_in_edges(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn max_length_bounds_the_paths_in_edges(#[values(Postgres, Sqlite)] backend: Backend) {
+    let pool = TestDb::new(backend).await;
     let app = paths_graph(pool).await;
     let answer = get_json(&app, &path_query("d1", "d4", "&maxLength=4")).await;
     assert_eq!(answer["shortest"], json!(short_path()));
@@ -709,8 +781,12 @@ async fn max_length_bounds_the_paths_in_edges(pool: PgPool) {
 }
 
 /// `maxPaths=1` keeps the shortest path and says more exist.
-#[sqlx::test]
-async fn max_paths_keeps_the_shortest_and_flags_the_rest(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn max_paths_keeps_the_shortest_and_flags_the_rest(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = paths_graph(pool).await;
     let answer = get_json(&app, &path_query("d1", "d4", "&maxPaths=1")).await;
     assert_eq!(answer["paths"], json!([short_path()]));
@@ -719,8 +795,10 @@ async fn max_paths_keeps_the_shortest_and_flags_the_rest(pool: PgPool) {
 }
 
 /// Against the flow of data there is no path: an empty answer, not an error.
-#[sqlx::test]
-async fn no_path_is_an_empty_answer(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn no_path_is_an_empty_answer(#[values(Postgres, Sqlite)] backend: Backend) {
+    let pool = TestDb::new(backend).await;
     let app = paths_graph(pool).await;
     let answer = get_json(&app, &path_query("d4", "d1", "")).await;
     assert_eq!(answer["shortest"], json!([]));
@@ -729,8 +807,10 @@ async fn no_path_is_an_empty_answer(pool: PgPool) {
 }
 
 /// An unknown end is 404; out-of-range bounds are 400 at their parameter.
-#[sqlx::test]
-async fn paths_reject_unknown_nodes_and_bad_bounds(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn paths_reject_unknown_nodes_and_bad_bounds(#[values(Postgres, Sqlite)] backend: Backend) {
+    let pool = TestDb::new(backend).await;
     let app = paths_graph(pool).await;
     for (from, to) in [("nowhere", "d4"), ("d1", "nowhere")] {
         let response = app.get(&path_query(from, to, "")).await;
@@ -754,7 +834,7 @@ async fn paths_reject_unknown_nodes_and_bad_bounds(pool: PgPool) {
 /// Two cycles: Spline plans 31 (`src_a`, `c1` → `c2`) and 32 (`c2` → `c1`); OpenLineage jobs
 /// `loop/x` (`e1` → `e2`) and `loop/y` (`e2` → `e1`). `loop/z` (`src_b`, `c2` → `sink_a`) and
 /// `loop/w` (`e2` → `sink_b`) hang off them.
-async fn cycle_graph(pool: PgPool) -> TestApp {
+async fn cycle_graph(pool: TestDb) -> TestApp {
     let app = TestApp::new(pool);
     store_plan(
         &app,
@@ -798,8 +878,10 @@ fn ol_cycle() -> Vec<String> {
 }
 
 /// Both cycles are listed as sorted keys, with the sources and the sinks.
-#[sqlx::test]
-async fn anomalies_list_cycles_sources_and_sinks(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn anomalies_list_cycles_sources_and_sinks(#[values(Postgres, Sqlite)] backend: Backend) {
+    let pool = TestDb::new(backend).await;
     let app = cycle_graph(pool).await;
     let answer = get_json(&app, "/api/v1/graph/anomalies").await;
     let expected = json!({
@@ -811,8 +893,10 @@ async fn anomalies_list_cycles_sources_and_sinks(pool: PgPool) {
 }
 
 /// Every list is paged by `limit` and `offset`, totals unchanged; a bad limit is 400.
-#[sqlx::test]
-async fn anomalies_are_paged(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn anomalies_are_paged(#[values(Postgres, Sqlite)] backend: Backend) {
+    let pool = TestDb::new(backend).await;
     let app = cycle_graph(pool).await;
     let answer = get_json(&app, "/api/v1/graph/anomalies?limit=1&offset=1").await;
     let expected = json!({
@@ -828,8 +912,10 @@ async fn anomalies_are_paged(pool: PgPool) {
 }
 
 /// Lineage around a cycle visits each node once and ends, at the greatest depth.
-#[sqlx::test]
-async fn lineage_over_a_cycle_terminates(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn lineage_over_a_cycle_terminates(#[values(Postgres, Sqlite)] backend: Backend) {
+    let pool = TestDb::new(backend).await;
     let app = cycle_graph(pool).await;
     let l = lineage(&app, &on(&ds(&lake("c1")), "&depth=50")).await;
     let mut nodes = lake_keys(&["c1", "c2", "sink_a"]);
@@ -867,7 +953,7 @@ const ARCHIVE_JOB: &str = "job:etl/archive";
 
 /// Spline plan 21 (`s3://raw/orders` → `s3://mart/orders_clean`), OpenLineage `bi/report`
 /// (`orders_clean` → `s3://bi/report`) and `etl/archive` (`s3://raw/orders` → `s3://cold/orders`).
-async fn namespaces_graph(pool: PgPool) -> TestApp {
+async fn namespaces_graph(pool: TestDb) -> TestApp {
     let app = TestApp::new(pool);
     store_plan(
         &app,
@@ -915,8 +1001,10 @@ async fn from_raw(app: &TestApp, rest: &str) -> Value {
 }
 
 /// `kinds` keeps the listed kinds (and the root) and the edges between them.
-#[sqlx::test]
-async fn kinds_select_node_kinds(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn kinds_select_node_kinds(#[values(Postgres, Sqlite)] backend: Backend) {
+    let pool = TestDb::new(backend).await;
     let app = namespaces_graph(pool).await;
     let datasets = from_raw(&app, "&kinds=dataset").await;
     assert_graph(&datasets, &strings(&[RAW, CLEAN, BI_REPORT, ARCHIVE]), &[]);
@@ -943,8 +1031,10 @@ async fn kinds_select_node_kinds(pool: PgPool) {
 }
 
 /// `namespaces` keeps only nodes in the listed namespaces, and always the root.
-#[sqlx::test]
-async fn namespaces_keep_only_the_listed_namespaces(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn namespaces_keep_only_the_listed_namespaces(#[values(Postgres, Sqlite)] backend: Backend) {
+    let pool = TestDb::new(backend).await;
     let app = namespaces_graph(pool).await;
     let list = encode("s3://raw,s3://mart,spline");
     let kept = from_raw(&app, &format!("&namespaces={list}")).await;
@@ -963,8 +1053,12 @@ async fn namespaces_keep_only_the_listed_namespaces(pool: PgPool) {
 }
 
 /// `excludeNamespaces` drops the listed namespaces but never the root.
-#[sqlx::test]
-async fn exclude_namespaces_drops_the_listed_namespaces_but_not_the_root(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn exclude_namespaces_drops_the_listed_namespaces_but_not_the_root(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = namespaces_graph(pool).await;
     let dropped = from_raw(
         &app,
@@ -989,8 +1083,12 @@ async fn exclude_namespaces_drops_the_listed_namespaces_but_not_the_root(pool: P
 
 /// A node without a namespace (a Spline operation on the way from an attribute) is dropped by
 /// `namespaces` and kept by `excludeNamespaces`.
-#[sqlx::test]
-async fn nodes_without_a_namespace_fail_namespaces_and_pass_exclusions(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn nodes_without_a_namespace_fail_namespaces_and_pass_exclusions(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = namespaces_graph(pool).await;
     let (attr, read) = (
         format!("attr:{}:attr-1", plan_id(21)),
@@ -1015,8 +1113,12 @@ async fn nodes_without_a_namespace_fail_namespaces_and_pass_exclusions(pool: PgP
 }
 
 /// `maxNodes` caps the answer, and the frontier names the nodes whose neighbours were cut.
-#[sqlx::test]
-async fn max_nodes_truncates_and_reports_the_frontier(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn max_nodes_truncates_and_reports_the_frontier(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = namespaces_graph(pool).await;
     let l = from_raw(&app, "&maxNodes=3").await;
     let mut nodes = strings(&[RAW, ARCHIVE_JOB]);
@@ -1040,8 +1142,10 @@ async fn max_nodes_truncates_and_reports_the_frontier(pool: PgPool) {
 }
 
 /// `depth` cuts too, and the frontier names where.
-#[sqlx::test]
-async fn depth_cuts_report_the_frontier(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn depth_cuts_report_the_frontier(#[values(Postgres, Sqlite)] backend: Backend) {
+    let pool = TestDb::new(backend).await;
     let app = namespaces_graph(pool).await;
     let l = from_raw(&app, "&depth=1").await;
     let mut nodes = strings(&[RAW, CLEAN, ARCHIVE, ARCHIVE_JOB]);
@@ -1075,8 +1179,12 @@ fn flow(source: &str, target: &str, jobs: &[&str]) -> (String, String, String, S
 }
 
 /// `collapseJobs` replaces jobs by dataset-to-dataset `flows_to` edges naming the jobs.
-#[sqlx::test]
-async fn collapse_jobs_leaves_dataset_to_dataset_flows(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn collapse_jobs_leaves_dataset_to_dataset_flows(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = namespaces_graph(pool).await;
     let l = from_raw(&app, "&collapseJobs=true").await;
     assert_eq!(
@@ -1093,8 +1201,10 @@ async fn collapse_jobs_leaves_dataset_to_dataset_flows(pool: PgPool) {
 }
 
 /// A job at the root survives collapsing, with its own edges; other jobs collapse.
-#[sqlx::test]
-async fn collapse_jobs_keeps_a_job_at_the_root(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn collapse_jobs_keeps_a_job_at_the_root(#[values(Postgres, Sqlite)] backend: Backend) {
+    let pool = TestDb::new(backend).await;
     let app = namespaces_graph(pool).await;
     let l = lineage(&app, &on(&job(21), "&direction=both&collapseJobs=true")).await;
     let mut nodes = strings(&[RAW, CLEAN, BI_REPORT]);
@@ -1153,8 +1263,10 @@ fn render_svg(dot: &str) -> String {
 }
 
 /// DOT renders with Graphviz: every node and edge is drawn.
-#[sqlx::test]
-async fn dot_export_renders_with_graphviz(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn dot_export_renders_with_graphviz(#[values(Postgres, Sqlite)] backend: Backend) {
+    let pool = TestDb::new(backend).await;
     let app = namespaces_graph(pool).await;
     let dot = export(&app, "&format=dot", "*/*", "text/vnd.graphviz").await;
     assert!(dot.starts_with("digraph"), "{dot}");
@@ -1171,8 +1283,10 @@ async fn dot_export_renders_with_graphviz(pool: PgPool) {
 }
 
 /// Mermaid is a flowchart with one line per node and per edge.
-#[sqlx::test]
-async fn mermaid_export_is_a_flowchart(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn mermaid_export_is_a_flowchart(#[values(Postgres, Sqlite)] backend: Backend) {
+    let pool = TestDb::new(backend).await;
     let app = namespaces_graph(pool).await;
     let text = export(&app, "&format=mermaid", "*/*", "text/vnd.mermaid").await;
     assert!(text.starts_with("flowchart"), "{text}");
@@ -1255,8 +1369,10 @@ fn xml_tag(tag: &str, stack: &mut Vec<String>, names: &mut Vec<String>) {
 }
 
 /// GraphML is well-formed XML with one `node` per node and one `edge` per edge, keys as data.
-#[sqlx::test]
-async fn graphml_export_is_well_formed_xml(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn graphml_export_is_well_formed_xml(#[values(Postgres, Sqlite)] backend: Backend) {
+    let pool = TestDb::new(backend).await;
     let app = namespaces_graph(pool).await;
     let xml = export(&app, "&format=graphml", "*/*", "application/graphml+xml").await;
     let elements = xml_elements(&xml);
@@ -1281,8 +1397,10 @@ async fn graphml_export_is_well_formed_xml(pool: PgPool) {
 }
 
 /// The `Accept` header picks the format when `format` is absent; `format` wins over it.
-#[sqlx::test]
-async fn the_accept_header_negotiates_the_format(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn the_accept_header_negotiates_the_format(#[values(Postgres, Sqlite)] backend: Backend) {
+    let pool = TestDb::new(backend).await;
     let app = namespaces_graph(pool).await;
     let dot = export(&app, "", "text/vnd.graphviz", "text/vnd.graphviz").await;
     render_svg(&dot);
@@ -1309,8 +1427,10 @@ async fn the_accept_header_negotiates_the_format(pool: PgPool) {
 }
 
 /// An unknown format is a 400 at `format`.
-#[sqlx::test]
-async fn an_unknown_format_is_rejected(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn an_unknown_format_is_rejected(#[values(Postgres, Sqlite)] backend: Backend) {
+    let pool = TestDb::new(backend).await;
     let app = namespaces_graph(pool).await;
     let response = app.get(&export_uri("&format=svg")).await;
     response.assert_problem(StatusCode::BAD_REQUEST, "invalid-parameter", Some("format"));

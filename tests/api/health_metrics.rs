@@ -14,9 +14,11 @@ use headwater::store::postgres::{MIGRATOR, PgStore, PoolSettings};
 use headwater::{AppState, app};
 use http_body_util::BodyExt;
 use serde_json::json;
-use sqlx::PgPool;
 use tower::ServiceExt;
 
+use rstest::rstest;
+
+use crate::helpers::{Backend, Postgres, Sqlite, TestDb};
 use crate::helpers::{TestApp, minimal_plan, send_event, store_plan, store_spline_events};
 
 const REQUESTS: &str = "headwater_http_requests_total";
@@ -89,8 +91,12 @@ fn labels_of(text: &str) -> Vec<(String, String)> {
     labels
 }
 
-#[sqlx::test]
-async fn live_and_ready_answer_200_on_a_migrated_database(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn live_and_ready_answer_200_on_a_migrated_database(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     let live = app.get("/health/live").await;
     assert_eq!(live.status, StatusCode::OK, "{}", live.text());
@@ -135,14 +141,19 @@ async fn ready_answers_503_while_the_database_is_unreachable() {
 }
 
 /// A replica whose schema is behind its code must not take traffic.
-#[sqlx::test]
-async fn ready_answers_503_naming_a_migration_that_is_not_applied(pool: PgPool) {
-    let latest = MIGRATOR.iter().map(|m| m.version).max().unwrap();
-    sqlx::query("delete from _sqlx_migrations where version = $1")
-        .bind(latest)
-        .execute(&pool)
-        .await
-        .unwrap();
+#[rstest]
+#[tokio::test]
+async fn ready_answers_503_naming_a_migration_that_is_not_applied(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
+    let migrator = match backend {
+        Postgres => &MIGRATOR,
+        Sqlite => &headwater::store::sqlite::MIGRATOR,
+    };
+    let latest = migrator.iter().map(|m| m.version).max().unwrap();
+    let sql = format!("delete from _sqlx_migrations where version = {latest}");
+    assert_eq!(pool.execute(&sql).await, 1);
     let app = TestApp::new(pool);
     let response = app.get("/health/ready").await;
     let problem = response.assert_problem(StatusCode::SERVICE_UNAVAILABLE, "unavailable", None);
@@ -151,8 +162,12 @@ async fn ready_answers_503_naming_a_migration_that_is_not_applied(pool: PgPool) 
     assert!(detail.contains("migrat"), "{detail}");
 }
 
-#[sqlx::test]
-async fn requests_are_counted_by_route_template_and_status(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn requests_are_counted_by_route_template_and_status(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     let route = "/api/v1/graph/node";
     let node = [("method", "GET"), ("route", route), ("status", "404")];
@@ -177,8 +192,12 @@ async fn requests_are_counted_by_route_template_and_status(pool: PgPool) {
     );
 }
 
-#[sqlx::test]
-async fn ingest_is_counted_by_format_and_rejects_by_reason(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn ingest_is_counted_by_format_and_rejects_by_reason(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     let before = Scrape::take(&app).await;
     let id = "00000000-0000-4000-8000-00000000b001";
@@ -234,8 +253,10 @@ async fn ingest_is_counted_by_format_and_rejects_by_reason(pool: PgPool) {
     assert!(grew(REJECTED, &item), "{item_code}");
 }
 
-#[sqlx::test]
-async fn pool_and_graph_gauges_describe_this_store(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn pool_and_graph_gauges_describe_this_store(#[values(Postgres, Sqlite)] backend: Backend) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool.clone());
     let id = "00000000-0000-4000-8000-00000000b002";
     store_plan(&app, &minimal_plan(id, &["s3://g/in"], "s3://g/out", "a")).await;
@@ -249,7 +270,11 @@ async fn pool_and_graph_gauges_describe_this_store(pool: PgPool) {
         scrape.by_label("headwater_graph_edges", "kind"),
         counts(&pool, "edge").await
     );
-    let max = f64::from(pool.options().get_max_connections());
+    // The test pools: 5 PostgreSQL connections; 5 SQLite readers and its one writer.
+    let max = match backend {
+        Postgres => 5.0,
+        Sqlite => 6.0,
+    };
     assert_eq!(scrape.value("headwater_db_pool_max", &[]), max);
     let size = scrape.value("headwater_db_pool_size", &[]);
     assert!(size >= 1.0 && size <= max, "{size}");
@@ -257,11 +282,14 @@ async fn pool_and_graph_gauges_describe_this_store(pool: PgPool) {
 }
 
 /// `kind → count` of a table, straight from the database.
-async fn counts(pool: &PgPool, table: &str) -> BTreeMap<String, f64> {
-    let sql = format!("select kind, count(*) from {table} group by kind");
-    let rows: Vec<(String, i64)> = sqlx::query_as(&sql).fetch_all(pool).await.unwrap();
+async fn counts(pool: &TestDb, table: &str) -> BTreeMap<String, f64> {
+    let sql = format!("select kind, cast(count(*) as text) from {table} group by kind");
+    let rows = pool.text_rows(&sql).await;
     assert!(!rows.is_empty(), "{table} is empty");
-    rows.into_iter().map(|(k, n)| (k, n as f64)).collect()
+    let number = |n: &Option<String>| n.as_deref().unwrap().parse::<f64>().unwrap();
+    rows.iter()
+        .map(|row| (row[0].clone().unwrap(), number(&row[1])))
+        .collect()
 }
 
 /// A complete OpenLineage RunEvent of job `metrics/<job>`, run number `run`.

@@ -11,12 +11,12 @@ use axum::http::{HeaderMap, Request, StatusCode, header};
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use headwater::http::HttpSettings;
-use headwater::store::postgres::PgStore;
 use headwater::{AppState, app};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
-use sqlx::PgPool;
 use tower::ServiceExt;
+
+pub use crate::db::{Backend, Postgres, Sqlite, TestDb};
 
 pub const V10: &str = "application/json";
 pub const V11: &str = "application/vnd.absa.spline.producer.v1.1+json";
@@ -25,7 +25,7 @@ pub const V12: &str = "application/vnd.absa.spline.producer.v1.2+json";
 /// The application under test, wired to its own database.
 pub struct TestApp {
     pub router: Router,
-    pub pool: PgPool,
+    pub db: TestDb,
 }
 
 /// A response, fully read.
@@ -54,13 +54,14 @@ impl Counts {
 }
 
 impl TestApp {
-    pub fn new(pool: PgPool) -> Self {
-        Self::with_settings(pool, HttpSettings::default())
+    pub fn new(db: TestDb) -> Self {
+        Self::with_settings(db, HttpSettings::default())
     }
 
-    pub fn with_settings(pool: PgPool, settings: HttpSettings) -> Self {
-        let router = app(AppState::new(PgStore::new(pool.clone()), settings));
-        TestApp { router, pool }
+    pub fn with_settings(db: TestDb, settings: HttpSettings) -> Self {
+        let store = db.store();
+        let router = app(AppState { store, settings });
+        TestApp { router, db }
     }
 
     pub async fn request(&self, request: Request<Body>) -> TestResponse {
@@ -137,13 +138,8 @@ impl TestApp {
 
     pub async fn counts(&self) -> Counts {
         let count = |table: &'static str| {
-            let pool = self.pool.clone();
-            async move {
-                sqlx::query_scalar::<_, i64>(&format!("select count(*) from {table}"))
-                    .fetch_one(&pool)
-                    .await
-                    .unwrap()
-            }
+            let db = self.db.clone();
+            async move { db.scalar(&format!("select count(*) from {table}")).await }
         };
         Counts {
             nodes: count("node").await,

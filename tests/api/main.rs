@@ -1,6 +1,7 @@
-//! Integration tests: the real router against a real PostgreSQL, one fresh database per test
-//! (`#[sqlx::test]` creates it from `DATABASE_URL` and applies the migrations).
+//! Integration tests: the real router against a real database, one fresh database per test,
+//! and every test once per backend: PostgreSQL (at `DATABASE_URL`) and embedded SQLite.
 
+mod db;
 mod helpers;
 
 mod commands;
@@ -15,5 +16,6 @@ mod producer_errors;
 mod producer_fixtures;
 mod producer_status;
 mod producer_versions;
+mod retention;
 mod server;
 mod spline_consumer;

@@ -7,8 +7,10 @@
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
-use sqlx::PgPool;
 
+use rstest::rstest;
+
+use crate::helpers::{Backend, Postgres, Sqlite, TestDb};
 use crate::helpers::{
     TestApp, encode, get_json, minimal_plan, send_event, sorted, store_spline_events,
 };
@@ -214,7 +216,7 @@ const LAB: [(&str, &str, &str); 4] = [
 ];
 
 /// `a → j → b`, `a → k → c` (k is j's sibling), `c → l → d`, `b → m → e`, all in `lab`.
-async fn lab(pool: PgPool) -> TestApp {
+async fn lab(pool: TestDb) -> TestApp {
     let app = TestApp::new(pool);
     for (n, (job, input, output)) in LAB.into_iter().enumerate() {
         let io: (&[Value], &[Value]) = (&[ds("lab", input)], &[ds("lab", output)]);
@@ -250,8 +252,12 @@ fn lab_edges(id: &str, inbound: bool, inside: &[String]) -> Value {
 }
 
 /// Nodes are typed and sorted by id; edges point downstream, sorted, one per input/output.
-#[sqlx::test]
-async fn table_lineage_edges_point_downstream_and_nodes_are_sorted_by_id(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn table_lineage_edges_point_downstream_and_nodes_are_sorted_by_id(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = lab(pool).await;
     let g = lineage(&app, "job:lab:j", None).await;
     let all = lab_ids("abcde", "jklm");
@@ -279,8 +285,12 @@ async fn ids_by_depth(app: &TestApp, start: &str, max: u32) -> Vec<Vec<String>> 
 }
 
 /// From a job, depth counts job hops either way: siblings and readers are 1, its datasets 0.
-#[sqlx::test]
-async fn depth_from_a_job_counts_job_hops_in_either_direction(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn depth_from_a_job_counts_job_hops_in_either_direction(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = lab(pool).await;
     let expected = [
         lab_ids("ab", "j"),
@@ -291,8 +301,10 @@ async fn depth_from_a_job_counts_job_hops_in_either_direction(pool: PgPool) {
 }
 
 /// At any depth, edges join only nodes of the graph, and every edge between them is listed.
-#[sqlx::test]
-async fn edges_join_only_nodes_inside_the_graph(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn edges_join_only_nodes_inside_the_graph(#[values(Postgres, Sqlite)] backend: Backend) {
+    let pool = TestDb::new(backend).await;
     let app = lab(pool).await;
     for start in ["job:lab:k", "dataset:lab:c"] {
         for depth in 0..=3 {
@@ -309,16 +321,22 @@ async fn edges_join_only_nodes_inside_the_graph(pool: PgPool) {
 }
 
 /// From a dataset, depth counts from the job that writes it, as Marquez resolves it.
-#[sqlx::test]
-async fn depth_from_a_dataset_counts_from_the_job_that_writes_it(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn depth_from_a_dataset_counts_from_the_job_that_writes_it(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = lab(pool).await;
     let expected = [lab_ids("be", "m"), lab_ids("abe", "jm")];
     assert_eq!(ids_by_depth(&app, "dataset:lab:e", 1).await, expected);
 }
 
 /// A dataset no job reads or writes is a graph of itself alone.
-#[sqlx::test]
-async fn a_dataset_without_jobs_is_its_own_graph(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn a_dataset_without_jobs_is_its_own_graph(#[values(Postgres, Sqlite)] backend: Backend) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     send_event(&app, &dataset_event(T1, ds("lab", "lonely"))).await;
     let g = lineage(&app, "dataset:lab:lonely", None).await;
@@ -345,7 +363,7 @@ fn orders_facets() -> Value {
 
 /// `shop.public.orders` (postgres, with facets) → job `shop/load_orders` → `s3://bucket`
 /// `clean/orders` (no facets), at [`T1`].
-async fn shop(pool: PgPool) -> TestApp {
+async fn shop(pool: TestDb) -> TestApp {
     let app = TestApp::new(pool);
     let orders = with_facets(
         ds("postgres://db:5432", "shop.public.orders"),
@@ -359,8 +377,12 @@ async fn shop(pool: PgPool) -> TestApp {
 const ORDERS: &str = "dataset:postgres://db:5432:shop.public.orders";
 
 /// A namespace with a scheme and a port works in a node id, and the answer's ids keep it.
-#[sqlx::test]
-async fn namespaces_with_schemes_and_ports_work_in_node_ids(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn namespaces_with_schemes_and_ports_work_in_node_ids(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = shop(pool).await;
     let expected = [
         ORDERS,
@@ -377,8 +399,10 @@ async fn namespaces_with_schemes_and_ports_work_in_node_ids(pool: PgPool) {
 }
 
 /// Dataset data takes its source, fields, description and lifecycle state from its facets.
-#[sqlx::test]
-async fn dataset_data_comes_from_the_dataset_facets(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn dataset_data_comes_from_the_dataset_facets(#[values(Postgres, Sqlite)] backend: Backend) {
+    let pool = TestDb::new(backend).await;
     let app = shop(pool).await;
     let g = lineage(&app, ORDERS, None).await;
     let data = &node(&g, ORDERS)["data"];
@@ -404,8 +428,12 @@ async fn dataset_data_comes_from_the_dataset_facets(pool: PgPool) {
 }
 
 /// A dataset without facets is sourced from its namespace, with no fields or description.
-#[sqlx::test]
-async fn a_dataset_without_facets_is_sourced_from_its_namespace(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn a_dataset_without_facets_is_sourced_from_its_namespace(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = shop(pool).await;
     let id = "dataset:s3://bucket:clean/orders";
     let g = lineage(&app, id, None).await;
@@ -454,8 +482,12 @@ async fn streaming_job(app: &TestApp) {
 }
 
 /// Job data: STREAMING is STREAM; location, description and datasets come from the events.
-#[sqlx::test]
-async fn job_data_comes_from_the_job_facets_and_its_datasets(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn job_data_comes_from_the_job_facets_and_its_datasets(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     streaming_job(&app).await;
     let g = lineage(&app, "job:etl:orders_daily", None).await;
@@ -473,8 +505,10 @@ async fn job_data_comes_from_the_job_facets_and_its_datasets(pool: PgPool) {
 }
 
 /// The latest run has its id, state, start, end, duration, nominal time and facets.
-#[sqlx::test]
-async fn a_job_carries_its_latest_run_with_timing(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn a_job_carries_its_latest_run_with_timing(#[values(Postgres, Sqlite)] backend: Backend) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     streaming_job(&app).await;
     let g = lineage(&app, "job:etl:orders_daily", None).await;
@@ -489,8 +523,12 @@ async fn a_job_carries_its_latest_run_with_timing(pool: PgPool) {
 }
 
 /// A job without a jobType facet is BATCH; one known only from a JobEvent has no latest run.
-#[sqlx::test]
-async fn a_job_without_a_run_is_a_batch_job_without_a_latest_run(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn a_job_without_a_run_is_a_batch_job_without_a_latest_run(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     let e = job_event(T1, ("etl", "static"), &[ds(BUCKET, "raw/orders")], &[]);
     send_event(&app, &e).await;
@@ -505,8 +543,12 @@ async fn a_job_without_a_run_is_a_batch_job_without_a_latest_run(pool: PgPool) {
 }
 
 /// Without a parent job, Marquez's simple name is the whole job name, dots and all.
-#[sqlx::test]
-async fn a_job_without_a_parent_keeps_its_whole_name_as_simple_name(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn a_job_without_a_parent_keeps_its_whole_name_as_simple_name(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     complete(
         &app,
@@ -524,8 +566,12 @@ async fn a_job_without_a_parent_keeps_its_whole_name_as_simple_name(pool: PgPool
 }
 
 /// OpenLineage event types map onto Marquez run states as Marquez maps them.
-#[sqlx::test]
-async fn latest_run_states_follow_the_openlineage_event_type(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn latest_run_states_follow_the_openlineage_event_type(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     let cases = [
         ("START", "RUNNING"),
@@ -551,8 +597,12 @@ async fn latest_run_states_follow_the_openlineage_event_type(pool: PgPool) {
 }
 
 /// A run whose events say START then FAIL, in any arrival order, ends FAILED with both times.
-#[sqlx::test]
-async fn a_run_state_follows_its_latest_event_whatever_the_arrival_order(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn a_run_state_follows_its_latest_event_whatever_the_arrival_order(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     for (kind, time) in [("FAIL", T2), ("START", T1)] {
         send_event(
@@ -593,8 +643,10 @@ async fn two_runs(app: &TestApp) {
 }
 
 /// The latest run is the latest by event time, not the last to arrive.
-#[sqlx::test]
-async fn the_latest_run_is_the_latest_by_event_time(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn the_latest_run_is_the_latest_by_event_time(#[values(Postgres, Sqlite)] backend: Backend) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     two_runs(&app).await;
     let g = lineage(&app, "job:etl:orders", None).await;
@@ -606,8 +658,12 @@ async fn the_latest_run_is_the_latest_by_event_time(pool: PgPool) {
 // --- table lineage: errors ---------------------------------------------------------------------
 
 /// Unknown datasets and jobs, and field or run ids, are 404 problems.
-#[sqlx::test]
-async fn unknown_and_unsupported_node_ids_are_not_found(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn unknown_and_unsupported_node_ids_are_not_found(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = shop(pool).await;
     let run = format!("run:{}", run_id(0));
     let missing = [
@@ -627,8 +683,10 @@ async fn unknown_and_unsupported_node_ids_are_not_found(pool: PgPool) {
 }
 
 /// Node ids that aren't `<type>:<namespace>:<name>`, or a missing one, are 400 on `nodeId`.
-#[sqlx::test]
-async fn malformed_node_ids_are_bad_requests(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn malformed_node_ids_are_bad_requests(#[values(Postgres, Sqlite)] backend: Backend) {
+    let pool = TestDb::new(backend).await;
     let app = shop(pool).await;
     let bad = [
         "orders",
@@ -654,8 +712,10 @@ async fn malformed_node_ids_are_bad_requests(pool: PgPool) {
 }
 
 /// Depth above 50, negative or not a number is 400 on `depth`; 50 is allowed.
-#[sqlx::test]
-async fn depth_beyond_fifty_is_a_bad_request(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn depth_beyond_fifty_is_a_bad_request(#[values(Postgres, Sqlite)] backend: Backend) {
+    let pool = TestDb::new(backend).await;
     let app = shop(pool).await;
     let node = format!("nodeId={}", encode(ORDERS));
     for depth in ["51", "-1", "deep"] {
@@ -674,7 +734,7 @@ async fn depth_beyond_fifty_is_a_bad_request(pool: PgPool) {
 
 /// Spline plan [`PLAN`] writes `hdfs://nn:8020/data/x` from `.../data/raw`; the OpenLineage
 /// job `etl/publish` reads (`hdfs://nn:8020`, `/data/x`) and writes `s3://bucket` `published/x`.
-async fn mixed(pool: PgPool) -> TestApp {
+async fn mixed(pool: TestDb) -> TestApp {
     let app = TestApp::new(pool);
     store_plan(&app, &["hdfs://nn:8020/data/raw"], "hdfs://nn:8020/data/x").await;
     let io: (&[Value], &[Value]) = (&[ds(HDFS, "/data/x")], &[ds(BUCKET, "published/x")]);
@@ -698,8 +758,12 @@ fn mixed_ids() -> Vec<String> {
 }
 
 /// A Spline-written dataset read by an OpenLineage job joins both jobs in one graph.
-#[sqlx::test]
-async fn spline_and_openlineage_jobs_meet_in_one_marquez_graph(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn spline_and_openlineage_jobs_meet_in_one_marquez_graph(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = mixed(pool).await;
     let shared = dataset_id(HDFS, "/data/x");
     for start in [job_id("etl", "publish"), spline_job(), shared.clone()] {
@@ -714,8 +778,12 @@ async fn spline_and_openlineage_jobs_meet_in_one_marquez_graph(pool: PgPool) {
 }
 
 /// A Spline job shows under the namespace `spline`, named by its plan id, with its datasets.
-#[sqlx::test]
-async fn a_spline_job_is_rendered_under_the_spline_namespace(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn a_spline_job_is_rendered_under_the_spline_namespace(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = mixed(pool).await;
     let g = lineage(&app, &spline_job(), None).await;
     let data = &node(&g, &spline_job())["data"];
@@ -731,8 +799,10 @@ async fn a_spline_job_is_rendered_under_the_spline_namespace(pool: PgPool) {
 }
 
 /// A Spline event is a COMPLETED run ending at its timestamp after `durationNs`.
-#[sqlx::test]
-async fn a_spline_event_is_the_latest_run_of_its_job(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn a_spline_event_is_the_latest_run_of_its_job(#[values(Postgres, Sqlite)] backend: Backend) {
+    let pool = TestDb::new(backend).await;
     let app = mixed(pool).await;
     store_spline_event(&app, RUN_TS, json!({"durationNs": 2_500_000_000_i64})).await;
     let g = lineage(&app, &spline_job(), None).await;
@@ -749,8 +819,12 @@ async fn a_spline_event_is_the_latest_run_of_its_job(pool: PgPool) {
 }
 
 /// A later Spline event with an `error` makes the latest run FAILED.
-#[sqlx::test]
-async fn a_spline_event_with_an_error_is_a_failed_run(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn a_spline_event_with_an_error_is_a_failed_run(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = mixed(pool).await;
     store_spline_event(&app, RUN_TS, json!({"durationNs": 1_000_000})).await;
     let error = json!({"durationNs": 3_000_000_000_i64, "error": {"message": "boom"}});
@@ -762,8 +836,12 @@ async fn a_spline_event_with_an_error_is_a_failed_run(pool: PgPool) {
 }
 
 /// A Spline source without a URI authority is in the namespace `spline`, graph and listing.
-#[sqlx::test]
-async fn a_spline_dataset_without_an_authority_lives_in_the_spline_namespace(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn a_spline_dataset_without_an_authority_lives_in_the_spline_namespace(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     store_plan(&app, &["table3"], "s3://bucket/out").await;
     let g = lineage(&app, "dataset:spline:table3", None).await;
@@ -837,7 +915,7 @@ fn report() -> Value {
 
 /// `etl/enrich` reads `raw/orders` (schema), `raw/rates` and `raw/notes` (no schema) and writes
 /// [`clean_orders`]; `etl/report` reads `clean/orders` and writes [`report`].
-async fn columns(pool: PgPool) -> TestApp {
+async fn columns(pool: TestDb) -> TestApp {
     let app = TestApp::new(pool);
     let orders = with_facets(
         ds(BUCKET, "raw/orders"),
@@ -867,8 +945,12 @@ fn input_data(dataset: &str, field: &str, kind: Value, transformations: Value) -
 }
 
 /// By default a field's lineage is upstream only, each node with its type and inputs.
-#[sqlx::test]
-async fn column_lineage_of_a_field_is_upstream_by_default(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn column_lineage_of_a_field_is_upstream_by_default(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = columns(pool).await;
     let g = column_lineage(&app, F_EUR, "").await;
     assert_eq!(ids(&g), sorted([F_EUR, F_AMOUNT, F_RATE]), "{g:#}");
@@ -892,8 +974,12 @@ async fn column_lineage_of_a_field_is_upstream_by_default(pool: PgPool) {
 }
 
 /// Marquez's quirk: inEdges go from the field to its inputs, outEdges to what derives from it.
-#[sqlx::test]
-async fn column_lineage_in_edges_point_from_a_field_to_its_inputs(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn column_lineage_in_edges_point_from_a_field_to_its_inputs(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = columns(pool).await;
     let g = column_lineage(&app, F_EUR, "").await;
     let eur = node(&g, F_EUR);
@@ -910,8 +996,12 @@ async fn column_lineage_in_edges_point_from_a_field_to_its_inputs(pool: PgPool) 
 }
 
 /// `withDownstream=true` adds the fields derived from the start, with their edges.
-#[sqlx::test]
-async fn with_downstream_adds_the_fields_derived_from_the_start(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn with_downstream_adds_the_fields_derived_from_the_start(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = columns(pool).await;
     let g = column_lineage(&app, F_EUR, "&withDownstream=true").await;
     assert_eq!(ids(&g), sorted([F_EUR, F_AMOUNT, F_RATE, F_TOTAL]), "{g:#}");
@@ -925,8 +1015,12 @@ async fn with_downstream_adds_the_fields_derived_from_the_start(pool: PgPool) {
 }
 
 /// A dataset id starts from all its columns, and a job id from the columns of its outputs.
-#[sqlx::test]
-async fn dataset_and_job_ids_start_from_their_columns(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn dataset_and_job_ids_start_from_their_columns(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = columns(pool).await;
     let expected = sorted([F_ID, F_EUR, F_ID_IN, F_AMOUNT, F_RATE]);
     for start in ["dataset:s3://bucket:clean/orders", "job:etl:enrich"] {
@@ -936,8 +1030,12 @@ async fn dataset_and_job_ids_start_from_their_columns(pool: PgPool) {
 }
 
 /// The deprecated per-column description and type are reported on the field and its input.
-#[sqlx::test]
-async fn deprecated_transformation_fields_are_reported(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn deprecated_transformation_fields_are_reported(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = columns(pool).await;
     let g = column_lineage(&app, F_ID, "").await;
     let data = field_data(&g, F_ID);
@@ -953,8 +1051,12 @@ async fn deprecated_transformation_fields_are_reported(pool: PgPool) {
 }
 
 /// A pure input has no inputs of its own; a column without a schema type has fieldType "".
-#[sqlx::test]
-async fn input_only_fields_have_no_inputs_and_untyped_fields_an_empty_type(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn input_only_fields_have_no_inputs_and_untyped_fields_an_empty_type(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = columns(pool).await;
     let g = column_lineage(&app, F_EUR, "").await;
     let amount = field_data(&g, F_AMOUNT);
@@ -970,8 +1072,10 @@ async fn input_only_fields_have_no_inputs_and_untyped_fields_an_empty_type(pool:
 }
 
 /// Depth counts derivation hops from the start field.
-#[sqlx::test]
-async fn column_lineage_depth_counts_derivation_hops(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn column_lineage_depth_counts_derivation_hops(#[values(Postgres, Sqlite)] backend: Backend) {
+    let pool = TestDb::new(backend).await;
     let app = columns(pool).await;
     let cases = [
         (0, vec![F_TOTAL]),
@@ -985,8 +1089,12 @@ async fn column_lineage_depth_counts_derivation_hops(pool: PgPool) {
 }
 
 /// A dataset without columns, an unknown node or field is 404; bad parameters are 400.
-#[sqlx::test]
-async fn column_lineage_rejects_nodes_without_columns_and_bad_parameters(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn column_lineage_rejects_nodes_without_columns_and_bad_parameters(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = columns(pool).await;
     let missing = [
         "dataset:s3://bucket:raw/notes",
@@ -1015,8 +1123,10 @@ async fn column_lineage_rejects_nodes_without_columns_and_bad_parameters(pool: P
 // --- namespaces, datasets, jobs, runs ------------------------------------------------------------
 
 /// Namespaces of every dataset and job, `spline` among them, by name, with Marquez's fields.
-#[sqlx::test]
-async fn namespaces_list_every_namespace_by_name(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn namespaces_list_every_namespace_by_name(#[values(Postgres, Sqlite)] backend: Backend) {
+    let pool = TestDb::new(backend).await;
     let app = mixed(pool).await;
     let io: (&[Value], &[Value]) = (&[], &[ds(BUCKET, "published/x")]);
     complete(&app, 1, T3, ("etl", "publish"), io).await;
@@ -1034,8 +1144,10 @@ async fn namespaces_list_every_namespace_by_name(pool: PgPool) {
 }
 
 /// `limit` and `offset` page the namespaces.
-#[sqlx::test]
-async fn namespaces_page_with_limit_and_offset(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn namespaces_page_with_limit_and_offset(#[values(Postgres, Sqlite)] backend: Backend) {
+    let pool = TestDb::new(backend).await;
     let app = mixed(pool).await;
     let page = get_json(&app, "/api/v1/namespaces?limit=2&offset=1").await;
     assert_eq!(names(&page["namespaces"]), [HDFS, BUCKET]);
@@ -1044,7 +1156,7 @@ async fn namespaces_page_with_limit_and_offset(pool: PgPool) {
 }
 
 /// Datasets `a`, `b`, `c` in `s3://bucket` and `z` in `s3://other`, written by `etl/write`.
-async fn three_datasets(pool: PgPool) -> TestApp {
+async fn three_datasets(pool: TestDb) -> TestApp {
     let app = TestApp::new(pool);
     let outputs = [
         ds(BUCKET, "c"),
@@ -1057,8 +1169,12 @@ async fn three_datasets(pool: PgPool) -> TestApp {
 }
 
 /// A URL-encoded namespace lists its datasets by name, rendered as in the lineage graph.
-#[sqlx::test]
-async fn datasets_of_an_encoded_namespace_are_listed_by_name(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn datasets_of_an_encoded_namespace_are_listed_by_name(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = three_datasets(pool).await;
     let list = get_json(&app, "/api/v1/namespaces/s3%3A%2F%2Fbucket/datasets").await;
     assert_eq!(names(&list["datasets"]), ["a", "b", "c"], "{list:#}");
@@ -1074,8 +1190,10 @@ async fn datasets_of_an_encoded_namespace_are_listed_by_name(pool: PgPool) {
 }
 
 /// Pages of datasets carry the namespace's full count, even past the end.
-#[sqlx::test]
-async fn dataset_pages_carry_the_full_count(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn dataset_pages_carry_the_full_count(#[values(Postgres, Sqlite)] backend: Backend) {
+    let pool = TestDb::new(backend).await;
     let app = three_datasets(pool).await;
     let base = "/api/v1/namespaces/s3%3A%2F%2Fbucket/datasets";
     let cases = [
@@ -1093,8 +1211,12 @@ async fn dataset_pages_carry_the_full_count(pool: PgPool) {
 }
 
 /// Jobs of a namespace are listed by name with their latest runs, paged with the full count.
-#[sqlx::test]
-async fn jobs_of_a_namespace_are_listed_by_name_with_latest_runs(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn jobs_of_a_namespace_are_listed_by_name_with_latest_runs(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     for (n, (job, kind)) in [("c", "FAIL"), ("a", "COMPLETE"), ("b", "START")]
         .into_iter()
@@ -1131,8 +1253,12 @@ async fn jobs_of_a_namespace_are_listed_by_name_with_latest_runs(pool: PgPool) {
 }
 
 /// Spline jobs are listed under the namespace `spline`, and Spline datasets under their URI's.
-#[sqlx::test]
-async fn spline_jobs_and_datasets_are_listed_under_their_namespaces(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn spline_jobs_and_datasets_are_listed_under_their_namespaces(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = mixed(pool).await;
     let jobs = get_json(&app, "/api/v1/namespaces/spline/jobs").await;
     assert_eq!(names(&jobs["jobs"]), [PLAN], "{jobs:#}");
@@ -1148,8 +1274,10 @@ async fn spline_jobs_and_datasets_are_listed_under_their_namespaces(pool: PgPool
 }
 
 /// Runs of a job, latest first by event time, paged with the full count.
-#[sqlx::test]
-async fn runs_of_a_job_are_listed_latest_first(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn runs_of_a_job_are_listed_latest_first(#[values(Postgres, Sqlite)] backend: Backend) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     two_runs(&app).await;
     let runs = get_json(&app, "/api/v1/namespaces/etl/jobs/orders/runs").await;
@@ -1179,8 +1307,10 @@ async fn runs_of_a_job_are_listed_latest_first(pool: PgPool) {
 }
 
 /// Runs of an unknown job, or of a job under another namespace, are 404.
-#[sqlx::test]
-async fn runs_of_an_unknown_job_are_not_found(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn runs_of_an_unknown_job_are_not_found(#[values(Postgres, Sqlite)] backend: Backend) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     two_runs(&app).await;
     for uri in [
@@ -1194,8 +1324,12 @@ async fn runs_of_an_unknown_job_are_not_found(pool: PgPool) {
 }
 
 /// A Spline job's runs are its execution events, under the namespace `spline`, latest first.
-#[sqlx::test]
-async fn spline_job_runs_are_listed_under_the_spline_namespace(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn spline_job_runs_are_listed_under_the_spline_namespace(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = mixed(pool).await;
     store_spline_event(&app, RUN_TS, json!({"durationNs": 1_000_000})).await;
     store_spline_event(&app, RUN_TS + 60_000, json!({"error": {"message": "boom"}})).await;
@@ -1216,7 +1350,7 @@ async fn spline_job_runs_are_listed_under_the_spline_namespace(pool: PgPool) {
 
 /// `etl/orders_daily` reads `raw/orders` and writes `clean/orders` at T1; DatasetEvents touch
 /// `clean/orders` at T2 and `raw/orders` at T3; `warehouse` holds `customers`.
-async fn searchable(pool: PgPool) -> TestApp {
+async fn searchable(pool: TestDb) -> TestApp {
     let app = TestApp::new(pool);
     let io: (&[Value], &[Value]) = (&[ds(BUCKET, "raw/orders")], &[ds(BUCKET, "clean/orders")]);
     complete(&app, 0, T1, ("etl", "orders_daily"), io).await;
@@ -1235,8 +1369,10 @@ async fn search(app: &TestApp, query: &str) -> Value {
 }
 
 /// Search finds datasets and jobs whose names hold the text, sorted by name.
-#[sqlx::test]
-async fn search_finds_datasets_and_jobs_by_name(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn search_finds_datasets_and_jobs_by_name(#[values(Postgres, Sqlite)] backend: Backend) {
+    let pool = TestDb::new(backend).await;
     let app = searchable(pool).await;
     let found = search(&app, "q=ORDERS").await;
     assert_eq!(
@@ -1258,8 +1394,12 @@ async fn search_finds_datasets_and_jobs_by_name(pool: PgPool) {
 }
 
 /// `filter`, `namespace` and `limit` narrow the results; `sort=updated_at` is latest first.
-#[sqlx::test]
-async fn search_filters_by_type_and_namespace_and_sorts_by_update(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn search_filters_by_type_and_namespace_and_sorts_by_update(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = searchable(pool).await;
     let cases = [
         (
@@ -1286,8 +1426,10 @@ async fn search_filters_by_type_and_namespace_and_sorts_by_update(pool: PgPool) 
 }
 
 /// Search matches names only, like Marquez: a namespace's text alone finds nothing.
-#[sqlx::test]
-async fn search_matches_names_not_namespaces(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn search_matches_names_not_namespaces(#[values(Postgres, Sqlite)] backend: Backend) {
+    let pool = TestDb::new(backend).await;
     let app = searchable(pool).await;
     for q in ["bucket", "warehouse", "etl"] {
         let found = search(&app, &format!("q={q}")).await;
@@ -1296,8 +1438,10 @@ async fn search_matches_names_not_namespaces(pool: PgPool) {
 }
 
 /// A missing or blank `q`, an unknown `filter` or `sort` are 400 on that parameter.
-#[sqlx::test]
-async fn bad_search_parameters_are_bad_requests(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn bad_search_parameters_are_bad_requests(#[values(Postgres, Sqlite)] backend: Backend) {
+    let pool = TestDb::new(backend).await;
     let app = searchable(pool).await;
     let cases = [
         ("filter=dataset", "q"),
@@ -1334,7 +1478,7 @@ fn three_events() -> [Value; 3] {
 }
 
 /// Stores [`three_events`] in the order second, third, first.
-async fn events_app(pool: PgPool) -> (TestApp, [Value; 3]) {
+async fn events_app(pool: TestDb) -> (TestApp, [Value; 3]) {
     let app = TestApp::new(pool);
     let events = three_events();
     for i in [1, 2, 0] {
@@ -1349,8 +1493,12 @@ async fn events(app: &TestApp, query: &str) -> Value {
 }
 
 /// Events are listed exactly as posted, latest event time first, with their count.
-#[sqlx::test]
-async fn lineage_events_are_listed_as_posted_latest_first(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn lineage_events_are_listed_as_posted_latest_first(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let (app, [e1, e2, e3]) = events_app(pool).await;
     let listed = events(&app, "").await;
     assert_eq!(listed["events"], json!([e3, e2, e1]), "{listed:#}");
@@ -1362,8 +1510,10 @@ async fn lineage_events_are_listed_as_posted_latest_first(pool: PgPool) {
 }
 
 /// `after` and `before` bound the window inclusively, by instant, and the count is the window's.
-#[sqlx::test]
-async fn before_and_after_bound_the_event_window(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn before_and_after_bound_the_event_window(#[values(Postgres, Sqlite)] backend: Backend) {
+    let pool = TestDb::new(backend).await;
     let (app, [e1, e2, e3]) = events_app(pool).await;
     let cases = [
         (format!("after={T2}"), json!([e3, e2])),
@@ -1380,8 +1530,10 @@ async fn before_and_after_bound_the_event_window(pool: PgPool) {
 }
 
 /// `limit` and `offset` page the events; the count stays the window's.
-#[sqlx::test]
-async fn event_pages_carry_the_full_count(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn event_pages_carry_the_full_count(#[values(Postgres, Sqlite)] backend: Backend) {
+    let pool = TestDb::new(backend).await;
     let (app, [e1, e2, _]) = events_app(pool).await;
     let page = events(&app, "limit=1&offset=1").await;
     assert_eq!(page["events"], json!([e2]));
@@ -1396,8 +1548,12 @@ async fn event_pages_carry_the_full_count(pool: PgPool) {
 }
 
 /// Spline plans and events are not OpenLineage events and are not listed.
-#[sqlx::test]
-async fn spline_payloads_are_not_listed_as_lineage_events(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn spline_payloads_are_not_listed_as_lineage_events(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = mixed(pool).await;
     store_spline_event(&app, RUN_TS, json!({})).await;
     let listed = events(&app, "").await;
@@ -1414,8 +1570,12 @@ async fn spline_payloads_are_not_listed_as_lineage_events(pool: PgPool) {
 }
 
 /// A bad `sortDirection`, time or limit is 400 on that parameter.
-#[sqlx::test]
-async fn bad_event_listing_parameters_are_bad_requests(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn bad_event_listing_parameters_are_bad_requests(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let (app, _) = events_app(pool).await;
     let cases = [
         ("sortDirection=sideways", "sortDirection"),

@@ -1,9 +1,11 @@
 //! The committed OpenAPI document must match the one the code generates.
 
 use axum::http::StatusCode;
-use sqlx::PgPool;
+
+use rstest::rstest;
 
 use crate::helpers::TestApp;
+use crate::helpers::{Backend, Postgres, Sqlite, TestDb};
 
 const COMMITTED: &str = "openapi/openapi.json";
 
@@ -40,8 +42,10 @@ fn the_document_is_openapi_3_1_and_lists_every_route() {
     assert!(doc["paths"]["/producer/status"].get("head").is_some());
 }
 
-#[sqlx::test]
-async fn the_document_and_its_ui_are_served(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn the_document_and_its_ui_are_served(#[values(Postgres, Sqlite)] backend: Backend) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     let served = app.get("/openapi.json").await;
     assert_eq!(served.status, StatusCode::OK);

@@ -15,9 +15,11 @@ use std::collections::BTreeSet;
 
 use axum::http::StatusCode;
 use serde_json::{Value, json};
-use sqlx::PgPool;
 use uuid::Uuid;
 
+use rstest::rstest;
+
+use crate::helpers::{Backend, Postgres, Sqlite, TestDb};
 use crate::helpers::{
     Counts, TestApp, TestResponse, data_path, edge_triples, encode, node_details, node_keys, triple,
 };
@@ -212,8 +214,10 @@ fn every_fixture_file_has_a_treatment() {
 }
 
 /// Every complete event file is accepted as-is, and posting them all again changes nothing.
-#[sqlx::test]
-async fn every_complete_event_file_is_accepted_as_is(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn every_complete_event_file_is_accepted_as_is(#[values(Postgres, Sqlite)] backend: Backend) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     let complete: Vec<&str> = FILES
         .iter()
@@ -248,8 +252,12 @@ async fn every_complete_event_file_is_accepted_as_is(pool: PgPool) {
 
 /// The Airflow DAG START, task START and COMPLETE, and DAG COMPLETE, posted in order, make the
 /// DAG job the parent of the task job, and both runs COMPLETE with accumulated facets.
-#[sqlx::test]
-async fn airflow_events_in_order_make_the_dag_job_the_parent_of_the_task_job(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn airflow_events_in_order_make_the_dag_job_the_parent_of_the_task_job(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     for name in [AIRFLOW_01, AIRFLOW_02, AIRFLOW_03, AIRFLOW_08] {
         store_file(&app, name).await;
@@ -329,8 +337,12 @@ async fn assert_run(app: &TestApp, run: &str, state: &str, started: &str, ended:
 
 /// The task COMPLETE alone: BigQuery output columns derive from both GCS inputs, with the
 /// deprecated description and type kept; the empty dataset array makes no affects edge.
-#[sqlx::test]
-async fn the_airflow_task_completion_keeps_bigquery_column_lineage(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn the_airflow_task_completion_keeps_bigquery_column_lineage(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     store_file(&app, AIRFLOW_03).await;
     let event = load(AIRFLOW_03);
@@ -370,8 +382,12 @@ async fn the_airflow_task_completion_keeps_bigquery_column_lineage(pool: PgPool)
 
 /// CREATE TABLE: the file output keeps its lifecycleStateChange, symlinks, schema and
 /// dataSource facets, and the run its spark.logicalPlan, all verbatim.
-#[sqlx::test]
-async fn spark_create_table_keeps_its_facets_and_logical_plan_verbatim(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn spark_create_table_keeps_its_facets_and_logical_plan_verbatim(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     store_file(&app, CLL_03).await;
     let event = load(CLL_03);
@@ -414,8 +430,12 @@ async fn spark_create_table_keeps_its_facets_and_logical_plan_verbatim(pool: PgP
 
 /// The Spark `file:/tmp/cll_test` symlinks are aliases of the warehouse paths: an event naming
 /// one lands on the canonical dataset, and lookups by it, in either spelling, answer that node.
-#[sqlx::test]
-async fn spark_file_symlinks_resolve_to_the_warehouse_path(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn spark_file_symlinks_resolve_to_the_warehouse_path(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     store_file(&app, CLL_03).await;
     let canonical = "dataset:file:///tmp/cll_test/cll_source1";
@@ -451,8 +471,12 @@ async fn spark_file_symlinks_resolve_to_the_warehouse_path(pool: PgPool) {
 
 /// CTAS: each output column derives from the source columns with the transformations sent,
 /// and the table written by the CREATE TABLE run feeds the CTAS job.
-#[sqlx::test]
-async fn spark_ctas_derives_output_columns_from_both_sources(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn spark_ctas_derives_output_columns_from_both_sources(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     store_file(&app, CLL_03).await;
     store_file(&app, CLL_08).await;
@@ -502,8 +526,12 @@ async fn spark_ctas_derives_output_columns_from_both_sources(pool: PgPool) {
 
 /// Dataproc: the application START stays START and is the parent of the Hive INSERT, job and
 /// run; the INSERT keeps its sql job facet.
-#[sqlx::test]
-async fn dataproc_application_is_the_parent_of_its_hive_insert(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn dataproc_application_is_the_parent_of_its_hive_insert(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     store_file(&app, DATAPROC_APP).await;
     store_file(&app, DATAPROC_HDFS).await;
@@ -532,8 +560,12 @@ async fn dataproc_application_is_the_parent_of_its_hive_insert(pool: PgPool) {
 
 /// Dataproc: the HDFS tables of the Hive INSERT are keyed by URI, reachable by their Hive
 /// names, and linked column by column.
-#[sqlx::test]
-async fn dataproc_hive_tables_are_hdfs_paths_with_hive_aliases(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn dataproc_hive_tables_are_hdfs_paths_with_hive_aliases(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     store_file(&app, DATAPROC_HDFS).await;
     let t = |n: &str| format!("dataset:hdfs://dataproc-producer-test-m/user/hive/warehouse/{n}");
@@ -560,8 +592,12 @@ const BQ_COMPLETE_JOB: &str =
 
 /// BigQuery read by Spark: the RUNNING event adds no dataset edges, and both runs, and both
 /// jobs, share their Spark application parent.
-#[sqlx::test]
-async fn spark_bigquery_running_and_complete_share_their_parent(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn spark_bigquery_running_and_complete_share_their_parent(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     store_file(&app, BQ_RUNNING).await;
     store_file(&app, BQ_COMPLETE).await;
@@ -586,8 +622,12 @@ async fn spark_bigquery_running_and_complete_share_their_parent(pool: PgPool) {
 
 /// BigQuery read by Spark: the COMPLETE event reads a BigQuery table (no URI form) into a file,
 /// with output statistics on the output edge and column lineage.
-#[sqlx::test]
-async fn spark_bigquery_completion_reads_a_table_into_a_file(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn spark_bigquery_completion_reads_a_table_into_a_file(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     store_file(&app, BQ_COMPLETE).await;
     let event = load(BQ_COMPLETE);
@@ -616,8 +656,12 @@ async fn spark_bigquery_completion_reads_a_table_into_a_file(pool: PgPool) {
 // Small events.
 
 /// The minimal consumer scenario: a run (id not a UUID) linking two BigQuery tables.
-#[sqlx::test]
-async fn the_minimal_consumer_scenario_links_two_bigquery_tables(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn the_minimal_consumer_scenario_links_two_bigquery_tables(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     store_file(&app, "simple_run_event_COMPLETE.json").await;
     let job = "job:job_namespace/job_name";
@@ -636,8 +680,12 @@ async fn the_minimal_consumer_scenario_links_two_bigquery_tables(pool: PgPool) {
 }
 
 /// The spec example validates only as a RunEvent; its stray top-level dataset is ignored.
-#[sqlx::test]
-async fn the_spec_example_is_a_run_event_and_its_stray_dataset_is_ignored(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn the_spec_example_is_a_run_event_and_its_stray_dataset_is_ignored(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     store_file(&app, "spec_example_full_event.json").await;
     let event = load("spec_example_full_event.json");
@@ -704,8 +752,12 @@ async fn assert_full_event(app: &TestApp, name: &str) {
 }
 
 /// Marquez's full event keeps every facet verbatim, custom additionalProp ones included.
-#[sqlx::test]
-async fn the_marquez_full_event_keeps_custom_facets_verbatim(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn the_marquez_full_event_keeps_custom_facets_verbatim(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     assert_full_event(&app, "marquez_test_event_full.json").await;
     let job = props(&app, "job:my-scheduler-namespace/myjob.mytask").await;
@@ -714,8 +766,12 @@ async fn the_marquez_full_event_keeps_custom_facets_verbatim(pool: PgPool) {
 }
 
 /// The fluentd proxy's full event keeps every facet verbatim, custom ones included.
-#[sqlx::test]
-async fn the_fluentd_full_event_keeps_custom_facets_verbatim(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn the_fluentd_full_event_keeps_custom_facets_verbatim(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     assert_full_event(&app, "fluentd_proxy_event_full.json").await;
     assert_eq!(raw_versions(&app).await, ["1-0-5"]);
@@ -723,8 +779,12 @@ async fn the_fluentd_full_event_keeps_custom_facets_verbatim(pool: PgPool) {
 
 /// The Python client's full event has a non-spec schemaURL: a RunEvent by shape, version
 /// unknown, with its tags, quality assertions and output statistics kept.
-#[sqlx::test]
-async fn the_python_client_full_event_is_a_run_event_by_shape(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn the_python_client_full_event_is_a_run_event_by_shape(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     assert_full_event(&app, "python_client_example_full_event.json").await;
     let run = props(&app, "run:ea041791-68bc-4ae1-bd89-4c8106a157e4").await;
@@ -738,8 +798,12 @@ async fn the_python_client_full_event_is_a_run_event_by_shape(pool: PgPool) {
 
 /// The Python client's DatasetEvent and JobEvent: a dataset with columns, a job with its
 /// inputs and outputs, no run; the naive eventTime is UTC.
-#[sqlx::test]
-async fn the_python_client_static_events_make_a_dataset_and_a_job_without_runs(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn the_python_client_static_events_make_a_dataset_and_a_job_without_runs(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     store_file(&app, "python_client_DatasetEvent.json").await;
     store_file(&app, "python_client_JobEvent.json").await;
@@ -766,8 +830,12 @@ async fn the_python_client_static_events_make_a_dataset_and_a_job_without_runs(p
 
 /// Marquez's JobEvent carries an eventType the spec doesn't define for it: ignored, no run;
 /// its +10:00 eventTime is stored in UTC.
-#[sqlx::test]
-async fn the_marquez_job_event_makes_no_run_and_keeps_its_instant(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn the_marquez_job_event_makes_no_run_and_keeps_its_instant(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     store_file(&app, "marquez_test_JobEvent.json").await;
     let job = "job:my-scheduler-namespace/myjob";
@@ -863,8 +931,12 @@ fn rendered_array(name: &str) -> Value {
 
 /// dbt artifact events as-is: placeholders only in runId and adapter version, so all ten are
 /// accepted, and the templated runId makes one run of all five jobs.
-#[sqlx::test]
-async fn dbt_artifact_events_as_is_collapse_into_one_templated_run(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn dbt_artifact_events_as_is_collapse_into_one_templated_run(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     let response = post_file(&app, DBT_ARTIFACTS).await;
     response.assert_problem(StatusCode::BAD_REQUEST, "invalid-field", Some("$"));
@@ -892,8 +964,12 @@ async fn dbt_artifact_events_as_is_collapse_into_one_templated_run(pool: PgPool)
 
 /// The rendered dbt artifact events: five jobs, each with its own COMPLETE run under the dbt
 /// job's run, reading and writing Postgres tables.
-#[sqlx::test]
-async fn dbt_artifact_events_rendered_make_five_runs_under_the_dbt_job(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn dbt_artifact_events_rendered_make_five_runs_under_the_dbt_job(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     let result = post_batch(&app, &rendered_array(DBT_ARTIFACTS)).await;
     assert_eq!(result["status"], "success", "{result:#}");
@@ -954,8 +1030,12 @@ async fn dbt_artifact_events_rendered_make_five_runs_under_the_dbt_job(pool: PgP
 
 /// dbt structured-log events as-is: every runId, parents' too, is one template, so the whole
 /// hierarchy collapses into one run that is its own parent and ends FAIL.
-#[sqlx::test]
-async fn dbt_structured_log_events_as_is_collapse_into_one_templated_run(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn dbt_structured_log_events_as_is_collapse_into_one_templated_run(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     let result = post_batch(&app, &load(DBT_LOGS)).await;
     assert_eq!(
@@ -977,8 +1057,12 @@ async fn dbt_structured_log_events_as_is_collapse_into_one_templated_run(pool: P
 
 /// The rendered dbt structured-log events: command → model → two queries, jobs and runs,
 /// with the failed query and the failed model and command.
-#[sqlx::test]
-async fn dbt_structured_log_events_rendered_make_the_command_model_query_hierarchy(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn dbt_structured_log_events_rendered_make_the_command_model_query_hierarchy(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     let events = rendered_array(DBT_LOGS);
     assert_eq!(post_batch(&app, &events).await["status"], "success");
@@ -1032,8 +1116,12 @@ async fn dbt_structured_log_events_rendered_make_the_command_model_query_hierarc
 
 /// The Flink expectations as-is: one lacks eventTime, the other templates it; both are 400s at
 /// `eventTime`, in a batch at `[i].eventTime`, and nothing is stored.
-#[sqlx::test]
-async fn flink_expectations_as_is_are_rejected_at_event_time(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn flink_expectations_as_is_are_rejected_at_event_time(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     for name in [FLINK_FAIL, FLINK_KAFKA] {
         post_file(&app, name).await.assert_problem(
@@ -1056,8 +1144,12 @@ async fn flink_expectations_as_is_are_rejected_at_event_time(pool: PgPool) {
 
 /// The Flink expectations rendered: a streaming Kafka job that has started, and a failed job
 /// with its error message.
-#[sqlx::test]
-async fn flink_expectations_rendered_make_a_streaming_kafka_job_and_a_failed_run(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn flink_expectations_rendered_make_a_streaming_kafka_job_and_a_failed_run(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     let kafka = render(load(FLINK_KAFKA), "2024-11-22T15:00:00Z");
     let failed = render(load(FLINK_FAIL), "2024-11-22T16:00:00Z");
@@ -1098,8 +1190,10 @@ async fn flink_expectations_rendered_make_a_streaming_kafka_job_and_a_failed_run
 // Facet-only fixtures.
 
 /// A facet posted as if it were an event is a 400 at `eventTime`, the first thing it lacks.
-#[sqlx::test]
-async fn facet_only_fixtures_as_is_are_not_events(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn facet_only_fixtures_as_is_are_not_events(#[values(Postgres, Sqlite)] backend: Backend) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     for name in [COLUMN_FACET, PARENT_FACET] {
         post_file(&app, name).await.assert_problem(
@@ -1122,8 +1216,12 @@ fn wrapper(name: &str) -> Value {
 /// The spec's columnLineage facet on an output: DIRECT and INDIRECT transformations, subtypes,
 /// masking and descriptions are kept on the derives edges. The file has no dataset-level
 /// `dataset` array (despite SOURCES.md), so it makes no affects edge.
-#[sqlx::test]
-async fn the_spec_column_lineage_facet_keeps_transformations_on_derives_edges(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn the_spec_column_lineage_facet_keeps_transformations_on_derives_edges(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     let facets = load(COLUMN_FACET);
     assert!(facets["columnLineage"].get("dataset").is_none());
@@ -1168,8 +1266,12 @@ async fn the_spec_column_lineage_facet_keeps_transformations_on_derives_edges(po
 
 /// The spec's ParentRunFacet with `root`: the direct parent is linked, and the root is kept in
 /// the facet verbatim.
-#[sqlx::test]
-async fn the_spec_parent_facet_with_a_root_links_the_parent_and_keeps_the_root(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn the_spec_parent_facet_with_a_root_links_the_parent_and_keeps_the_root(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     let facets = load(PARENT_FACET);
     store_event(
@@ -1201,8 +1303,10 @@ async fn the_spec_parent_facet_with_a_root_links_the_parent_and_keeps_the_root(p
 
 /// All fixtures, each as treated, in one database: nothing collides, every posting is stored
 /// once, and the nodes are listed by the native API.
-#[sqlx::test]
-async fn all_fixtures_together_are_stored_and_listed(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn all_fixtures_together_are_stored_and_listed(#[values(Postgres, Sqlite)] backend: Backend) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     for (name, treatment) in FILES {
         match treatment {

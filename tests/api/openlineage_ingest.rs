@@ -9,8 +9,10 @@ use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use headwater::http::HttpSettings;
 use serde_json::{Value, json};
-use sqlx::PgPool;
 
+use rstest::rstest;
+
+use crate::helpers::{Backend, Postgres, Sqlite, TestDb};
 use crate::helpers::{
     Counts, TestApp, TestResponse, Triple, edge_triples, encode, gzip, minimal_plan, node_details,
     node_keys, plan_id, triple,
@@ -151,12 +153,13 @@ pub(super) async fn keys(app: &TestApp, kind: &str, q: &str) -> Vec<String> {
 
 /// The spec versions of the stored raw payloads, sorted.
 pub(super) async fn raw_versions(app: &TestApp) -> Vec<String> {
-    sqlx::query_scalar(
-        "select version from raw_payload where format = 'openlineage.event' order by version",
-    )
-    .fetch_all(&app.pool)
-    .await
-    .unwrap()
+    let payloads = app.db.raw_payloads().await;
+    let events = payloads
+        .into_iter()
+        .filter(|p| p.raw.format == "openlineage.event");
+    let mut versions: Vec<String> = events.map(|p| p.raw.version).collect();
+    versions.sort();
+    versions
 }
 
 /// Parses an RFC 3339 property.
@@ -178,8 +181,12 @@ fn utc(text: &str) -> DateTime<Utc> {
 // Event kinds.
 
 /// The schemaURL decides the kind in the `$defs` and the `definitions` form, over the shape.
-#[sqlx::test]
-async fn the_schema_url_decides_the_kind_in_either_form(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn the_schema_url_decides_the_kind_in_either_form(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     let job_url = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/JobEvent";
     let job_event = with(
@@ -216,8 +223,12 @@ async fn the_schema_url_decides_the_kind_in_either_form(pool: PgPool) {
 
 /// Without a usable schemaURL, a run makes a RunEvent, a lone job a JobEvent, a lone dataset a
 /// DatasetEvent.
-#[sqlx::test]
-async fn without_a_schema_url_the_shape_decides_the_kind(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn without_a_schema_url_the_shape_decides_the_kind(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     let run = with(event("r-shape", "COMPLETE", T1), json!({"schemaURL": null}));
     store_event(&app, &run).await;
@@ -253,8 +264,12 @@ async fn without_a_schema_url_the_shape_decides_the_kind(pool: PgPool) {
 // Run state.
 
 /// START then COMPLETE make one run whose state is COMPLETE, with both times.
-#[sqlx::test]
-async fn start_then_complete_merge_into_one_completed_run(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn start_then_complete_merge_into_one_completed_run(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     store_event(&app, &event(RUN, "START", T1)).await;
     store_event(&app, &event(RUN, "COMPLETE", T2)).await;
@@ -262,8 +277,12 @@ async fn start_then_complete_merge_into_one_completed_run(pool: PgPool) {
 }
 
 /// COMPLETE arriving before START still ends COMPLETE, with startedAt and endedAt set.
-#[sqlx::test]
-async fn complete_before_start_still_ends_complete_with_both_times(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn complete_before_start_still_ends_complete_with_both_times(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     store_event(&app, &event(RUN, "COMPLETE", T2)).await;
     store_event(&app, &event(RUN, "START", T1)).await;
@@ -292,8 +311,12 @@ async fn assert_one_completed_run(app: &TestApp) {
 }
 
 /// An event without eventType updates facets and eventTime but never the state.
-#[sqlx::test]
-async fn an_event_without_event_type_leaves_the_state_alone(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn an_event_without_event_type_leaves_the_state_alone(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     store_event(&app, &event(RUN, "START", T1)).await;
     store_event(&app, &event(RUN, "COMPLETE", T2)).await;
@@ -319,8 +342,12 @@ async fn an_event_without_event_type_leaves_the_state_alone(pool: PgPool) {
 
 /// The state and a conflicting facet follow the latest event that set them, whatever order
 /// the START (t1), RUNNING (t2) and untyped (t3) events arrive in.
-#[sqlx::test]
-async fn state_and_facets_follow_the_latest_event_that_set_them_in_any_arrival_order(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn state_and_facets_follow_the_latest_event_that_set_them_in_any_arrival_order(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     let orders = [
         [0, 1, 2],
@@ -365,8 +392,12 @@ fn three_events(run_id: &str) -> [Value; 3] {
 // Facets.
 
 /// Facets sent by different events of a run accumulate on its run, job, datasets and edges.
-#[sqlx::test]
-async fn facets_from_different_events_accumulate_on_run_job_and_dataset(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn facets_from_different_events_accumulate_on_run_job_and_dataset(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     let first = json!({
         "run": {"facets": {"nominalTime": {"nominalStartTime": T1}}},
@@ -412,8 +443,12 @@ async fn facets_from_different_events_accumulate_on_run_job_and_dataset(pool: Pg
 }
 
 /// Where two events set the same facet, the later eventTime wins, whatever arrived first.
-#[sqlx::test]
-async fn the_later_event_time_wins_a_conflicting_facet_whatever_arrived_first(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn the_later_event_time_wins_a_conflicting_facet_whatever_arrived_first(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     let owned = |owner: &str, extra: &str| {
         let facets = json!({"ownership": {"owners": [{"name": owner}]}, extra: {"x": 1}});
@@ -442,8 +477,10 @@ async fn the_later_event_time_wins_a_conflicting_facet_whatever_arrived_first(po
 }
 
 /// Lineage edges appear with the START event; nothing waits for COMPLETE.
-#[sqlx::test]
-async fn lineage_edges_exist_after_start_alone(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn lineage_edges_exist_after_start_alone(#[values(Postgres, Sqlite)] backend: Backend) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     store_event(&app, &event(RUN, "START", T1)).await;
     let l = app.lineage(IN, "downstream", 1).await;
@@ -465,8 +502,10 @@ async fn lineage_edges_exist_after_start_alone(pool: PgPool) {
 
 /// The exact same body twice is stored once; a reformatted copy is a new payload but changes
 /// no node or edge.
-#[sqlx::test]
-async fn an_exact_duplicate_is_stored_once(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn an_exact_duplicate_is_stored_once(#[values(Postgres, Sqlite)] backend: Backend) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     let body = event(RUN, "COMPLETE", T1);
     store_event(&app, &body).await;
@@ -495,8 +534,12 @@ async fn an_exact_duplicate_is_stored_once(pool: PgPool) {
 // Time.
 
 /// Event times with an offset, or none, are stored in UTC and ordered as instants.
-#[sqlx::test]
-async fn event_times_with_an_offset_are_normalised_to_utc(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn event_times_with_an_offset_are_normalised_to_utc(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     store_event(&app, &event(RUN, "COMPLETE", "2024-10-16T18:00:00Z")).await;
     store_event(&app, &event(RUN, "START", "2024-10-16T19:33:51.509+02:00")).await;
@@ -521,8 +564,12 @@ async fn event_times_with_an_offset_are_normalised_to_utc(pool: PgPool) {
 // Transport.
 
 /// Gzip bodies with a Bearer token are inflated and stored, singly and in batches.
-#[sqlx::test]
-async fn gzip_bodies_with_a_bearer_token_are_accepted(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn gzip_bodies_with_a_bearer_token_are_accepted(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     let plain = event(RUN, "START", T1).to_string();
     let zipped = gzip(plain.as_bytes());
@@ -531,11 +578,10 @@ async fn gzip_bodies_with_a_bearer_token_are_accepted(pool: PgPool) {
         .post(LINEAGE, Some("application/json"), &headers, zipped.clone())
         .await;
     assert_created(&response);
-    let (body, wire): (Vec<u8>, i64) = sqlx::query_as("select body, wire_bytes from raw_payload")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
-    assert_eq!((body, wire), (plain.into_bytes(), zipped.len() as i64));
+    let stored = app.db.raw_payloads().await;
+    assert_eq!(stored.len(), 1);
+    let (body, wire) = (stored[0].raw.body.to_vec(), stored[0].raw.wire_bytes);
+    assert_eq!((body, wire), (plain.into_bytes(), zipped.len()));
     let batch = json!([event("r-gz", "COMPLETE", T2)]).to_string();
     let response = app
         .post(
@@ -551,8 +597,12 @@ async fn gzip_bodies_with_a_bearer_token_are_accepted(pool: PgPool) {
 }
 
 /// application/json with parameters, any `+json` type, or no Content-Type is taken as JSON.
-#[sqlx::test]
-async fn json_media_types_and_no_content_type_are_accepted(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn json_media_types_and_no_content_type_are_accepted(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     let types = [
         Some("application/json; charset=utf-8"),
@@ -570,8 +620,12 @@ async fn json_media_types_and_no_content_type_are_accepted(pool: PgPool) {
 // Batches.
 
 /// A batch with bad events at 1 and 3 stores the good ones and reports the bad ones.
-#[sqlx::test]
-async fn a_batch_with_bad_events_at_one_and_three_is_a_partial_success(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn a_batch_with_bad_events_at_one_and_three_is_a_partial_success(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     let batch = json!([
         event("b-0", "START", T1),
@@ -610,8 +664,12 @@ fn assert_failed(failed: &Value, index: usize, path: &str) {
 }
 
 /// A batch of only bad events is a failure and stores nothing.
-#[sqlx::test]
-async fn an_all_bad_batch_is_a_failure_and_stores_nothing(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn an_all_bad_batch_is_a_failure_and_stores_nothing(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     let batch = json!([event("x", "NOPE", T1), 42, {"eventTime": T1}]);
     let result = post_batch(&app, &batch).await;
@@ -627,8 +685,10 @@ async fn an_all_bad_batch_is_a_failure_and_stores_nothing(pool: PgPool) {
 }
 
 /// A batch of only good events is a success with no failures, each event stored.
-#[sqlx::test]
-async fn an_all_good_batch_is_a_success(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn an_all_good_batch_is_a_success(#[values(Postgres, Sqlite)] backend: Backend) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     let batch = json!([event(RUN, "START", T1), event(RUN, "COMPLETE", T2)]);
     let result = post_batch(&app, &batch).await;
@@ -650,8 +710,12 @@ async fn an_all_good_batch_is_a_success(pool: PgPool) {
 }
 
 /// A batch body that is not an array, or not JSON, is rejected whole.
-#[sqlx::test]
-async fn a_batch_that_is_not_a_json_array_is_rejected_whole(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn a_batch_that_is_not_a_json_array_is_rejected_whole(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     let object = event(RUN, "START", T1).to_string();
     let response = app.post(BATCH, Some("application/json"), &[], object).await;
@@ -779,8 +843,12 @@ fn bad_events() -> Vec<(&'static str, Value, &'static str)> {
 }
 
 /// Each bad event is a 400 problem at the field's path, and nothing is stored.
-#[sqlx::test]
-async fn bad_events_are_problems_at_the_field_and_store_nothing(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn bad_events_are_problems_at_the_field_and_store_nothing(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     store_event(&app, &event("r-good", "START", T1)).await;
     let before = app.counts().await;
@@ -793,8 +861,12 @@ async fn bad_events_are_problems_at_the_field_and_store_nothing(pool: PgPool) {
 }
 
 /// The same bad events inside a batch are reported at `[1].<path>`, next to a good one.
-#[sqlx::test]
-async fn bad_events_in_a_batch_are_reported_at_their_index(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn bad_events_in_a_batch_are_reported_at_their_index(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     for (name, body, path) in bad_events() {
         let result = post_batch(&app, &json!([event("r-good", "START", T1), body])).await;
@@ -805,8 +877,12 @@ async fn bad_events_in_a_batch_are_reported_at_their_index(pool: PgPool) {
 }
 
 /// Bodies that are not JSON objects, or not JSON, are 400s with nothing stored.
-#[sqlx::test]
-async fn bodies_that_are_not_json_objects_are_rejected(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn bodies_that_are_not_json_objects_are_rejected(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     for body in ["[]", "\"event\"", "42", "null"] {
         let response = app.post(LINEAGE, Some("application/json"), &[], body).await;
@@ -820,8 +896,10 @@ async fn bodies_that_are_not_json_objects_are_rejected(pool: PgPool) {
 }
 
 /// Non-JSON media types and unknown encodings are 415s with nothing stored.
-#[sqlx::test]
-async fn non_json_media_types_are_unsupported(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn non_json_media_types_are_unsupported(#[values(Postgres, Sqlite)] backend: Backend) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     let body = event(RUN, "START", T1).to_string();
     for content_type in [
@@ -861,8 +939,10 @@ async fn non_json_media_types_are_unsupported(pool: PgPool) {
 type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], Vec<u8>);
 
 /// Bodies over the limit, on the wire or once inflated, are 413s with nothing stored.
-#[sqlx::test]
-async fn bodies_over_the_limit_are_too_large(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn bodies_over_the_limit_are_too_large(#[values(Postgres, Sqlite)] backend: Backend) {
+    let pool = TestDb::new(backend).await;
     let settings = HttpSettings {
         max_body_bytes: 4096,
         ..HttpSettings::default()
@@ -950,8 +1030,12 @@ async fn assert_one_node_spans_both_formats(app: &TestApp) {
 }
 
 /// A Spline plan's output then an OpenLineage event's input at the same place: one node.
-#[sqlx::test]
-async fn a_spline_output_then_an_openlineage_input_are_one_dataset(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn a_spline_output_then_an_openlineage_input_are_one_dataset(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     store_plan(
         &app,
@@ -965,8 +1049,12 @@ async fn a_spline_output_then_an_openlineage_input_are_one_dataset(pool: PgPool)
 }
 
 /// The same with the OpenLineage event first.
-#[sqlx::test]
-async fn an_openlineage_input_then_a_spline_output_are_one_dataset(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn an_openlineage_input_then_a_spline_output_are_one_dataset(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     store_event(&app, &hdfs_reader()).await;
     store_plan(
@@ -980,8 +1068,12 @@ async fn an_openlineage_input_then_a_spline_output_are_one_dataset(pool: PgPool)
 }
 
 /// Spelling variants of one location (file:, s3a, trailing slash, case) meet across formats.
-#[sqlx::test]
-async fn spelling_variants_of_one_location_meet_across_formats(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn spelling_variants_of_one_location_meet_across_formats(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     let variants = [
         ("file:/tmp/x", "file", "/tmp/x", "dataset:file:///tmp/x"),
@@ -1051,8 +1143,12 @@ fn symlinked_writer() -> (Value, &'static str, &'static str) {
 
 /// A symlink identifier is an alias: lookups by it answer the canonical dataset, and later
 /// events naming it land on that node.
-#[sqlx::test]
-async fn symlink_identifiers_resolve_to_the_canonical_dataset(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn symlink_identifiers_resolve_to_the_canonical_dataset(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     let (writer, canonical, alias) = symlinked_writer();
     store_event(&app, &writer).await;
@@ -1083,8 +1179,12 @@ async fn symlink_identifiers_resolve_to_the_canonical_dataset(pool: PgPool) {
 }
 
 /// Columns named through an alias are the canonical dataset's columns.
-#[sqlx::test]
-async fn columns_named_through_an_alias_belong_to_the_canonical_dataset(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn columns_named_through_an_alias_belong_to_the_canonical_dataset(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     let (writer, canonical, _) = symlinked_writer();
     store_event(&app, &writer).await;
@@ -1111,8 +1211,12 @@ async fn columns_named_through_an_alias_belong_to_the_canonical_dataset(pool: Pg
 
 /// columnLineage makes derives edges with their transformations and affects edges from the
 /// dataset-level inputs; schema columns hang off their dataset with their index.
-#[sqlx::test]
-async fn column_lineage_makes_derives_and_affects_edges(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn column_lineage_makes_derives_and_affects_edges(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     let direct = json!([{"type": "DIRECT", "subtype": "TRANSFORMATION", "description": "a * 2", "masking": true}]);
     let filter = json!([{"type": "INDIRECT", "subtype": "FILTER"}]);
@@ -1169,8 +1273,10 @@ async fn column_lineage_makes_derives_and_affects_edges(pool: PgPool) {
 
 /// The parent facet links parent job → job and parent run → run, and the parent run to its
 /// job; the parent's own events later merge into the same nodes.
-#[sqlx::test]
-async fn the_parent_facet_links_jobs_and_runs(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn the_parent_facet_links_jobs_and_runs(#[values(Postgres, Sqlite)] backend: Backend) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     let parent = json!({"run": {"runId": "p-run"}, "job": {"namespace": "airflow", "name": "dag"}});
     let child = json!({"eventTime": T2, "eventType": "START", "schemaURL": RUN_URL,
@@ -1208,8 +1314,12 @@ async fn the_parent_facet_links_jobs_and_runs(pool: PgPool) {
 // Native graph API.
 
 /// OpenLineage nodes are listed, searched, detailed and walked like Spline ones.
-#[sqlx::test]
-async fn openlineage_nodes_are_served_by_the_native_graph_api(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn openlineage_nodes_are_served_by_the_native_graph_api(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     let schema = json!({"outputs": [{"namespace": "s3://lake", "name": "clean/orders",
         "facets": {"schema": {"fields": [{"name": "id"}]}}}]});

@@ -4,8 +4,10 @@
 use axum::http::StatusCode;
 use headwater::http::HttpSettings;
 use serde_json::{Value, json};
-use sqlx::PgPool;
 
+use rstest::rstest;
+
+use crate::helpers::{Backend, Postgres, Sqlite, TestDb};
 use crate::helpers::{Counts, TestApp, TestResponse, V10, V11, V12, data_path, encode, gzip};
 
 /// The plan stored before each bad request.
@@ -88,7 +90,7 @@ struct Seeded {
     snapshot: Value,
 }
 
-async fn seeded(pool: PgPool) -> Seeded {
+async fn seeded(pool: TestDb) -> Seeded {
     seeded_app(TestApp::new(pool)).await
 }
 
@@ -143,8 +145,10 @@ impl Seeded {
 }
 
 /// Bodies that are not JSON, truncated, or followed by garbage are `malformed-json` without a path.
-#[sqlx::test]
-async fn bodies_that_are_not_json_are_malformed_json(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn bodies_that_are_not_json_are_malformed_json(#[values(Postgres, Sqlite)] backend: Backend) {
+    let pool = TestDb::new(backend).await;
     let s = seeded(pool).await;
     let plan = body(&base_plan(OTHER_ID));
     let truncated = plan[..plan.len() / 2].to_vec();
@@ -165,8 +169,12 @@ async fn bodies_that_are_not_json_are_malformed_json(pool: PgPool) {
 }
 
 /// Event arrays that are not JSON are `malformed-json` too.
-#[sqlx::test]
-async fn event_bodies_that_are_not_json_are_malformed_json(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn event_bodies_that_are_not_json_are_malformed_json(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let s = seeded(pool).await;
     let valid = body(&json!([{"planId": SEED_ID, "timestamp": 1}]));
     let trailing = [valid.as_slice(), b"]"].concat();
@@ -180,8 +188,12 @@ async fn event_bodies_that_are_not_json_are_malformed_json(pool: PgPool) {
 
 /// A body that isn't JSON is `malformed-json` even when what precedes the syntax error has the
 /// wrong shape: the syntax is the first thing to fix.
-#[sqlx::test]
-async fn a_body_that_is_not_json_is_malformed_even_if_it_starts_with_the_wrong_shape(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn a_body_that_is_not_json_is_malformed_even_if_it_starts_with_the_wrong_shape(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let s = seeded(pool).await;
     let r = s.events(b"{planId}".to_vec()).await;
     s.assert_rejected(&r, StatusCode::BAD_REQUEST, "malformed-json", None)
@@ -192,8 +204,12 @@ async fn a_body_that_is_not_json_is_malformed_even_if_it_starts_with_the_wrong_s
 }
 
 /// A wrong type is reported at the offending value (v1.2 and v1.1 alike), the root as `$`.
-#[sqlx::test]
-async fn plan_values_of_the_wrong_type_are_invalid_fields_at_the_value(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn plan_values_of_the_wrong_type_are_invalid_fields_at_the_value(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let s = seeded(pool).await;
     let cases = [
         (
@@ -246,8 +262,12 @@ async fn plan_values_of_the_wrong_type_are_invalid_fields_at_the_value(pool: PgP
 }
 
 /// A missing required field is reported at the field itself, not at its parent (v1.2 and v1.1).
-#[sqlx::test]
-async fn missing_required_plan_fields_are_invalid_fields_at_the_field(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn missing_required_plan_fields_are_invalid_fields_at_the_field(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let s = seeded(pool).await;
     let cases = [
         ("/operations", "operations"),
@@ -283,8 +303,10 @@ async fn missing_required_plan_fields_are_invalid_fields_at_the_field(pool: PgPo
 }
 
 /// A literal whose value is `null` is legal, unlike one without a value.
-#[sqlx::test]
-async fn a_null_literal_value_is_accepted(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn a_null_literal_value_is_accepted(#[values(Postgres, Sqlite)] backend: Backend) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     let r = app
         .post_plan(
@@ -297,8 +319,12 @@ async fn a_null_literal_value_is_accepted(pool: PgPool) {
 }
 
 /// A reference needs exactly one of `__attrId` and `__exprId`.
-#[sqlx::test]
-async fn references_with_both_or_neither_id_are_invalid_fields(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn references_with_both_or_neither_id_are_invalid_fields(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let s = seeded(pool).await;
     let both = json!({"__attrId": "attr-0", "__exprId": "expr-0"});
     let cases = [
@@ -327,8 +353,12 @@ async fn references_with_both_or_neither_id_are_invalid_fields(pool: PgPool) {
 }
 
 /// Spline's generator bug `"id":{}` (plan) and `"planId":{}` (event) are rejected at that field.
-#[sqlx::test]
-async fn the_object_id_fixtures_are_rejected_at_the_id(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn the_object_id_fixtures_are_rejected_at_the_id(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let s = seeded(pool).await;
     let dir = "spline/producer-invalid/spline_a088d6b_lineage-4ops-2reads-0attr-3expr";
     let plan = std::fs::read(data_path(&format!("{dir}-plan.json"))).unwrap();
@@ -347,8 +377,12 @@ async fn the_object_id_fixtures_are_rejected_at_the_id(pool: PgPool) {
 }
 
 /// Events with missing or mistyped fields are rejected at `[i].field`, whichever event it is.
-#[sqlx::test]
-async fn malformed_events_are_invalid_fields_at_their_index(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn malformed_events_are_invalid_fields_at_their_index(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let s = seeded(pool).await;
     let good = json!({"planId": SEED_ID, "timestamp": 1, "discriminator": "d1"});
     let cases = [
@@ -381,8 +415,12 @@ async fn malformed_events_are_invalid_fields_at_their_index(pool: PgPool) {
 }
 
 /// An event for a plan that isn't stored is `unknown-plan`, and its valid siblings aren't stored.
-#[sqlx::test]
-async fn an_event_of_an_unknown_plan_rejects_the_whole_array(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn an_event_of_an_unknown_plan_rejects_the_whole_array(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let s = seeded(pool).await;
     let ok = |ts: i64| json!({"planId": SEED_ID, "timestamp": ts, "discriminator": "d1"});
     let unknown = json!({"planId": UNKNOWN_ID, "timestamp": 5});
@@ -400,8 +438,12 @@ async fn an_event_of_an_unknown_plan_rejects_the_whole_array(pool: PgPool) {
 }
 
 /// Rejected events leave no trace, so the same body succeeds once its plan is stored.
-#[sqlx::test]
-async fn events_rejected_for_an_unknown_plan_succeed_once_the_plan_is_stored(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn events_rejected_for_an_unknown_plan_succeed_once_the_plan_is_stored(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let s = seeded(pool).await;
     let events = body(&json!([{"planId": OTHER_ID, "timestamp": 7, "discriminator": "d1"}]));
     let r = s.events(events.clone()).await;
@@ -428,8 +470,12 @@ async fn events_rejected_for_an_unknown_plan_succeed_once_the_plan_is_stored(poo
 }
 
 /// A plan id re-posted with another discriminator is a 409 at `discriminator`.
-#[sqlx::test]
-async fn a_stored_plan_id_with_another_discriminator_is_a_conflict(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn a_stored_plan_id_with_another_discriminator_is_a_conflict(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let s = seeded(pool).await;
     let mut other = base_plan(SEED_ID);
     other["discriminator"] = json!("d2");
@@ -443,8 +489,12 @@ async fn a_stored_plan_id_with_another_discriminator_is_a_conflict(pool: PgPool)
 }
 
 /// An event whose discriminator differs from its plan's is a 409 at `[i].discriminator`.
-#[sqlx::test]
-async fn an_event_with_another_discriminator_is_a_conflict(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn an_event_with_another_discriminator_is_a_conflict(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let s = seeded(pool).await;
     let ok = json!({"planId": SEED_ID, "timestamp": 2, "discriminator": "d1"});
     let cases = [
@@ -466,8 +516,10 @@ async fn an_event_with_another_discriminator_is_a_conflict(pool: PgPool) {
 }
 
 /// A gzip-labelled body that isn't gzip (or is cut short) is `invalid-gzip`.
-#[sqlx::test]
-async fn a_body_that_is_not_gzip_is_invalid_gzip(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn a_body_that_is_not_gzip_is_invalid_gzip(#[values(Postgres, Sqlite)] backend: Backend) {
+    let pool = TestDb::new(backend).await;
     let s = seeded(pool).await;
     let plan = body(&base_plan(OTHER_ID));
     let zipped = gzip(&plan);
@@ -483,8 +535,12 @@ async fn a_body_that_is_not_gzip_is_invalid_gzip(pool: PgPool) {
 }
 
 /// Errors inside a gzipped body are reported exactly as in a plain one.
-#[sqlx::test]
-async fn errors_inside_a_gzip_body_keep_their_code_and_path(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn errors_inside_a_gzip_body_keep_their_code_and_path(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let s = seeded(pool).await;
     let cases = [
         (
@@ -517,7 +573,7 @@ async fn errors_inside_a_gzip_body_keep_their_code_and_path(pool: PgPool) {
 
 const LIMIT: usize = 4096;
 
-async fn limited(pool: PgPool) -> Seeded {
+async fn limited(pool: TestDb) -> Seeded {
     let settings = HttpSettings {
         max_body_bytes: LIMIT,
         ..HttpSettings::default()
@@ -526,8 +582,10 @@ async fn limited(pool: PgPool) -> Seeded {
 }
 
 /// A body one byte over the limit is a 413, on both endpoints.
-#[sqlx::test]
-async fn a_body_over_the_limit_is_payload_too_large(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn a_body_over_the_limit_is_payload_too_large(#[values(Postgres, Sqlite)] backend: Backend) {
+    let pool = TestDb::new(backend).await;
     let s = limited(pool).await;
     let r = s.plan(V12, padded(&base_plan(OTHER_ID), LIMIT + 1)).await;
     s.assert_rejected(&r, StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large", None)
@@ -539,8 +597,10 @@ async fn a_body_over_the_limit_is_payload_too_large(pool: PgPool) {
 }
 
 /// A small gzip body that inflates past the limit is a 413, not an out-of-memory.
-#[sqlx::test]
-async fn a_gzip_bomb_is_payload_too_large(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn a_gzip_bomb_is_payload_too_large(#[values(Postgres, Sqlite)] backend: Backend) {
+    let pool = TestDb::new(backend).await;
     let s = limited(pool).await;
     for inflated in [LIMIT + 1, 2 * 1024 * 1024] {
         let bomb = gzip(&padded(&base_plan(OTHER_ID), inflated));
@@ -559,8 +619,10 @@ async fn a_gzip_bomb_is_payload_too_large(pool: PgPool) {
 }
 
 /// The limit is inclusive: exactly `max_body_bytes`, plain or inflated, is accepted.
-#[sqlx::test]
-async fn a_body_of_exactly_the_limit_is_accepted(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn a_body_of_exactly_the_limit_is_accepted(#[values(Postgres, Sqlite)] backend: Backend) {
+    let pool = TestDb::new(backend).await;
     let s = limited(pool).await;
     let r = s.plan(V12, padded(&base_plan(OTHER_ID), LIMIT)).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
@@ -577,8 +639,12 @@ async fn a_body_of_exactly_the_limit_is_accepted(pool: PgPool) {
 }
 
 /// Missing, foreign or unknown-version media types and unknown encodings are 415s.
-#[sqlx::test]
-async fn unsupported_media_types_and_encodings_are_415(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn unsupported_media_types_and_encodings_are_415(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let s = seeded(pool).await;
     let plan = body(&base_plan(OTHER_ID));
     let media_types = [
@@ -615,8 +681,12 @@ async fn unsupported_media_types_and_encodings_are_415(pool: PgPool) {
 }
 
 /// Repeated ids among operations, attributes or expressions are `duplicate-id` at the repeat.
-#[sqlx::test]
-async fn duplicate_ids_are_unprocessable_at_the_repeat(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn duplicate_ids_are_unprocessable_at_the_repeat(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let s = seeded(pool).await;
     let cases = [
         ("/operations/other/0/id", "op-2", "operations.other[0].id"),
@@ -642,8 +712,12 @@ async fn duplicate_ids_are_unprocessable_at_the_repeat(pool: PgPool) {
 }
 
 /// Dangling ids are 422s pointing at the exact list entry that dangles.
-#[sqlx::test]
-async fn dangling_ids_are_unprocessable_at_the_dangling_entry(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn dangling_ids_are_unprocessable_at_the_dangling_entry(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let s = seeded(pool).await;
     let cases = [
         (
@@ -692,8 +766,10 @@ async fn dangling_ids_are_unprocessable_at_the_dangling_entry(pool: PgPool) {
 }
 
 /// A cycle among operations is `cyclic-operations` at one of the operations on the cycle.
-#[sqlx::test]
-async fn cyclic_operations_are_unprocessable(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn cyclic_operations_are_unprocessable(#[values(Postgres, Sqlite)] backend: Backend) {
+    let pool = TestDb::new(backend).await;
     let s = seeded(pool).await;
     let self_loop = edited(
         "/operations/other/0/childIds",
@@ -726,8 +802,10 @@ async fn cyclic_operations_are_unprocessable(pool: PgPool) {
 }
 
 /// Blank data source URIs are `empty-source` at the blank one.
-#[sqlx::test]
-async fn empty_source_uris_are_unprocessable(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn empty_source_uris_are_unprocessable(#[values(Postgres, Sqlite)] backend: Backend) {
+    let pool = TestDb::new(backend).await;
     let s = seeded(pool).await;
     let cases = [
         (
@@ -765,8 +843,10 @@ async fn empty_source_uris_are_unprocessable(pool: PgPool) {
 }
 
 /// Unknown routes answer a problem document too.
-#[sqlx::test]
-async fn an_unknown_route_is_a_not_found_problem(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn an_unknown_route_is_a_not_found_problem(#[values(Postgres, Sqlite)] backend: Backend) {
+    let pool = TestDb::new(backend).await;
     let s = seeded(pool).await;
     let r = s.app.get("/producer/nothing-here").await;
     s.assert_rejected(&r, StatusCode::NOT_FOUND, "not-found", None)

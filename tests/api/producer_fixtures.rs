@@ -11,8 +11,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use axum::http::StatusCode;
 use serde_json::{Value, json};
-use sqlx::PgPool;
 
+use rstest::rstest;
+
+use crate::helpers::{Backend, Postgres, Sqlite, TestDb};
 use crate::helpers::{
     TestApp, V11, V12, base36, edge_triples, encode, fixture_lines, node_details, node_keys,
 };
@@ -315,19 +317,17 @@ fn pairs_of(details: &Value, kind: &str) -> BTreeSet<Pair> {
 }
 
 /// Every stored edge of one kind, by node key.
-async fn stored_pairs(pool: &PgPool, kind: &str) -> BTreeSet<Pair> {
-    sqlx::query_as::<_, Pair>(
+async fn stored_pairs(pool: &TestDb, kind: &str) -> BTreeSet<Pair> {
+    let sql = format!(
         "select s.key, t.key from edge e
          join node s on s.node_id = e.source_id
          join node t on t.node_id = e.target_id
-         where e.kind = $1",
-    )
-    .bind(kind)
-    .fetch_all(pool)
-    .await
-    .unwrap()
-    .into_iter()
-    .collect()
+         where e.kind = '{kind}'"
+    );
+    let rows = pool.text_rows(&sql).await;
+    rows.into_iter()
+        .map(|r| (r[0].clone().unwrap(), r[1].clone().unwrap()))
+        .collect()
 }
 
 /// Stored edges of one kind whose target belongs to `plan` (its op/attr/job keys).
@@ -337,13 +337,9 @@ fn of_plan(all: &BTreeSet<Pair>, plan: &Plan) -> BTreeSet<Pair> {
     all.iter().filter(|(_, t)| mine(t)).cloned().collect()
 }
 
-async fn count_nodes(pool: &PgPool, kind: &str, like: &str) -> i64 {
-    sqlx::query_scalar("select count(*) from node where kind = $1 and key like $2")
-        .bind(kind)
-        .bind(like)
-        .fetch_one(pool)
-        .await
-        .unwrap()
+async fn count_nodes(pool: &TestDb, kind: &str, like: &str) -> i64 {
+    let sql = format!("select count(*) from node where kind = '{kind}' and key like '{like}'");
+    pool.scalar(&sql).await
 }
 
 /// Asserts that `stored` carries every field `sent` had, with the same value (the service may
@@ -456,7 +452,7 @@ async fn check_lineage_from_first_input(app: &TestApp, posted: &Posted, plan: &P
 }
 
 /// Operation and attribute node counts, and the plan-internal edges, match the plan exactly.
-async fn check_plan_internals(pool: &PgPool, plan: &Plan, stored: &BTreeMap<&str, BTreeSet<Pair>>) {
+async fn check_plan_internals(pool: &TestDb, plan: &Plan, stored: &BTreeMap<&str, BTreeSet<Pair>>) {
     let id = plan.id();
     let ops = count_nodes(pool, "operation", &format!("op:{id}:%")).await;
     assert_eq!(ops as usize, plan.operations().len(), "operations of {id}");
@@ -512,8 +508,12 @@ async fn check_run(app: &TestApp, event: &Event) {
 }
 
 /// All four files: every line answers 201 and every plan's job node and lineage match the plan.
-#[sqlx::test]
-async fn every_fixture_plan_is_stored_as_the_job_and_dataset_lineage_it_describes(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn every_fixture_plan_is_stored_as_the_job_and_dataset_lineage_it_describes(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     let posted = post_files(&app, &FILES).await;
     assert_eq!(posted.plans.len(), 64);
@@ -526,8 +526,12 @@ async fn every_fixture_plan_is_stored_as_the_job_and_dataset_lineage_it_describe
 }
 
 /// All four files: each plan's operations, attributes and their edges, and each event's run.
-#[sqlx::test]
-async fn every_fixture_plan_keeps_its_operations_attributes_derivations_and_runs(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn every_fixture_plan_keeps_its_operations_attributes_derivations_and_runs(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool.clone());
     let posted = post_files(&app, &FILES).await;
     let mut stored = BTreeMap::new();
@@ -548,19 +552,22 @@ async fn every_fixture_plan_keeps_its_operations_attributes_derivations_and_runs
     }
 }
 
-async fn kind_counts(pool: &PgPool, table: &str) -> BTreeMap<String, i64> {
-    let sql = format!("select kind, count(*) from {table} group by kind");
-    sqlx::query_as::<_, (String, i64)>(&sql)
-        .fetch_all(pool)
-        .await
-        .unwrap()
-        .into_iter()
+async fn kind_counts(pool: &TestDb, table: &str) -> BTreeMap<String, i64> {
+    let sql = format!("select kind, cast(count(*) as text) from {table} group by kind");
+    let rows = pool.text_rows(&sql).await;
+    let number = |n: &Option<String>| n.as_deref().unwrap().parse::<i64>().unwrap();
+    rows.iter()
+        .map(|r| (r[0].clone().unwrap(), number(&r[1])))
         .collect()
 }
 
 /// The totals over all four files, verified against the files with an independent script.
-#[sqlx::test]
-async fn all_fixtures_together_make_the_expected_number_of_nodes_and_edges(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn all_fixtures_together_make_the_expected_number_of_nodes_and_edges(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool.clone());
     let posted = post_files(&app, &FILES).await;
     let datasets: BTreeSet<String> = posted
@@ -594,8 +601,12 @@ async fn all_fixtures_together_make_the_expected_number_of_nodes_and_edges(pool:
 }
 
 /// Hand-checked: the first chain plan reads one file and writes write.csv; depth 0 cuts it.
-#[sqlx::test]
-async fn the_first_chain_dataset_flows_through_its_job_into_write_csv(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn the_first_chain_dataset_flows_through_its_job_into_write_csv(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     post_files(&app, &[(CHAIN, V12)]).await;
     let job = format!("job:{CHAIN_FIRST_PLAN}");
@@ -617,8 +628,12 @@ async fn the_first_chain_dataset_flows_through_its_job_into_write_csv(pool: PgPo
 }
 
 /// Hand-checked: read_1.csv is read by both triangle plans, whose outputs are one shared node.
-#[sqlx::test]
-async fn both_triangle_plans_share_read_1_and_write_csv(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn both_triangle_plans_share_read_1_and_write_csv(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     post_files(&app, &[(TRIANGLE, V12), (GENERATOR, V11)]).await;
     let read_1 = "dataset:file://splinegen/read_1.csv";
@@ -645,8 +660,12 @@ async fn both_triangle_plans_share_read_1_and_write_csv(pool: PgPool) {
 }
 
 /// Hand-checked event keys: timestamps 1660049194971 and 1648216247966 in base 36.
-#[sqlx::test]
-async fn triangle_runs_are_keyed_by_plan_and_base36_timestamp(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn triangle_runs_are_keyed_by_plan_and_base36_timestamp(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     post_files(&app, &[(TRIANGLE, V12), (GENERATOR, V11)]).await;
     let runs = [
@@ -663,8 +682,12 @@ async fn triangle_runs_are_keyed_by_plan_and_base36_timestamp(pool: PgPool) {
 }
 
 /// Hand-checked: the diamond's join op has three data_flow inputs, each fed by the one read.
-#[sqlx::test]
-async fn the_first_diamond_plan_stores_its_operation_diamond(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn the_first_diamond_plan_stores_its_operation_diamond(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     post_files(&app, &[(DIAMOND, V12)]).await;
     let plan = "73fcf741-784f-4187-9886-e620042fdc75";
@@ -695,10 +718,12 @@ async fn the_first_diamond_plan_stores_its_operation_diamond(pool: PgPool) {
 }
 
 /// Hand-checked derivation: `dummy_funcexpr("val_…", dummy_attr_4)` feeds one triangle column.
-#[sqlx::test]
+#[rstest]
+#[tokio::test]
 async fn a_triangle_attribute_derives_from_its_function_operand_with_the_rendered_expression(
-    pool: PgPool,
+    #[values(Postgres, Sqlite)] backend: Backend,
 ) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     post_files(&app, &[(TRIANGLE, V12)]).await;
     let attr = |id: &str| format!("attr:{TRIANGLE_PLAN}:{id}");
@@ -723,10 +748,12 @@ async fn a_triangle_attribute_derives_from_its_function_operand_with_the_rendere
 
 /// A hand-written plan that reads the shared write.csv: lineage from the first chain read
 /// reaches its output two hops on, and depth 1 stops short with `truncated`.
-#[sqlx::test]
+#[rstest]
+#[tokio::test]
 async fn lineage_from_the_chain_continues_into_a_reader_of_write_csv_and_depth_cuts_it(
-    pool: PgPool,
+    #[values(Postgres, Sqlite)] backend: Backend,
 ) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     post_files(&app, &[(CHAIN, V12), (DIAMOND, V12)]).await;
     let reader = r#"{"id":"00000000-0000-4000-8000-00000000c0de","name":"report",
@@ -749,8 +776,12 @@ async fn lineage_from_the_chain_continues_into_a_reader_of_write_csv_and_depth_c
 }
 
 /// Upstream of write.csv is every chain and diamond job and all their inputs; maxNodes cuts it.
-#[sqlx::test]
-async fn upstream_of_write_csv_is_every_chain_and_diamond_job_with_its_inputs(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn upstream_of_write_csv_is_every_chain_and_diamond_job_with_its_inputs(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     let posted = post_files(&app, &[(CHAIN, V12), (DIAMOND, V12)]).await;
     let lineage = lineage_with_max(&app, WRITE_CSV, "upstream", 1).await;
@@ -772,26 +803,26 @@ async fn upstream_of_write_csv_is_every_chain_and_diamond_job_with_its_inputs(po
 }
 
 /// The stored raw body of a plan and of its events is the file line, byte for byte.
-#[sqlx::test]
-async fn raw_payloads_of_fixture_lines_are_the_lines_byte_for_byte(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn raw_payloads_of_fixture_lines_are_the_lines_byte_for_byte(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool.clone());
     post_files(&app, &[(TRIANGLE, V12), (GENERATOR, V11)]).await;
     let file = std::fs::read(crate::helpers::data_path(GENERATOR)).unwrap();
     for (path, content_type, version) in [(TRIANGLE, V12, "1.2"), (GENERATOR, V11, "1.1")] {
         let lines = fixture_lines(path);
         for (line, format) in lines.iter().zip(["spline.plan", "spline.events"]) {
-            let row: (Vec<u8>, String, String, i64) = sqlx::query_as(
-                "select body, version, content_type, wire_bytes from raw_payload
-                 where format = $1 and sha256 = sha256($2)",
-            )
-            .bind(format)
-            .bind(line.as_bytes())
-            .fetch_one(&pool)
-            .await
-            .unwrap_or_else(|e| panic!("{format} of {path} not stored: {e}"));
-            assert_eq!(row.0, line.as_bytes());
-            assert_eq!((row.1.as_str(), row.2.as_str()), (version, content_type));
-            assert_eq!(row.3 as usize, line.len());
+            let raw = pool.raw_payload(line.as_bytes()).await;
+            assert_eq!(raw.format, format, "{path}");
+            assert_eq!(raw.body.as_ref(), line.as_bytes());
+            assert_eq!(
+                (raw.version.as_str(), raw.content_type.as_str()),
+                (version, content_type)
+            );
+            assert_eq!(raw.wire_bytes, line.len());
         }
     }
     let plan_line = &fixture_lines(GENERATOR)[0];

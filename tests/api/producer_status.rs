@@ -7,10 +7,12 @@ use axum::http::{Method, Request, StatusCode};
 use headwater::http::HttpSettings;
 use headwater::store::postgres::{PgStore, PoolSettings};
 use headwater::{AppState, app};
-use sqlx::PgPool;
 use tower::ServiceExt;
 
+use rstest::rstest;
+
 use crate::helpers::TestApp;
+use crate::helpers::{Backend, Postgres, Sqlite, TestDb};
 
 fn values<'a>(headers: &'a axum::http::HeaderMap, name: &str) -> Vec<&'a str> {
     headers
@@ -21,8 +23,12 @@ fn values<'a>(headers: &'a axum::http::HeaderMap, name: &str) -> Vec<&'a str> {
 }
 
 /// The agent reads one header line per version and gives up on anything but 2xx.
-#[sqlx::test]
-async fn status_advertises_each_version_on_its_own_header_line(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn status_advertises_each_version_on_its_own_header_line(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     for method in [Method::HEAD, Method::GET] {
         let response = app

@@ -8,9 +8,11 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
-use sqlx::PgPool;
 use tower::ServiceExt;
 
+use rstest::rstest;
+
+use crate::helpers::{Backend, Postgres, Sqlite, TestDb};
 use crate::helpers::{Counts, TestApp, V10, V11, V12, base36, gzip, node_details, node_keys};
 
 /// A (source key, target key) pair of one edge kind.
@@ -67,19 +69,15 @@ fn edge<'a>(details: &'a Value, kind: &str, source: &str, target: &str) -> &'a V
         .unwrap_or_else(|| panic!("no {kind} edge {source} -> {target}: {details}"))
 }
 
-async fn count(pool: &PgPool, sql: &str) -> i64 {
-    sqlx::query_scalar(sql).fetch_one(pool).await.unwrap()
+async fn count(pool: &TestDb, sql: &str) -> i64 {
+    pool.scalar(sql).await
 }
 
 /// The raw payload stored for a body: (body, version, content_type, wire_bytes).
-async fn raw_row(pool: &PgPool, body: &[u8]) -> (Vec<u8>, String, String, i64) {
-    sqlx::query_as(
-        "select body, version, content_type, wire_bytes from raw_payload where sha256 = sha256($1)",
-    )
-    .bind(body)
-    .fetch_one(pool)
-    .await
-    .expect("the body is stored")
+async fn raw_row(pool: &TestDb, body: &[u8]) -> (Vec<u8>, String, String, i64) {
+    let raw = pool.raw_payload(body).await;
+    let wire = raw.wire_bytes as i64;
+    (raw.body.to_vec(), raw.version, raw.content_type, wire)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -139,8 +137,12 @@ fn v10_attr(id: u32) -> String {
 }
 
 /// A v1.0 plan's job is named after `appName`, and its two reads feed one job.
-#[sqlx::test]
-async fn a_v10_plan_becomes_a_job_named_after_its_app_reading_both_join_inputs(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn a_v10_plan_becomes_a_job_named_after_its_app_reading_both_join_inputs(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     assert_eq!(plan_ok(&app, V10, &v10_plan()).await, V10_PLAN_ID);
     let job = format!("job:{V10_PLAN_ID}");
@@ -170,8 +172,12 @@ async fn a_v10_plan_becomes_a_job_named_after_its_app_reading_both_join_inputs(p
 
 /// v1.0 operation names come from `extra.name`; integer ids key the nodes; the Join has two
 /// ordered inputs.
-#[sqlx::test]
-async fn v10_operations_take_names_from_extra_and_integer_ids_as_keys(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn v10_operations_take_names_from_extra_and_integer_ids_as_keys(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     plan_ok(&app, V10, &v10_plan()).await;
     let expected = [
@@ -209,8 +215,12 @@ async fn v10_operations_take_names_from_extra_and_integer_ids_as_keys(pool: PgPo
 }
 
 /// The aliased projection `price * qty AS total` makes `total` derive from `price` and `qty`.
-#[sqlx::test]
-async fn a_v10_aliased_projection_derives_total_from_price_and_qty(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn a_v10_aliased_projection_derives_total_from_price_and_qty(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     plan_ok(&app, V10, &v10_plan()).await;
     let total = node_details(&app, &v10_attr(15)).await;
@@ -240,8 +250,12 @@ async fn a_v10_aliased_projection_derives_total_from_price_and_qty(pool: PgPool)
 }
 
 /// A v1.0 event carries `durationNs` inside `extra`; the run still reports it.
-#[sqlx::test]
-async fn a_v10_event_reports_the_duration_it_carries_in_extra(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn a_v10_event_reports_the_duration_it_carries_in_extra(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     plan_ok(&app, V10, &v10_plan()).await;
     let timestamp = 1_700_000_000_123_i64;
@@ -267,8 +281,12 @@ async fn a_v10_event_reports_the_duration_it_carries_in_extra(pool: PgPool) {
 }
 
 /// A v1.0 aggregate: aliased `sum(price)` and `(qty + 1)` derive their output columns.
-#[sqlx::test]
-async fn v10_aliased_aggregate_expressions_derive_their_output_columns(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn v10_aliased_aggregate_expressions_derive_their_output_columns(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     let id = "4b1c2d3e-0000-4000-8000-0000000000a9";
     let plan = json!({
@@ -316,8 +334,10 @@ async fn v10_aliased_aggregate_expressions_derive_their_output_columns(pool: PgP
 }
 
 /// A v1.0 event with an error is a failed run.
-#[sqlx::test]
-async fn a_v10_event_with_an_error_is_a_failed_run(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn a_v10_event_with_an_error_is_a_failed_run(#[values(Postgres, Sqlite)] backend: Backend) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     plan_ok(&app, V10, &v10_plan()).await;
     let events = json!([{"planId": V10_PLAN_ID, "timestamp": 77, "error": "boom"}]);
@@ -362,8 +382,12 @@ fn v11_plan() -> String {
 }
 
 /// v1.1 accepts numeric ids, keys nodes by them, and stamps version "1.1" on job and run.
-#[sqlx::test]
-async fn a_v11_plan_and_event_with_numeric_ids_are_stored(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn a_v11_plan_and_event_with_numeric_ids_are_stored(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     assert_eq!(plan_ok(&app, V11, &v11_plan()).await, V11_PLAN_ID);
     let job = node_details(&app, &format!("job:{V11_PLAN_ID}")).await;
@@ -422,8 +446,10 @@ fn v12_plan() -> String {
 }
 
 /// v1.2 plan and event labels are kept, as is the discriminator.
-#[sqlx::test]
-async fn v12_labels_on_plan_and_event_are_kept(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn v12_labels_on_plan_and_event_are_kept(#[values(Postgres, Sqlite)] backend: Backend) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     plan_ok(&app, V12, &v12_plan()).await;
     let job = props(&app, &format!("job:{V12_PLAN_ID}")).await;
@@ -447,8 +473,12 @@ async fn v12_labels_on_plan_and_event_are_kept(pool: PgPool) {
 }
 
 /// A v1.2 event with an `error` is a failed run that keeps the error text.
-#[sqlx::test]
-async fn a_v12_event_with_an_error_is_a_failed_run_that_keeps_the_stack_trace(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn a_v12_event_with_an_error_is_a_failed_run_that_keeps_the_stack_trace(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     plan_ok(&app, V12, &v12_plan()).await;
     let stack = "org.apache.spark.SparkException: Job aborted.\n\tat org.apache.spark.sql.execution.datasources.FileFormatWriter$.write(FileFormatWriter.scala:231)";
@@ -464,8 +494,12 @@ async fn a_v12_event_with_an_error_is_a_failed_run_that_keeps_the_stack_trace(po
 }
 
 /// v1.1 bodies may still carry labels (Spline's generator sends v1.2 bodies as v1.1).
-#[sqlx::test]
-async fn labels_sent_with_the_v11_media_type_are_kept(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn labels_sent_with_the_v11_media_type_are_kept(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     plan_ok(&app, V11, &v12_plan()).await;
     let job = props(&app, &format!("job:{V12_PLAN_ID}")).await;
@@ -494,8 +528,12 @@ fn tiny_plan(id: &str, inputs: &[&str], out: &str) -> String {
 }
 
 /// `charset` parameters and any letter case select the same version.
-#[sqlx::test]
-async fn charset_parameters_and_letter_case_in_the_media_type_are_tolerated(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn charset_parameters_and_letter_case_in_the_media_type_are_tolerated(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     let cases = [
         (
@@ -526,8 +564,12 @@ async fn charset_parameters_and_letter_case_in_the_media_type_are_tolerated(pool
 
 /// Gzipped plan and event bodies are inflated; the archive keeps the inflated bytes and the
 /// size on the wire.
-#[sqlx::test]
-async fn gzipped_plans_and_events_are_stored_inflated_with_their_wire_size(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn gzipped_plans_and_events_are_stored_inflated_with_their_wire_size(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool.clone());
     let plan = v12_plan();
     let compressed = gzip(plan.as_bytes());
@@ -565,8 +607,12 @@ async fn gzipped_plans_and_events_are_stored_inflated_with_their_wire_size(pool:
 }
 
 /// An uncompressed plan is archived byte for byte with its format, version and media type.
-#[sqlx::test]
-async fn a_plain_plan_is_archived_byte_for_byte_with_its_metadata(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn a_plain_plan_is_archived_byte_for_byte_with_its_metadata(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool.clone());
     let plan = format!("  {}\n", v11_plan());
     plan_ok(&app, V11, &plan).await;
@@ -574,16 +620,18 @@ async fn a_plain_plan_is_archived_byte_for_byte_with_its_metadata(pool: PgPool) 
     assert_eq!(body, plan.as_bytes());
     assert_eq!((version.as_str(), content_type.as_str()), ("1.1", V11));
     assert_eq!(wire as usize, plan.len());
-    let format: String = sqlx::query_scalar("select format from raw_payload")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
-    assert_eq!(format, "spline.plan");
+    let stored = pool.raw_payloads().await;
+    let formats: Vec<&str> = stored.iter().map(|p| p.raw.format.as_str()).collect();
+    assert_eq!(formats, ["spline.plan"]);
 }
 
 /// Fields no version defines are ignored, and the agent's `X-SPLINE-TIMEOUT` header is fine.
-#[sqlx::test]
-async fn unknown_fields_and_the_spline_timeout_header_are_accepted(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn unknown_fields_and_the_spline_timeout_header_are_accepted(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     let mut plan: Value = serde_json::from_str(&v12_plan()).unwrap();
     plan["futureField"] = json!({"nested": [1, 2]});
@@ -619,8 +667,12 @@ async fn unknown_fields_and_the_spline_timeout_header_are_accepted(pool: PgPool)
 
 /// A URI read twice (two reads, or twice in one read) is one dataset with one input edge;
 /// each read operation still gets its own `reads_from`.
-#[sqlx::test]
-async fn a_uri_read_twice_is_one_input_edge_and_one_reads_from_per_read(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn a_uri_read_twice_is_one_input_edge_and_one_reads_from_per_read(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     let id = "4b1c2d3e-0000-4000-8000-0000000000d1";
     let plan = json!({
@@ -653,8 +705,10 @@ async fn a_uri_read_twice_is_one_input_edge_and_one_reads_from_per_read(pool: Pg
 }
 
 /// One event body may carry runs of several plans.
-#[sqlx::test]
-async fn one_event_body_stores_runs_of_several_plans(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn one_event_body_stores_runs_of_several_plans(#[values(Postgres, Sqlite)] backend: Backend) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     let (a, b) = (
         "4b1c2d3e-0000-4000-8000-0000000000e1",
@@ -679,8 +733,10 @@ async fn one_event_body_stores_runs_of_several_plans(pool: PgPool) {
 // Idempotency
 
 /// Posting the same plan again answers 201 and changes no table.
-#[sqlx::test]
-async fn reposting_the_same_plan_changes_nothing(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn reposting_the_same_plan_changes_nothing(#[values(Postgres, Sqlite)] backend: Backend) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     plan_ok(&app, V12, &v12_plan()).await;
     let before = app.counts().await;
@@ -689,8 +745,12 @@ async fn reposting_the_same_plan_changes_nothing(pool: PgPool) {
 }
 
 /// The same plan in a different body (whitespace) is archived but adds no node or edge.
-#[sqlx::test]
-async fn the_same_plan_reformatted_adds_no_nodes_or_edges(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn the_same_plan_reformatted_adds_no_nodes_or_edges(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     plan_ok(&app, V12, &v12_plan()).await;
     let before = app.counts().await;
@@ -711,8 +771,10 @@ fn event(duration_ns: i64) -> Value {
 }
 
 /// The same event body twice, or the same event twice in one body, is one run.
-#[sqlx::test]
-async fn the_same_event_twice_is_one_run(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn the_same_event_twice_is_one_run(#[values(Postgres, Sqlite)] backend: Backend) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool.clone());
     plan_ok(&app, V12, &v12_plan()).await;
     let body = json!([event(100)]).to_string();
@@ -732,8 +794,12 @@ async fn the_same_event_twice_is_one_run(pool: PgPool) {
 }
 
 /// The same plan and timestamp in a different body adds nothing: the first version wins.
-#[sqlx::test]
-async fn a_repeated_event_in_a_different_body_keeps_the_first_version(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn a_repeated_event_in_a_different_body_keeps_the_first_version(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool.clone());
     plan_ok(&app, V12, &v12_plan()).await;
     events_ok(&app, V12, &json!([event(100)]).to_string()).await;
@@ -756,8 +822,12 @@ async fn a_repeated_event_in_a_different_body_keeps_the_first_version(pool: PgPo
 }
 
 /// A plan without an id gets one derived from its body: the same both times, stored once.
-#[sqlx::test]
-async fn a_plan_without_an_id_gets_the_same_id_each_time_and_is_stored_once(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn a_plan_without_an_id_gets_the_same_id_each_time_and_is_stored_once(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool.clone());
     let mut plan: Value = serde_json::from_str(&v12_plan()).unwrap();
     plan.as_object_mut().unwrap().remove("id");
@@ -774,8 +844,12 @@ async fn a_plan_without_an_id_gets_the_same_id_each_time_and_is_stored_once(pool
 }
 
 /// Two plans writing one dataset share its node, which gets one output edge from each.
-#[sqlx::test]
-async fn two_plans_writing_one_dataset_share_its_node(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn two_plans_writing_one_dataset_share_its_node(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool.clone());
     let (a, b) = (
         "4b1c2d3e-0000-4000-8000-0000000000a1",
@@ -878,8 +952,12 @@ fn assert_all_created(statuses: &[StatusCode]) {
 
 /// Sixteen distinct plans over shared datasets plus duplicates, all at once: every post
 /// succeeds and the graph holds exactly what the distinct plans imply.
-#[sqlx::test]
-async fn concurrent_posts_over_shared_datasets_neither_deadlock_nor_duplicate(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn concurrent_posts_over_shared_datasets_neither_deadlock_nor_duplicate(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     let statuses = post_all_at_once(&app, plans_with_duplicates(DISTINCT, 3)).await;
     assert_all_created(&statuses);
@@ -894,8 +972,12 @@ async fn concurrent_posts_over_shared_datasets_neither_deadlock_nor_duplicate(po
 }
 
 /// Wide plans (40 shared sources each, clashing orders) posted at once still all succeed.
-#[sqlx::test]
-async fn concurrent_wide_plans_with_clashing_row_orders_all_succeed(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn concurrent_wide_plans_with_clashing_row_orders_all_succeed(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     let statuses = post_all_at_once(&app, plans_with_duplicates(24, 40)).await;
     assert_all_created(&statuses);
@@ -903,8 +985,12 @@ async fn concurrent_wide_plans_with_clashing_row_orders_all_succeed(pool: PgPool
 }
 
 /// Events of the same runs arriving at once, in overlapping bodies, store each run once.
-#[sqlx::test]
-async fn concurrent_overlapping_event_bodies_store_each_run_once(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn concurrent_overlapping_event_bodies_store_each_run_once(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool.clone());
     assert_all_created(&post_all_at_once(&app, plans_with_duplicates(DISTINCT, 3)).await);
     let before = app.counts().await;

@@ -4,15 +4,16 @@ use std::time::Duration;
 
 use headwater::AppState;
 use headwater::http::{self, HttpSettings};
-use headwater::store::postgres::PgStore;
-use sqlx::PgPool;
 use tokio::sync::oneshot;
 
+use rstest::rstest;
+
+use crate::helpers::{Backend, Postgres, Sqlite, TestDb};
 use crate::helpers::{V12, gzip};
 
 /// Binds port 0, serves until the returned sender fires, and hands back the base URL.
 async fn spawn(
-    pool: PgPool,
+    pool: &TestDb,
 ) -> (
     String,
     oneshot::Sender<()>,
@@ -21,7 +22,10 @@ async fn spawn(
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = oneshot::channel::<()>();
-    let state = AppState::new(PgStore::new(pool), HttpSettings::default());
+    let state = AppState {
+        store: pool.store(),
+        settings: HttpSettings::default(),
+    };
     let server = tokio::spawn(http::serve(listener, state, async move {
         let _ = stopped.await;
     }));
@@ -34,9 +38,13 @@ const PLAN: &str = r#"{"id":"5f0c2c8e-1d7a-4c57-9a51-0b7b3c1e0001","name":"socke
  "systemInfo":{"name":"spark","version":"3.5.0"}}"#;
 
 /// The agent's real path: handshake, gzipped plan, event, then a consumer query; then SIGTERM.
-#[sqlx::test]
-async fn an_agent_session_over_a_socket_then_graceful_shutdown(pool: PgPool) {
-    let (base, stop, server) = spawn(pool).await;
+#[rstest]
+#[tokio::test]
+async fn an_agent_session_over_a_socket_then_graceful_shutdown(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
+    let (base, stop, server) = spawn(&pool).await;
     let client = reqwest::Client::new();
 
     let status = client

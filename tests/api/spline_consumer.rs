@@ -10,8 +10,10 @@ use std::collections::BTreeSet;
 
 use axum::http::{StatusCode, header};
 use serde_json::{Value, json};
-use sqlx::PgPool;
 
+use rstest::rstest;
+
+use crate::helpers::{Backend, Postgres, Sqlite, TestDb};
 use crate::helpers::{
     TestApp, base36, data_path, ds, encode, get_json, store_plan, store_spline_events,
 };
@@ -165,7 +167,7 @@ fn event(plan: &str, n: i64, labels: Value, error: Option<&str>) -> Value {
 /// | 9  | orders overwrite                     |
 /// | 10 | report, labelled `env: test`         |
 /// | 11 | export (report → export)             |
-async fn warehouse(pool: PgPool) -> TestApp {
+async fn warehouse(pool: TestDb) -> TestApp {
     let app = TestApp::new(pool);
     let none = json!({});
     for plan in [
@@ -275,8 +277,12 @@ const PAGE_FIELDS: [&str; 5] = [
     "totalDateRange",
 ];
 
-#[sqlx::test]
-async fn events_list_latest_first_ten_a_page_with_splines_fields(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn events_list_latest_first_ten_a_page_with_splines_fields(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = warehouse(pool).await;
     let page = get_json(&app, "/consumer/execution-events").await;
     assert_eq!(keys(&page), PAGE_FIELDS);
@@ -319,8 +325,12 @@ fn run_at(n: i64) -> String {
     event_id(plan, n)
 }
 
-#[sqlx::test]
-async fn a_failed_run_is_listed_with_its_error_and_every_spline_field(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn a_failed_run_is_listed_with_its_error_and_every_spline_field(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = warehouse(pool).await;
     let page = get_json(&app, "/consumer/execution-events?applicationId=app-6").await;
     assert_eq!(page["totalCount"], 1);
@@ -355,8 +365,12 @@ async fn assert_counts(app: &TestApp, path: &str, cases: &[(&str, u64)]) {
     }
 }
 
-#[sqlx::test]
-async fn event_filters_combine_labels_modes_text_applications_data_sources_and_time(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn event_filters_combine_labels_modes_text_applications_data_sources_and_time(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = warehouse(pool).await;
     let label = |l: &str| format!("label={}", encode(l));
     assert_counts(
@@ -404,8 +418,12 @@ async fn event_filters_combine_labels_modes_text_applications_data_sources_and_t
     );
 }
 
-#[sqlx::test]
-async fn events_sort_by_any_item_field_and_reject_unknown_ones(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn events_sort_by_any_item_field_and_reject_unknown_ones(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = warehouse(pool).await;
     let page = get_json(
         &app,
@@ -460,8 +478,12 @@ async fn events_sort_by_any_item_field_and_reject_unknown_ones(pool: PgPool) {
     }
 }
 
-#[sqlx::test]
-async fn as_at_time_pins_the_list_to_what_was_stored_by_then(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn as_at_time_pins_the_list_to_what_was_stored_by_then(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     store_plan(
         &app,
@@ -485,8 +507,12 @@ async fn as_at_time_pins_the_list_to_what_was_stored_by_then(pool: PgPool) {
     assert_eq!(before_anything["totalCount"], 0);
 }
 
-#[sqlx::test]
-async fn data_sources_list_by_uri_each_with_its_last_write(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn data_sources_list_by_uri_each_with_its_last_write(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = warehouse(pool).await;
     let page = get_json(&app, "/consumer/data-sources").await;
     assert_eq!(keys(&page), PAGE_FIELDS);
@@ -529,10 +555,12 @@ async fn data_sources_list_by_uri_each_with_its_last_write(pool: PgPool) {
     assert_eq!(clean_orders["labels"], json!({"team": ["sales"]}));
 }
 
-#[sqlx::test]
+#[rstest]
+#[tokio::test]
 async fn data_source_filters_apply_to_the_last_write_and_an_empty_mode_means_never_written(
-    pool: PgPool,
+    #[values(Postgres, Sqlite)] backend: Backend,
 ) {
+    let pool = TestDb::new(backend).await;
     let app = warehouse(pool).await;
     assert_counts(
         &app,
@@ -595,8 +623,12 @@ fn op(n: u32) -> String {
     format!("{REPORT}:op-{n}")
 }
 
-#[sqlx::test]
-async fn lineage_detailed_is_the_plan_and_its_operations_in_data_flow_order(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn lineage_detailed_is_the_plan_and_its_operations_in_data_flow_order(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = warehouse(pool).await;
     let detailed = get_json(&app, &format!("/consumer/lineage-detailed?execId={REPORT}")).await;
     assert_eq!(keys(&detailed), ["executionPlan", "graph"]);
@@ -656,8 +688,12 @@ async fn lineage_detailed_is_the_plan_and_its_operations_in_data_flow_order(pool
     }
 }
 
-#[sqlx::test]
-async fn execution_plans_list_the_plans_that_ran_latest_stored_first(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn execution_plans_list_the_plans_that_ran_latest_stored_first(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = warehouse(pool).await;
     store_plan(
         &app,
@@ -705,8 +741,12 @@ async fn execution_plans_list_the_plans_that_ran_latest_stored_first(pool: PgPoo
     );
 }
 
-#[sqlx::test]
-async fn a_plans_write_operation_is_a_redirect_and_its_data_sources_a_uri_list(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn a_plans_write_operation_is_a_redirect_and_its_data_sources_a_uri_list(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = warehouse(pool).await;
     let response = app
         .get(&format!("/consumer/execution-plans/{REPORT}/write-op"))
@@ -754,8 +794,12 @@ fn schema(attrs: &[(u32, &str, &str)]) -> Value {
     Value::Array(refs.collect())
 }
 
-#[sqlx::test]
-async fn operation_details_expand_references_and_list_input_and_output_schemas(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn operation_details_expand_references_and_list_input_and_output_schemas(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = warehouse(pool).await;
     let join = get_json(&app, &format!("/consumer/operations/{}", op(2))).await;
     assert_eq!(
@@ -824,8 +868,12 @@ async fn operation_details_expand_references_and_list_input_and_output_schemas(p
     response.assert_problem(StatusCode::NOT_FOUND, "not-found", None);
 }
 
-#[sqlx::test]
-async fn attribute_lineage_and_impact_follow_derivations_inside_the_plan(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn attribute_lineage_and_impact_follow_derivations_inside_the_plan(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = warehouse(pool).await;
     let attr = |n: u32| format!("{REPORT}:attr-{n}");
     let node = |n: u32, name: &str, origin: u32, through: &[u32]| json!({"_id": attr(n), "name": name, "originOpId": op(origin), "transOpIds": through.iter().map(|o| op(*o)).collect::<Vec<_>>()});
@@ -902,10 +950,12 @@ async fn overview(app: &TestApp, kind: &str, event: &str, depth: Option<u32>) ->
     .await
 }
 
-#[sqlx::test]
+#[rstest]
+#[tokio::test]
 async fn lineage_overview_follows_the_last_overwrite_before_the_read_and_the_appends_after_it(
-    pool: PgPool,
+    #[values(Postgres, Sqlite)] backend: Backend,
 ) {
+    let pool = TestDb::new(backend).await;
     let app = warehouse(pool).await;
     // At t8 the last successful overwrite of clean orders is t2's (t6's failed): t2's, and
     // the appends at t3, t4 and t7, are what the report read.
@@ -958,8 +1008,12 @@ async fn lineage_overview_follows_the_last_overwrite_before_the_read_and_the_app
     assert_eq!(at10["graph"]["depthComputed"], 2);
 }
 
-#[sqlx::test]
-async fn lineage_overview_depth_counts_executions_and_renders_zero_as_minus_one(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn lineage_overview_depth_counts_executions_and_renders_zero_as_minus_one(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = warehouse(pool).await;
     let export = event_id(EXPORT, 11);
     let full = overview(&app, "lineage", &export, Some(10)).await;
@@ -1010,10 +1064,12 @@ async fn lineage_overview_depth_counts_executions_and_renders_zero_as_minus_one(
     );
 }
 
-#[sqlx::test]
+#[rstest]
+#[tokio::test]
 async fn impact_overview_reaches_the_readers_that_saw_the_write_until_the_next_overwrite(
-    pool: PgPool,
+    #[values(Postgres, Sqlite)] backend: Backend,
 ) {
+    let pool = TestDb::new(backend).await;
     let app = warehouse(pool).await;
     // The t2 overwrite is read at t5 and t8 (t6's overwrite failed); t9's overwrite ends it,
     // and the report's own overwrites keep t11's export away.
@@ -1051,8 +1107,12 @@ async fn impact_overview_reaches_the_readers_that_saw_the_write_until_the_next_o
     );
 }
 
-#[sqlx::test]
-async fn overviews_answer_404_for_unknown_events_and_400_for_bad_parameters(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn overviews_answer_404_for_unknown_events_and_400_for_bad_parameters(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = warehouse(pool).await;
     for kind in ["lineage", "impact"] {
         let path = format!("/consumer/{kind}-overview");
@@ -1077,8 +1137,12 @@ async fn overviews_answer_404_for_unknown_events_and_400_for_bad_parameters(pool
     }
 }
 
-#[sqlx::test]
-async fn labels_list_the_names_and_values_on_plans_and_events(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn labels_list_the_names_and_values_on_plans_and_events(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = warehouse(pool).await;
     assert_eq!(
         get_json(&app, "/consumer/labels/names").await,
@@ -1116,8 +1180,12 @@ async fn labels_list_the_names_and_values_on_plans_and_events(pool: PgPool) {
     response.assert_problem(StatusCode::BAD_REQUEST, "invalid-parameter", Some("offset"));
 }
 
-#[sqlx::test]
-async fn about_answers_version_liveness_and_readiness_that_follows_the_database(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn about_answers_version_liveness_and_readiness_that_follows_the_database(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     let version = get_json(&app, "/about/version").await;
     assert_eq!(
@@ -1126,15 +1194,19 @@ async fn about_answers_version_liveness_and_readiness_that_follows_the_database(
     );
     assert_eq!(app.get("/about/liveness").await.status, StatusCode::OK);
     assert_eq!(app.get("/about/readiness").await.status, StatusCode::OK);
-    app.pool.close().await;
+    app.db.close().await;
     let down = app.get("/about/readiness").await;
     down.assert_problem(StatusCode::SERVICE_UNAVAILABLE, "unavailable", None);
     assert_eq!(app.get("/about/liveness").await.status, StatusCode::OK);
 }
 
 /// The Spline UI runs in the browser on its own origin, so it needs CORS as Spline grants it.
-#[sqlx::test]
-async fn browsers_may_read_the_consumer_api_from_any_origin(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn browsers_may_read_the_consumer_api_from_any_origin(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = warehouse(pool).await;
     let read = app.get("/consumer/execution-events").await;
     assert_eq!(read.headers[header::ACCESS_CONTROL_ALLOW_ORIGIN], "*");
@@ -1314,8 +1386,12 @@ fn sort_by_id(list: &mut Value) {
         .sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
 }
 
-#[sqlx::test]
-async fn the_captured_spline_answers_are_reproduced_from_the_plans_behind_them(pool: PgPool) {
+#[rstest]
+#[tokio::test]
+async fn the_captured_spline_answers_are_reproduced_from_the_plans_behind_them(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
     let app = TestApp::new(pool);
     let captured = captured();
     let mut expected_plan = captured["lineage-detailed"].clone();

@@ -9,18 +9,28 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::{PgPool, Postgres, Row, Transaction};
 
+mod prune;
+mod spline_queries;
+
+use super::rows::{
+    ALIASED_COLUMNS, EDGE_COLUMNS, EDGE_COUNTS, NODE_COLUMNS, NODE_COUNTS, PAYLOAD_COLUMNS,
+    edge_from_row, kind_counts, like_pattern, node_from_row, payload_from_row,
+};
+use super::write::{
+    self, StoredNode, alias_lookup_keys, alias_rows, ensure_resolved, guard_keys, keyed_edges,
+    merge_stored, missing_endpoints,
+};
 use super::{
     Adjacent, ApplyOutcome, DataSourceAt, EdgeRow, GraphCounts, LabelQuery, Namespace, NodeQuery,
     NodeRow, Page, PoolState, RawEventQuery, RawPayloadQuery, Readiness, SplineEventPage,
-    SplineEventQuery, SplineRun, Store, StoredPayload, column_owners, known_aliases,
-    mentioned_keys, merge_timed, normalize, resolve_aliases, spline_queries,
+    SplineEventQuery, SplineRun, Store, StoredPayload, known_aliases, normalize, resolve_aliases,
 };
+use super::{PruneReport, PruneRequest};
 use crate::error::{Error, Result};
 use crate::graph::{EdgeSource, Step};
 use crate::model::{
@@ -28,7 +38,7 @@ use crate::model::{
 };
 
 /// The migrations, embedded in the binary.
-pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
 /// Deadlocks and serialization failures are retried this many times before giving up.
 const MAX_ATTEMPTS: u32 = 5;
@@ -124,12 +134,7 @@ async fn stored_aliases(
     tx: &mut Transaction<'_, Postgres>,
     changes: &ChangeSet,
 ) -> Result<HashMap<String, String>> {
-    let owners = column_owners(changes);
-    let mut keys: Vec<&str> = mentioned_keys(changes)
-        .chain(owners.iter().map(String::as_str))
-        .collect();
-    keys.sort_unstable();
-    keys.dedup();
+    let keys = alias_lookup_keys(changes);
     let rows = sqlx::query("select a.alias, n.key from node_alias a join node n using (node_id) where a.alias = any($1)")
         .bind(&keys)
         .fetch_all(&mut **tx)
@@ -146,11 +151,7 @@ async fn insert_aliases(
     aliases: &[(String, String)],
     ids: &HashMap<String, NodeId>,
 ) -> Result<()> {
-    let rows: Vec<(&str, NodeId)> = aliases
-        .iter()
-        .filter(|(alias, canonical)| alias != canonical)
-        .filter_map(|(alias, canonical)| ids.get(canonical).map(|id| (alias.as_str(), *id)))
-        .collect();
+    let rows = alias_rows(aliases, ids);
     if rows.is_empty() {
         return Ok(());
     }
@@ -203,7 +204,8 @@ const UPSERT_KEEP: &str = "
     select * from unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::jsonb[], $6::timestamptz[], $7::timestamptz[])
     on conflict (key) do update set
         first_seen = least(node.first_seen, excluded.first_seen),
-        last_seen = greatest(node.last_seen, excluded.last_seen)
+        last_seen = greatest(node.last_seen, excluded.last_seen),
+        updated_at = now()
     returning node_id, key, (xmax = 0) as created";
 
 /// Accumulating nodes are merged in Rust ([`merge_timed`]) so every backend applies one rule:
@@ -366,31 +368,14 @@ async fn merge_existing(
 
 /// The stored row with a new version merged in.
 fn merged_row(stored: &PgRow, new: &NodeRow) -> NodeRow {
-    let object = |column: &str| match stored.get::<Value, _>(column) {
-        Value::Object(map) => map,
-        _ => Map::new(),
+    let version = StoredNode {
+        name: stored.get("name"),
+        properties: stored.get("properties"),
+        times: stored.get("property_times"),
+        first_seen: stored.get("first_seen"),
+        last_seen: stored.get("last_seen"),
     };
-    let (mut properties, mut times) = (object("properties"), object("property_times"));
-    merge_timed(
-        &mut properties,
-        &mut times,
-        new.properties.clone(),
-        &new.times,
-    );
-    let last_seen: DateTime<Utc> = stored.get("last_seen");
-    let first_seen: DateTime<Utc> = stored.get("first_seen");
-    NodeRow {
-        name: if new.last_seen >= last_seen {
-            new.name.clone()
-        } else {
-            stored.get("name")
-        },
-        properties,
-        times,
-        first_seen: first_seen.min(new.first_seen),
-        last_seen: last_seen.max(new.last_seen),
-        ..new.clone()
-    }
+    merge_stored(version, new)
 }
 
 /// Evaluates guards against the stored rows, share-locking them so a concurrent writer can't
@@ -399,9 +384,7 @@ async fn check_guards(tx: &mut Transaction<'_, Postgres>, guards: &[Guard]) -> R
     if guards.is_empty() {
         return Ok(());
     }
-    let mut keys: Vec<&str> = guards.iter().map(guard_key).collect();
-    keys.sort_unstable();
-    keys.dedup();
+    let keys = guard_keys(guards);
     let rows =
         sqlx::query("select key, properties from node where key = any($1) order by key for share")
             .bind(&keys)
@@ -411,48 +394,7 @@ async fn check_guards(tx: &mut Transaction<'_, Postgres>, guards: &[Guard]) -> R
         .into_iter()
         .map(|r| (r.get("key"), r.get("properties")))
         .collect();
-    guards.iter().try_for_each(|g| evaluate(g, &stored))
-}
-
-fn guard_key(guard: &Guard) -> &str {
-    match guard {
-        Guard::NodeExists { key, .. } | Guard::PropertyEquals { key, .. } => key,
-    }
-}
-
-fn evaluate(guard: &Guard, stored: &HashMap<String, Value>) -> Result<()> {
-    match guard {
-        Guard::NodeExists {
-            code,
-            key,
-            path,
-            message,
-        } if !stored.contains_key(key) => Err(Error::bad_request(
-            code,
-            message.clone(),
-            Some(path.clone()),
-        )),
-        Guard::PropertyEquals {
-            key,
-            property,
-            expected,
-            path,
-            message,
-        } => {
-            let actual = stored
-                .get(key)
-                .and_then(|p| p.get(property))
-                .and_then(Value::as_str);
-            match stored.contains_key(key) && actual != expected.as_deref() {
-                true => Err(Error::Conflict {
-                    detail: message.clone(),
-                    path: Some(path.clone()),
-                }),
-                false => Ok(()),
-            }
-        }
-        Guard::NodeExists { .. } => Ok(()),
-    }
+    write::check_guards(guards, &stored)
 }
 
 /// Looks up ids of edge endpoints that this change set didn't upsert (e.g. an event's plan).
@@ -461,28 +403,16 @@ async fn resolve_endpoints(
     edges: &[EdgeRow],
     ids: &mut HashMap<String, NodeId>,
 ) -> Result<()> {
-    let mut missing: Vec<&str> = edges
-        .iter()
-        .flat_map(|e| [e.source.as_str(), e.target.as_str()])
-        .filter(|k| !ids.contains_key(*k))
-        .collect();
+    let missing = missing_endpoints(edges, ids);
     if missing.is_empty() {
         return Ok(());
     }
-    missing.sort_unstable();
-    missing.dedup();
     let rows = sqlx::query("select node_id, key from node where key = any($1)")
         .bind(&missing)
         .fetch_all(&mut **tx)
         .await?;
     ids.extend(rows.into_iter().map(|r| (r.get("key"), r.get("node_id"))));
-    match missing.iter().find(|k| !ids.contains_key(**k)) {
-        Some(key) => Err(anyhow::anyhow!(
-            "edge endpoint {key} is neither stored nor part of the change set"
-        )
-        .into()),
-        None => Ok(()),
-    }
+    ensure_resolved(&missing, ids)
 }
 
 async fn upsert_edges(
@@ -493,11 +423,7 @@ async fn upsert_edges(
     if rows.is_empty() {
         return Ok(0);
     }
-    let mut keyed: Vec<(NodeId, &str, NodeId, &EdgeRow)> = rows
-        .iter()
-        .map(|r| (ids[&r.source], r.kind.as_str(), ids[&r.target], r))
-        .collect();
-    keyed.sort_by_key(|(s, k, t, _)| (*s, *k, *t));
+    let keyed = keyed_edges(rows, ids);
     let created: Vec<bool> = sqlx::query_scalar(
         "insert into edge (source_id, kind, target_id, properties, first_seen, last_seen)
          select * from unnest($1::bigint[], $2::text[], $3::bigint[], $4::jsonb[], $5::timestamptz[], $6::timestamptz[])
@@ -518,49 +444,6 @@ async fn upsert_edges(
     .fetch_all(&mut **tx)
     .await?;
     Ok(created.into_iter().filter(|c| *c).count() as u64)
-}
-
-pub(super) fn node_from_row(row: &PgRow) -> Result<(NodeId, Node)> {
-    let kind: String = row.get("kind");
-    let kind = NodeKind::parse(&kind)
-        .ok_or_else(|| anyhow::anyhow!("stored node has unknown kind {kind}"))?;
-    let node = Node {
-        key: row.get("key"),
-        kind,
-        name: row.get("name"),
-        properties: row.get("properties"),
-        first_seen: row.get("first_seen"),
-        last_seen: row.get("last_seen"),
-    };
-    Ok((row.get("node_id"), node))
-}
-
-fn edge_from_row(row: &PgRow) -> Result<EdgeRecord> {
-    let kind: String = row.get("kind");
-    let kind = EdgeKind::parse(&kind)
-        .ok_or_else(|| anyhow::anyhow!("stored edge has unknown kind {kind}"))?;
-    Ok(EdgeRecord {
-        source: row.get("source_id"),
-        target: row.get("target_id"),
-        kind,
-        properties: row.get("properties"),
-        first_seen: row.get::<DateTime<Utc>, _>("first_seen"),
-        last_seen: row.get::<DateTime<Utc>, _>("last_seen"),
-    })
-}
-
-pub(super) const NODE_COLUMNS: &str = "node_id, key, kind, name, properties, first_seen, last_seen";
-const ALIASED_COLUMNS: &str =
-    "n.node_id, n.key, n.kind, n.name, n.properties, n.first_seen, n.last_seen";
-const EDGE_COLUMNS: &str = "source_id, target_id, kind, properties, first_seen, last_seen";
-
-/// `%` and `_` in a search term are literal characters, not wildcards.
-pub(super) fn like_pattern(term: &str) -> String {
-    let escaped = term
-        .replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_");
-    format!("%{escaped}%")
 }
 
 #[async_trait]
@@ -674,18 +557,7 @@ impl Store for PgStore {
     }
 
     async fn dataset_ends(&self, sources: bool, page: Page) -> Result<(Vec<String>, u64)> {
-        let (present, absent) = if sources {
-            (
-                "exists (select 1 from edge e where e.source_id = n.node_id and e.kind = 'input')",
-                "not exists (select 1 from edge e where e.target_id = n.node_id and e.kind = 'output')",
-            )
-        } else {
-            (
-                "exists (select 1 from edge e where e.target_id = n.node_id and e.kind = 'output')",
-                "not exists (select 1 from edge e where e.source_id = n.node_id and e.kind = 'input')",
-            )
-        };
-        let filter = format!("from node n where n.kind = 'dataset' and {present} and {absent}");
+        let filter = super::rows::dataset_ends_filter(sources);
         let keys: Vec<String> = sqlx::query_scalar(&format!(
             "select n.key {filter} order by n.key limit $1 offset $2"
         ))
@@ -848,20 +720,20 @@ impl Store for PgStore {
     }
 
     async fn raw_payloads(&self, query: &RawPayloadQuery) -> Result<Vec<StoredPayload>> {
-        let rows = sqlx::query(
-            "select raw_payload_id, format, version, content_type, body, wire_bytes, received_at, event_time
-             from raw_payload where raw_payload_id > $1
+        let sql = format!(
+            "select {PAYLOAD_COLUMNS} from raw_payload where raw_payload_id > $1
                and ($2::timestamptz is null or received_at >= $2)
                and ($3::timestamptz is null or received_at < $3)
-             order by raw_payload_id limit $4",
-        )
-        .bind(query.after_id)
-        .bind(query.since)
-        .bind(query.until)
-        .bind(i64::from(query.limit))
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.iter().map(stored_payload_from_row).collect())
+             order by raw_payload_id limit $4"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(query.after_id)
+            .bind(query.since)
+            .bind(query.until)
+            .bind(i64::from(query.limit))
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(payload_from_row).collect())
     }
 
     async fn reapply(&self, changes: ChangeSet) -> Result<ApplyOutcome> {
@@ -878,6 +750,10 @@ impl Store for PgStore {
         }
     }
 
+    async fn prune(&self, request: &PruneRequest) -> Result<PruneReport> {
+        prune::prune(&self.pool, request).await
+    }
+
     async fn readiness(&self) -> Result<Readiness> {
         let applied = applied_migrations(&self.pool).await?;
         let missing_migrations = MIGRATOR
@@ -889,11 +765,9 @@ impl Store for PgStore {
     }
 
     async fn graph_counts(&self) -> Result<GraphCounts> {
-        let nodes = "select kind, count(*) from node group by kind order by kind";
-        let edges = "select kind, count(*) from edge group by kind order by kind";
         Ok(GraphCounts {
-            nodes: count_by_kind(&self.pool, nodes).await?,
-            edges: count_by_kind(&self.pool, edges).await?,
+            nodes: count_by_kind(&self.pool, NODE_COUNTS).await?,
+            edges: count_by_kind(&self.pool, EDGE_COUNTS).await?,
         })
     }
 
@@ -921,11 +795,8 @@ async fn applied_migrations(pool: &PgPool) -> Result<HashSet<i64>> {
     }
 }
 
-/// `(kind, count)` rows of a grouped count.
 async fn count_by_kind(pool: &PgPool, sql: &'static str) -> Result<Vec<(String, u64)>> {
-    let rows: Vec<(String, i64)> = sqlx::query_as(sql).fetch_all(pool).await?;
-    let counts = rows.into_iter().map(|(kind, n)| (kind, n.max(0) as u64));
-    Ok(counts.collect())
+    Ok(kind_counts(sqlx::query_as(sql).fetch_all(pool).await?))
 }
 
 impl PgStore {
@@ -965,20 +836,4 @@ async fn count_raw_events(pool: &PgPool, query: &RawEventQuery) -> Result<u64> {
     .fetch_one(pool)
     .await?;
     Ok(n as u64)
-}
-
-fn stored_payload_from_row(row: &PgRow) -> StoredPayload {
-    let body: Vec<u8> = row.get("body");
-    StoredPayload {
-        id: row.get("raw_payload_id"),
-        raw: RawPayload {
-            format: row.get("format"),
-            version: row.get("version"),
-            content_type: row.get("content_type"),
-            body: body.into(),
-            wire_bytes: row.get::<i64, _>("wire_bytes") as usize,
-            received_at: row.get("received_at"),
-            event_time: row.get("event_time"),
-        },
-    }
 }

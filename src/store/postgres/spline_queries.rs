@@ -12,13 +12,13 @@ use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::query::Query;
 use sqlx::{PgPool, Postgres, Row};
 
-use super::postgres::{NODE_COLUMNS, like_pattern, node_from_row};
-use super::{
+use crate::error::Result;
+use crate::model::{Node, NodeId};
+use crate::store::rows::{NODE_COLUMNS, like_pattern, node_from_row};
+use crate::store::{
     DataSourceAt, LabelQuery, Page, SplineEvent, SplineEventField, SplineEventPage,
     SplineEventQuery, SplineEventSort, SplineRun,
 };
-use crate::error::Result;
-use crate::model::{Node, NodeId};
 
 /// A data source's URI: Spline-fed datasets carry it; for any other the key holds it.
 const URI: &str = "coalesce(d.properties ->> 'uri', substr(d.key, 9))";

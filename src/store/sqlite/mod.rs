@@ -1,0 +1,480 @@
+//! The embedded backend: one SQLite database file, no server to run.
+//!
+//! It is the default when no PostgreSQL URL is configured, so a laptop can try Headwater with
+//! one command. The graph, merge rules, guards, aliases and traversal are the shared Rust code
+//! the PostgreSQL backend uses ([`super::write`], [`super::rows`], [`crate::graph`]); only the
+//! SQL differs where the dialects do (no arrays, `unnest` or jsonb: lists travel as JSON text
+//! and are read with `json_each`).
+//!
+//! SQLite allows one writer at a time. Writes go through a pool of one connection and start
+//! with `BEGIN IMMEDIATE`, so a transaction holds the write lock from its first statement and
+//! never fails half-way on a lock upgrade; reads use their own pool and, in WAL mode, never
+//! wait for the writer. Another process on the same file (e.g. `headwater import` while the
+//! service runs) waits up to the busy timeout for the lock.
+
+mod prune;
+mod spline_queries;
+mod write;
+
+use std::collections::HashSet;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
+use serde_json::Value;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow};
+use sqlx::{Row, SqlitePool};
+
+use super::postgres::PoolSettings;
+use super::rows::{
+    ALIASED_COLUMNS, EDGE_COLUMNS, EDGE_COUNTS, NODE_COLUMNS, NODE_COUNTS, PAYLOAD_COLUMNS,
+    edge_from_row, kind_counts, like_pattern, node_from_row, payload_from_row,
+};
+use super::{
+    Adjacent, ApplyOutcome, DataSourceAt, GraphCounts, LabelQuery, Namespace, NodeQuery, Page,
+    PoolState, PruneReport, PruneRequest, RawEventQuery, RawPayloadQuery, Readiness,
+    SplineEventPage, SplineEventQuery, SplineRun, Store, StoredPayload,
+};
+use crate::error::{Error, Result};
+use crate::graph::{EdgeSource, Step};
+use crate::model::{ChangeSet, EdgeKind, EdgeRecord, Node, NodeId, NodeKind, RawPayload};
+
+/// The embedded backend's migrations.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// How long a writer waits for another process to release the database file.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Times as SQLite stores them: fixed-width UTC text, so text order is time order.
+pub fn ts(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+/// Optional times, as [`ts`].
+pub fn ts_opt(at: Option<DateTime<Utc>>) -> Option<String> {
+    at.map(ts)
+}
+
+/// A list bound as one JSON array parameter, read in SQL with `json_each`.
+pub fn json_list<T: Serialize>(items: &[T]) -> String {
+    serde_json::to_string(items).unwrap_or_else(|_| "[]".to_owned())
+}
+
+/// One SQLite database file.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    writer: SqlitePool,
+    reader: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing) the database at a `sqlite://` URL, lazily like
+    /// [`super::postgres::PgStore::connect_lazy`].
+    pub fn connect_lazy(url: &str, settings: PoolSettings) -> Result<Self> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(|e| Error::Internal(anyhow::anyhow!("invalid SQLite URL: {e}")))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .busy_timeout(BUSY_TIMEOUT)
+            .foreign_keys(true);
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(settings.acquire_timeout)
+            .connect_lazy_with(options.clone());
+        let reader = SqlitePoolOptions::new()
+            .max_connections(settings.max_connections.max(1))
+            .acquire_timeout(settings.acquire_timeout)
+            .connect_lazy_with(options.read_only(true));
+        Ok(SqliteStore { writer, reader })
+    }
+
+    /// Applies pending migrations.
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        MIGRATOR.run(&self.writer).await?;
+        Ok(())
+    }
+
+    /// The pool of the one writing connection (tests and commands run SQL through it).
+    pub fn pool(&self) -> &SqlitePool {
+        &self.writer
+    }
+
+    /// Closes both pools, so the file can be removed or copied whole.
+    pub async fn close(&self) {
+        self.writer.close().await;
+        self.reader.close().await;
+    }
+
+    async fn count(&self, sql: &str, binds: &[&str]) -> Result<u64> {
+        let mut query = sqlx::query_scalar::<_, i64>(sql);
+        for b in binds {
+            query = query.bind(*b);
+        }
+        Ok(query.fetch_one(&self.reader).await?.max(0) as u64)
+    }
+}
+
+/// Versions of the migrations applied successfully (none in a fresh file).
+async fn applied_migrations(pool: &SqlitePool) -> Result<HashSet<i64>> {
+    let table: Option<String> = sqlx::query_scalar(
+        "select name from sqlite_master where type = 'table' and name = '_sqlx_migrations'",
+    )
+    .fetch_optional(pool)
+    .await?;
+    if table.is_none() {
+        return Ok(HashSet::new());
+    }
+    let versions: Vec<i64> =
+        sqlx::query_scalar("select version from _sqlx_migrations where success")
+            .fetch_all(pool)
+            .await?;
+    Ok(versions.into_iter().collect())
+}
+
+#[async_trait]
+impl EdgeSource for SqliteStore {
+    async fn step(
+        &self,
+        frontier: &[NodeId],
+        kinds: &[EdgeKind],
+        step: Step,
+    ) -> Result<Vec<EdgeRecord>> {
+        let column = match step {
+            Step::Forward => "source_id",
+            Step::Backward => "target_id",
+        };
+        let sql = format!(
+            "select {EDGE_COLUMNS} from edge
+             where {column} in (select value from json_each($1))
+               and kind in (select value from json_each($2))"
+        );
+        let kinds: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
+        let rows = sqlx::query(&sql)
+            .bind(json_list(frontier))
+            .bind(json_list(&kinds))
+            .fetch_all(&self.reader)
+            .await?;
+        rows.iter().map(edge_from_row).collect()
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("select 1").execute(&self.reader).await?;
+        Ok(())
+    }
+
+    async fn apply(&self, raw: &RawPayload, changes: ChangeSet) -> Result<ApplyOutcome> {
+        write::apply(&self.writer, Some(raw), &changes).await
+    }
+
+    async fn node(&self, key: &str) -> Result<Option<(NodeId, Node)>> {
+        let sql = format!(
+            "select {NODE_COLUMNS} from node where key = $1
+             union all
+             select {ALIASED_COLUMNS} from node_alias a join node n using (node_id) where a.alias = $1
+             limit 1"
+        );
+        let row = sqlx::query(&sql)
+            .bind(key)
+            .fetch_optional(&self.reader)
+            .await?;
+        row.as_ref().map(node_from_row).transpose()
+    }
+
+    async fn nodes(&self, ids: &[NodeId]) -> Result<Vec<(NodeId, Node)>> {
+        let sql = format!(
+            "select {NODE_COLUMNS} from node where node_id in (select value from json_each($1))"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(json_list(ids))
+            .fetch_all(&self.reader)
+            .await?;
+        rows.iter().map(node_from_row).collect()
+    }
+
+    async fn list(&self, query: &NodeQuery) -> Result<Vec<Node>> {
+        let sql = format!(
+            "select {NODE_COLUMNS} from node
+             where ($1 is null or kind = $1)
+               and ($2 is null or key like $2 escape '\\' or name like $2 escape '\\')
+               and ($3 is null or key > $3)
+             order by key limit $4"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(query.kind.map(NodeKind::as_str))
+            .bind(query.search.as_deref().map(like_pattern))
+            .bind(query.after.as_deref())
+            .bind(i64::from(query.limit))
+            .fetch_all(&self.reader)
+            .await?;
+        rows.iter()
+            .map(|r| node_from_row(r).map(|(_, n)| n))
+            .collect()
+    }
+
+    async fn adjacent(&self, id: NodeId, limit: u32) -> Result<Adjacent> {
+        let mut adjacent = Adjacent::default();
+        for column in ["source_id", "target_id"] {
+            let sql = format!(
+                "select {EDGE_COLUMNS} from edge where {column} = $1 order by kind, source_id, target_id limit $2"
+            );
+            let rows = sqlx::query(&sql)
+                .bind(id)
+                .bind(i64::from(limit) + 1)
+                .fetch_all(&self.reader)
+                .await?;
+            adjacent.truncated |= rows.len() > limit as usize;
+            for row in rows.iter().take(limit as usize) {
+                adjacent.edges.push(edge_from_row(row)?);
+            }
+        }
+        Ok(adjacent)
+    }
+
+    async fn lineage_edges(&self) -> Result<Vec<EdgeRecord>> {
+        let sql = format!("select {EDGE_COLUMNS} from edge where kind in ('input', 'output')");
+        let rows = sqlx::query(&sql).fetch_all(&self.reader).await?;
+        rows.iter().map(edge_from_row).collect()
+    }
+
+    async fn dataset_ends(&self, sources: bool, page: Page) -> Result<(Vec<String>, u64)> {
+        let filter = super::rows::dataset_ends_filter(sources);
+        let keys: Vec<String> = sqlx::query_scalar(&format!(
+            "select n.key {filter} order by n.key limit $1 offset $2"
+        ))
+        .bind(i64::from(page.limit))
+        .bind(i64::from(page.offset))
+        .fetch_all(&self.reader)
+        .await?;
+        let total = self
+            .count(&format!("select count(*) {filter}"), &[])
+            .await?;
+        Ok((keys, total))
+    }
+
+    async fn namespaces(&self, page: Page) -> Result<Vec<Namespace>> {
+        let rows = sqlx::query(
+            "select properties ->> 'namespace' as name, min(first_seen) as first_seen,
+                    max(last_seen) as last_seen
+             from node where kind in ('dataset', 'job') and properties ->> 'namespace' is not null
+             group by 1 order by 1 limit $1 offset $2",
+        )
+        .bind(i64::from(page.limit))
+        .bind(i64::from(page.offset))
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter().map(namespace_from_row).collect()
+    }
+
+    async fn in_namespace(
+        &self,
+        kind: NodeKind,
+        namespace: &str,
+        page: Page,
+    ) -> Result<(Vec<(NodeId, Node)>, u64)> {
+        let sql = format!(
+            "select {NODE_COLUMNS} from node
+             where kind = $1 and properties ->> 'namespace' = $2
+             order by name, key limit $3 offset $4"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(kind.as_str())
+            .bind(namespace)
+            .bind(i64::from(page.limit))
+            .bind(i64::from(page.offset))
+            .fetch_all(&self.reader)
+            .await?;
+        let total = self
+            .count(
+                "select count(*) from node where kind = $1 and properties ->> 'namespace' = $2",
+                &[kind.as_str(), namespace],
+            )
+            .await?;
+        Ok((
+            rows.iter().map(node_from_row).collect::<Result<_>>()?,
+            total,
+        ))
+    }
+
+    async fn runs_of(&self, job: NodeId, page: Page) -> Result<(Vec<Node>, u64)> {
+        let sql = format!(
+            "select {ALIASED_COLUMNS}
+             from edge e join node n on n.node_id = e.source_id
+             where e.target_id = $1 and e.kind = 'run_of'
+             order by n.last_seen desc, n.key limit $2 offset $3"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(job)
+            .bind(i64::from(page.limit))
+            .bind(i64::from(page.offset))
+            .fetch_all(&self.reader)
+            .await?;
+        let total: i64 = sqlx::query_scalar(
+            "select count(*) from edge where target_id = $1 and kind = 'run_of'",
+        )
+        .bind(job)
+        .fetch_one(&self.reader)
+        .await?;
+        let runs = rows
+            .iter()
+            .map(|r| node_from_row(r).map(|(_, n)| n))
+            .collect::<Result<_>>()?;
+        Ok((runs, total.max(0) as u64))
+    }
+
+    async fn latest_runs(&self, jobs: &[NodeId]) -> Result<Vec<(NodeId, Node)>> {
+        let sql = format!(
+            "select job_id, {NODE_COLUMNS} from (
+                 select e.target_id as job_id, {ALIASED_COLUMNS},
+                        row_number() over (partition by e.target_id
+                                           order by n.last_seen desc, n.key) as rank
+                 from edge e join node n on n.node_id = e.source_id
+                 where e.target_id in (select value from json_each($1)) and e.kind = 'run_of')
+             where rank = 1 order by job_id"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(json_list(jobs))
+            .fetch_all(&self.reader)
+            .await?;
+        rows.iter()
+            .map(|r| node_from_row(r).map(|(_, run)| (r.get("job_id"), run)))
+            .collect()
+    }
+
+    async fn raw_events(&self, query: &RawEventQuery) -> Result<(Vec<Value>, u64)> {
+        let order = if query.ascending { "asc" } else { "desc" };
+        let window = "from raw_payload where format = $1
+               and ($2 is null or event_time >= $2) and ($3 is null or event_time <= $3)";
+        let sql = format!(
+            "select body {window}
+             order by event_time {order}, raw_payload_id {order} limit $4 offset $5"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(&query.format)
+            .bind(ts_opt(query.after))
+            .bind(ts_opt(query.before))
+            .bind(i64::from(query.page.limit))
+            .bind(i64::from(query.page.offset))
+            .fetch_all(&self.reader)
+            .await?;
+        let total: i64 = sqlx::query_scalar(&format!("select count(*) {window}"))
+            .bind(&query.format)
+            .bind(ts_opt(query.after))
+            .bind(ts_opt(query.before))
+            .fetch_one(&self.reader)
+            .await?;
+        let events = rows.iter().map(event_from_row).collect::<Result<_>>()?;
+        Ok((events, total.max(0) as u64))
+    }
+
+    async fn spline_events(&self, query: &SplineEventQuery) -> Result<SplineEventPage> {
+        spline_queries::events(&self.reader, query).await
+    }
+
+    async fn spline_data_sources(&self, query: &SplineEventQuery) -> Result<SplineEventPage> {
+        spline_queries::data_sources(&self.reader, query).await
+    }
+
+    async fn spline_plans(
+        &self,
+        as_at: Option<i64>,
+        page: Page,
+    ) -> Result<(Vec<(NodeId, Node)>, u64)> {
+        spline_queries::plans(&self.reader, as_at, page).await
+    }
+
+    async fn spline_plan_members(&self, plan_ids: &[String]) -> Result<Vec<(NodeId, Node)>> {
+        spline_queries::plan_members(&self.reader, plan_ids).await
+    }
+
+    async fn spline_runs(&self, runs: &[NodeId]) -> Result<Vec<SplineRun>> {
+        spline_queries::runs(&self.reader, runs).await
+    }
+
+    async fn spline_writes_before(&self, reads: &[DataSourceAt]) -> Result<Vec<Vec<SplineRun>>> {
+        spline_queries::writes_before(&self.reader, reads).await
+    }
+
+    async fn spline_reads_after(&self, writes: &[DataSourceAt]) -> Result<Vec<Vec<SplineRun>>> {
+        spline_queries::reads_after(&self.reader, writes).await
+    }
+
+    async fn spline_label_names(&self, query: &LabelQuery) -> Result<Vec<String>> {
+        spline_queries::label_names(&self.reader, query).await
+    }
+
+    async fn spline_label_values(&self, name: &str, query: &LabelQuery) -> Result<Vec<String>> {
+        spline_queries::label_values(&self.reader, name, query).await
+    }
+
+    async fn raw_payloads(&self, query: &RawPayloadQuery) -> Result<Vec<StoredPayload>> {
+        let sql = format!(
+            "select {PAYLOAD_COLUMNS} from raw_payload where raw_payload_id > $1
+               and ($2 is null or received_at >= $2) and ($3 is null or received_at < $3)
+             order by raw_payload_id limit $4"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(query.after_id)
+            .bind(ts_opt(query.since))
+            .bind(ts_opt(query.until))
+            .bind(i64::from(query.limit))
+            .fetch_all(&self.reader)
+            .await?;
+        Ok(rows.iter().map(payload_from_row).collect())
+    }
+
+    async fn reapply(&self, changes: ChangeSet) -> Result<ApplyOutcome> {
+        write::apply(&self.writer, None, &changes).await
+    }
+
+    async fn prune(&self, request: &PruneRequest) -> Result<PruneReport> {
+        prune::prune(&self.writer, request).await
+    }
+
+    async fn readiness(&self) -> Result<Readiness> {
+        let applied = applied_migrations(&self.reader).await?;
+        let missing_migrations = MIGRATOR
+            .iter()
+            .filter(|m| m.migration_type.is_up_migration() && !applied.contains(&m.version))
+            .map(|m| m.version)
+            .collect();
+        Ok(Readiness { missing_migrations })
+    }
+
+    async fn graph_counts(&self) -> Result<GraphCounts> {
+        let nodes = sqlx::query_as(NODE_COUNTS).fetch_all(&self.reader).await?;
+        let edges = sqlx::query_as(EDGE_COUNTS).fetch_all(&self.reader).await?;
+        Ok(GraphCounts {
+            nodes: kind_counts(nodes),
+            edges: kind_counts(edges),
+        })
+    }
+
+    fn pool_state(&self) -> PoolState {
+        let (w, r) = (&self.writer, &self.reader);
+        PoolState {
+            size: w.size() + r.size(),
+            idle: u32::try_from(w.num_idle() + r.num_idle()).unwrap_or(u32::MAX),
+            max: w.options().get_max_connections() + r.options().get_max_connections(),
+        }
+    }
+}
+
+fn namespace_from_row(row: &SqliteRow) -> Result<Namespace> {
+    Ok(Namespace {
+        name: row.try_get("name")?,
+        first_seen: row.try_get("first_seen")?,
+        last_seen: row.try_get("last_seen")?,
+    })
+}
+
+/// An archived event's body as JSON (SQLite keeps it as bytes, as PostgreSQL does).
+fn event_from_row(row: &SqliteRow) -> Result<Value> {
+    let body: Vec<u8> = row.try_get("body")?;
+    serde_json::from_slice(&body)
+        .map_err(|e| Error::Internal(anyhow::anyhow!("archived event is not JSON: {e}")))
+}

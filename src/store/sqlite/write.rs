@@ -1,0 +1,357 @@
+//! Writing a change set to SQLite: one `BEGIN IMMEDIATE` transaction per payload.
+//!
+//! The writer holds the database's only write lock for the whole transaction, so, unlike on
+//! PostgreSQL, there is no concurrent writer to race: rows are looked up, merged in Rust with
+//! the shared rules ([`crate::store::write`]) and written back, one prepared statement per row.
+//! SQLite runs in-process, so a statement per row costs microseconds, not a round trip.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use sqlx::{Row, Sqlite, SqlitePool, Transaction};
+
+use super::{json_list, ts, ts_opt};
+use crate::error::Result;
+use crate::model::{ChangeSet, Guard, MergePolicy, NodeId, RawPayload};
+use crate::store::write::{
+    self, StoredNode, alias_lookup_keys, alias_rows, ensure_resolved, guard_keys, keyed_edges,
+    merge_stored, missing_endpoints,
+};
+use crate::store::{
+    ApplyOutcome, EdgeRow, NodeRow, known_aliases, merge_properties, normalize, resolve_aliases,
+};
+
+type Tx = Transaction<'static, Sqlite>;
+
+/// Stores the payload (when given) and writes its graph changes, all or nothing. A payload
+/// stored before is a duplicate and writes nothing.
+pub async fn apply(
+    pool: &SqlitePool,
+    raw: Option<&RawPayload>,
+    changes: &ChangeSet,
+) -> Result<ApplyOutcome> {
+    let mut tx = pool.begin_with("begin immediate").await?;
+    if let Some(raw) = raw
+        && !insert_raw(&mut tx, raw).await?
+    {
+        tx.commit().await?;
+        return Ok(ApplyOutcome {
+            duplicate: true,
+            ..ApplyOutcome::default()
+        });
+    }
+    let outcome = write_graph(&mut tx, changes).await?;
+    tx.commit().await?;
+    Ok(outcome)
+}
+
+async fn write_graph(tx: &mut Tx, changes: &ChangeSet) -> Result<ApplyOutcome> {
+    let known = known_aliases(stored_aliases(tx, changes).await?, changes);
+    let changes = normalize(resolve_aliases(changes.clone(), &known));
+    let (mut ids, nodes_created) = upsert_nodes(tx, &changes.nodes).await?;
+    check_guards(tx, &changes.guards).await?;
+    resolve_endpoints(tx, &changes.edges, &mut ids).await?;
+    let edges_created = upsert_edges(tx, &changes.edges, &ids).await?;
+    insert_aliases(tx, &changes.aliases, &ids).await?;
+    Ok(ApplyOutcome {
+        duplicate: false,
+        nodes_created,
+        edges_created,
+    })
+}
+
+/// `false` when an identical payload is already stored.
+async fn insert_raw(tx: &mut Tx, raw: &RawPayload) -> Result<bool> {
+    let digest = Sha256::digest(&raw.body).to_vec();
+    let inserted = sqlx::query(
+        "insert into raw_payload (format, version, content_type, sha256, body, wire_bytes, received_at, event_time)
+         values ($1, $2, $3, $4, $5, $6, $7, $8)
+         on conflict (format, sha256) do nothing",
+    )
+    .bind(&raw.format)
+    .bind(&raw.version)
+    .bind(&raw.content_type)
+    .bind(digest)
+    .bind(raw.body.as_ref())
+    .bind(raw.wire_bytes as i64)
+    .bind(ts(raw.received_at))
+    .bind(ts_opt(raw.event_time))
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    Ok(inserted == 1)
+}
+
+async fn stored_aliases(tx: &mut Tx, changes: &ChangeSet) -> Result<HashMap<String, String>> {
+    let keys = alias_lookup_keys(changes);
+    let rows = sqlx::query(
+        "select a.alias, n.key from node_alias a join node n using (node_id)
+         where a.alias in (select value from json_each($1))",
+    )
+    .bind(json_list(&keys))
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.get("alias"), r.get("key")))
+        .collect())
+}
+
+/// The stored versions of these keys, by key.
+async fn stored_nodes(tx: &mut Tx, keys: &[&str]) -> Result<HashMap<String, (NodeId, StoredNode)>> {
+    let rows = sqlx::query(
+        "select node_id, key, name, properties, property_times, first_seen, last_seen
+         from node where key in (select value from json_each($1))",
+    )
+    .bind(json_list(keys))
+    .fetch_all(&mut **tx)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let stored = StoredNode {
+                name: r.try_get("name")?,
+                properties: r.try_get("properties")?,
+                times: r.try_get("property_times")?,
+                first_seen: r.try_get("first_seen")?,
+                last_seen: r.try_get("last_seen")?,
+            };
+            Ok((r.try_get("key")?, (r.try_get("node_id")?, stored)))
+        })
+        .collect()
+}
+
+/// Merges each row into its stored version in Rust, then writes every row with one upsert
+/// statement reading a JSON array, which is much faster than a statement per row.
+async fn upsert_nodes(tx: &mut Tx, rows: &[NodeRow]) -> Result<(HashMap<String, NodeId>, u64)> {
+    if rows.is_empty() {
+        return Ok((HashMap::new(), 0));
+    }
+    let keys: Vec<&str> = rows.iter().map(|r| r.key.as_str()).collect();
+    let mut stored = stored_nodes(tx, &keys).await?;
+    let created = rows.iter().filter(|r| !stored.contains_key(&r.key)).count() as u64;
+    let now = ts(Utc::now());
+    let batch: Vec<Value> = rows
+        .iter()
+        .map(|row| match stored.remove(&row.key) {
+            Some((_, version)) => node_json(&next_version(version, row), &now),
+            None => node_json(row, &now),
+        })
+        .collect();
+    let written = sqlx::query(
+        "insert into node (key, kind, name, properties, property_times, first_seen, last_seen,
+                           created_at, updated_at)
+         select j.value ->> 'key', j.value ->> 'kind', j.value ->> 'name',
+                j.value ->> 'properties', j.value ->> 'times', j.value ->> 'first_seen',
+                j.value ->> 'last_seen', j.value ->> 'now', j.value ->> 'now'
+         from json_each($1) j where true
+         on conflict (key) do update set
+             name = excluded.name, properties = excluded.properties,
+             property_times = excluded.property_times, first_seen = excluded.first_seen,
+             last_seen = excluded.last_seen, updated_at = excluded.updated_at
+         returning node_id, key",
+    )
+    .bind(Value::Array(batch).to_string())
+    .fetch_all(&mut **tx)
+    .await?;
+    let ids = written
+        .into_iter()
+        .map(|r| (r.get("key"), r.get("node_id")))
+        .collect();
+    Ok((ids, created))
+}
+
+/// What a stored node becomes: immutable nodes only widen their sighting window, merged ones
+/// take the new version by the shared rule.
+fn next_version(stored: StoredNode, new: &NodeRow) -> NodeRow {
+    match new.policy {
+        MergePolicy::Merge => merge_stored(stored, new),
+        MergePolicy::Keep => NodeRow {
+            name: stored.name,
+            properties: object(stored.properties),
+            times: object(stored.times),
+            first_seen: stored.first_seen.min(new.first_seen),
+            last_seen: stored.last_seen.max(new.last_seen),
+            ..new.clone()
+        },
+    }
+}
+
+/// A node row as one element of the upsert's JSON array; JSON columns travel as text.
+fn node_json(row: &NodeRow, now: &str) -> Value {
+    json!({
+        "key": row.key,
+        "kind": row.kind.as_str(),
+        "name": row.name,
+        "properties": Value::Object(row.properties.clone()).to_string(),
+        "times": Value::Object(row.times.clone()).to_string(),
+        "first_seen": ts(row.first_seen),
+        "last_seen": ts(row.last_seen),
+        "now": now,
+    })
+}
+
+fn object(value: Value) -> serde_json::Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        _ => serde_json::Map::new(),
+    }
+}
+
+async fn check_guards(tx: &mut Tx, guards: &[Guard]) -> Result<()> {
+    if guards.is_empty() {
+        return Ok(());
+    }
+    let keys = guard_keys(guards);
+    let rows = sqlx::query(
+        "select key, properties from node where key in (select value from json_each($1))",
+    )
+    .bind(json_list(&keys))
+    .fetch_all(&mut **tx)
+    .await?;
+    let stored: HashMap<String, Value> = rows
+        .into_iter()
+        .map(|r| (r.get("key"), r.get("properties")))
+        .collect();
+    write::check_guards(guards, &stored)
+}
+
+async fn resolve_endpoints(
+    tx: &mut Tx,
+    edges: &[EdgeRow],
+    ids: &mut HashMap<String, NodeId>,
+) -> Result<()> {
+    let missing = missing_endpoints(edges, ids);
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let rows =
+        sqlx::query("select node_id, key from node where key in (select value from json_each($1))")
+            .bind(json_list(&missing))
+            .fetch_all(&mut **tx)
+            .await?;
+    ids.extend(rows.into_iter().map(|r| (r.get("key"), r.get("node_id"))));
+    ensure_resolved(&missing, ids)
+}
+
+/// Merges each edge into its stored version (the rule PostgreSQL's `headwater_merge`
+/// applies, the later sighting winning), then writes them all with one upsert.
+async fn upsert_edges(tx: &mut Tx, rows: &[EdgeRow], ids: &HashMap<String, NodeId>) -> Result<u64> {
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let keyed = keyed_edges(rows, ids);
+    let mut stored = stored_edges(tx, &keyed).await?;
+    let now = ts(Utc::now());
+    let mut created = 0;
+    let batch: Vec<Value> = keyed
+        .iter()
+        .map(|(source, kind, target, row)| {
+            let merged = match stored.remove(&(*source, kind.to_string(), *target)) {
+                Some(version) => merge_edge(version, row),
+                None => {
+                    created += 1;
+                    (*row).clone()
+                }
+            };
+            edge_json((*source, kind, *target), &merged, &now)
+        })
+        .collect();
+    sqlx::query(
+        "insert into edge (source_id, kind, target_id, properties, first_seen, last_seen,
+                           created_at, updated_at)
+         select j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3, j.value ->> 4,
+                j.value ->> 5, j.value ->> 6, j.value ->> 6
+         from json_each($1) j where true
+         on conflict (source_id, kind, target_id) do update set
+             properties = excluded.properties, first_seen = excluded.first_seen,
+             last_seen = excluded.last_seen, updated_at = excluded.updated_at",
+    )
+    .bind(Value::Array(batch).to_string())
+    .execute(&mut **tx)
+    .await?;
+    Ok(created)
+}
+
+type EdgeId = (NodeId, String, NodeId);
+
+/// An edge's stored properties and sighting window.
+type EdgeVersion = (Value, DateTime<Utc>, DateTime<Utc>);
+
+async fn stored_edges(
+    tx: &mut Tx,
+    keyed: &[(NodeId, &str, NodeId, &EdgeRow)],
+) -> Result<HashMap<EdgeId, EdgeVersion>> {
+    let ids: Vec<Value> = keyed.iter().map(|(s, k, t, _)| json!([s, k, t])).collect();
+    let rows = sqlx::query(
+        "select source_id, kind, target_id, properties, first_seen, last_seen from edge
+         where (source_id, kind, target_id) in
+               (select j.value ->> 0, j.value ->> 1, j.value ->> 2 from json_each($1) j)",
+    )
+    .bind(Value::Array(ids).to_string())
+    .fetch_all(&mut **tx)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let id = (
+                r.try_get("source_id")?,
+                r.try_get("kind")?,
+                r.try_get("target_id")?,
+            );
+            let version = (
+                r.try_get("properties")?,
+                r.try_get("first_seen")?,
+                r.try_get("last_seen")?,
+            );
+            Ok((id, version))
+        })
+        .collect()
+}
+
+fn merge_edge((properties, first_seen, last_seen): EdgeVersion, new: &EdgeRow) -> EdgeRow {
+    let properties = object(properties);
+    let properties = match new.last_seen >= last_seen {
+        true => merge_properties(properties, new.properties.clone()),
+        false => merge_properties(new.properties.clone(), properties),
+    };
+    EdgeRow {
+        properties,
+        first_seen: first_seen.min(new.first_seen),
+        last_seen: last_seen.max(new.last_seen),
+        ..new.clone()
+    }
+}
+
+/// An edge as one element of the upsert's JSON array.
+fn edge_json(id: (NodeId, &str, NodeId), row: &EdgeRow, now: &str) -> Value {
+    json!([
+        id.0,
+        id.1,
+        id.2,
+        Value::Object(row.properties.clone()).to_string(),
+        ts(row.first_seen),
+        ts(row.last_seen),
+        now
+    ])
+}
+
+async fn insert_aliases(
+    tx: &mut Tx,
+    aliases: &[(String, String)],
+    ids: &HashMap<String, NodeId>,
+) -> Result<()> {
+    let now = ts(Utc::now());
+    for (alias, id) in alias_rows(aliases, ids) {
+        sqlx::query(
+            "insert into node_alias (alias, node_id, created_at) values ($1, $2, $3)
+             on conflict (alias) do nothing",
+        )
+        .bind(alias)
+        .bind(id)
+        .bind(&now)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,170 @@
+//! The parts of a write that every backend does the same way: which keys to look up, how a
+//! stored node and a new version merge, how guards are judged, which aliases to record.
+//! Backends only move rows in and out of their database around these.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+
+use super::{EdgeRow, NodeRow, column_owners, mentioned_keys, merge_timed};
+use crate::error::{Error, Result};
+use crate::model::{ChangeSet, Guard, NodeId};
+
+/// The keys whose stored aliases a change set needs: every key it mentions, and the datasets
+/// its columns belong to. Sorted and unique.
+pub fn alias_lookup_keys(changes: &ChangeSet) -> Vec<String> {
+    let owners = column_owners(changes);
+    let mut keys: Vec<String> = mentioned_keys(changes)
+        .map(str::to_owned)
+        .chain(owners)
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    keys
+}
+
+/// A node as stored, before a new version merges into it.
+#[derive(Debug, Clone)]
+pub struct StoredNode {
+    /// Display name.
+    pub name: String,
+    /// Properties (a JSON object).
+    pub properties: Value,
+    /// When each property was set (a JSON object), see [`merge_timed`].
+    pub times: Value,
+    /// First sighting.
+    pub first_seen: DateTime<Utc>,
+    /// Latest sighting.
+    pub last_seen: DateTime<Utc>,
+}
+
+/// The stored node with a new version merged in: per-key latest-wins properties, the name of
+/// the latest sighting, and the widened sighting window.
+pub fn merge_stored(stored: StoredNode, new: &NodeRow) -> NodeRow {
+    let object = |value: Value| match value {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    };
+    let (mut properties, mut times) = (object(stored.properties), object(stored.times));
+    merge_timed(
+        &mut properties,
+        &mut times,
+        new.properties.clone(),
+        &new.times,
+    );
+    NodeRow {
+        name: match new.last_seen >= stored.last_seen {
+            true => new.name.clone(),
+            false => stored.name,
+        },
+        properties,
+        times,
+        first_seen: stored.first_seen.min(new.first_seen),
+        last_seen: stored.last_seen.max(new.last_seen),
+        ..new.clone()
+    }
+}
+
+/// The keys guards look at, sorted and unique (locking in key order avoids deadlocks).
+pub fn guard_keys(guards: &[Guard]) -> Vec<&str> {
+    let mut keys: Vec<&str> = guards.iter().map(guard_key).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    keys
+}
+
+fn guard_key(guard: &Guard) -> &str {
+    match guard {
+        Guard::NodeExists { key, .. } | Guard::PropertyEquals { key, .. } => key,
+    }
+}
+
+/// Judges every guard against the stored properties of the nodes they name.
+pub fn check_guards(guards: &[Guard], stored: &HashMap<String, Value>) -> Result<()> {
+    guards.iter().try_for_each(|g| evaluate(g, stored))
+}
+
+fn evaluate(guard: &Guard, stored: &HashMap<String, Value>) -> Result<()> {
+    match guard {
+        Guard::NodeExists {
+            code,
+            key,
+            path,
+            message,
+        } if !stored.contains_key(key) => Err(Error::bad_request(
+            code,
+            message.clone(),
+            Some(path.clone()),
+        )),
+        Guard::PropertyEquals {
+            key,
+            property,
+            expected,
+            path,
+            message,
+        } => {
+            let actual = stored
+                .get(key)
+                .and_then(|p| p.get(property))
+                .and_then(Value::as_str);
+            match stored.contains_key(key) && actual != expected.as_deref() {
+                true => Err(Error::Conflict {
+                    detail: message.clone(),
+                    path: Some(path.clone()),
+                }),
+                false => Ok(()),
+            }
+        }
+        Guard::NodeExists { .. } => Ok(()),
+    }
+}
+
+/// Edge endpoints the change set didn't write (e.g. an event's plan), sorted and unique.
+pub fn missing_endpoints<'a>(edges: &'a [EdgeRow], ids: &HashMap<String, NodeId>) -> Vec<&'a str> {
+    let mut missing: Vec<&str> = edges
+        .iter()
+        .flat_map(|e| [e.source.as_str(), e.target.as_str()])
+        .filter(|k| !ids.contains_key(*k))
+        .collect();
+    missing.sort_unstable();
+    missing.dedup();
+    missing
+}
+
+/// Fails if an endpoint is still unknown after looking it up: the parsers guard every
+/// reference, so this is our bug, not the producer's.
+pub fn ensure_resolved(missing: &[&str], ids: &HashMap<String, NodeId>) -> Result<()> {
+    match missing.iter().find(|k| !ids.contains_key(**k)) {
+        Some(key) => Err(anyhow::anyhow!(
+            "edge endpoint {key} is neither stored nor part of the change set"
+        )
+        .into()),
+        None => Ok(()),
+    }
+}
+
+/// The aliases to record, as (alias, node id) of the canonical node.
+pub fn alias_rows<'a>(
+    aliases: &'a [(String, String)],
+    ids: &HashMap<String, NodeId>,
+) -> Vec<(&'a str, NodeId)> {
+    aliases
+        .iter()
+        .filter(|(alias, canonical)| alias != canonical)
+        .filter_map(|(alias, canonical)| ids.get(canonical).map(|id| (alias.as_str(), *id)))
+        .collect()
+}
+
+/// Edges keyed by stored ids, sorted so concurrent writers lock them in one order.
+pub fn keyed_edges<'a>(
+    rows: &'a [EdgeRow],
+    ids: &HashMap<String, NodeId>,
+) -> Vec<(NodeId, &'a str, NodeId, &'a EdgeRow)> {
+    let mut keyed: Vec<_> = rows
+        .iter()
+        .map(|r| (ids[&r.source], r.kind.as_str(), ids[&r.target], r))
+        .collect();
+    keyed.sort_by_key(|(s, k, t, _)| (*s, *k, *t));
+    keyed
+}
