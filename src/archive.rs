@@ -66,42 +66,187 @@ pub struct TimeRange {
     pub until: Option<DateTime<Utc>>,
 }
 
-/// Progress lines on stderr, at most one per interval: long runs show they are alive without
-/// flooding a terminal or a log.
+/// Progress of a long archive command on stderr.
+///
+/// On a terminal it is an `indicatif` bar (by bytes, or by items when that is what is known)
+/// or a spinner when there is no total, with the counts in its message. When stderr is not a
+/// terminal (CI, a log file) indicatif draws nothing, so a plain line is printed instead, at
+/// most one per interval: long runs show they are alive without flooding a log.
 #[derive(Debug)]
 pub struct Progress {
     label: &'static str,
     every: Duration,
     last: Instant,
-    quiet: bool,
+    output: Output,
+    /// What the position counts, and the total when known.
+    unit: Unit,
+    total: Option<u64>,
+    position: u64,
+    /// Names of the two counts, e.g. `stored` and `rejected`.
+    nouns: (&'static str, &'static str),
+}
+
+#[derive(Debug)]
+enum Output {
+    Quiet,
+    Plain,
+    Bar(indicatif::ProgressBar),
+}
+
+/// What a progress position counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    /// Bytes of input read.
+    Bytes,
+    /// Items (records, payloads) handled.
+    Items,
 }
 
 impl Progress {
-    /// Reports every `every`, prefixed with `label`.
+    /// Reports on stderr, prefixed with `label`; without a terminal, a line every `every`.
     pub fn new(label: &'static str, every: Duration) -> Self {
+        let bar =
+            indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
+        let output = match bar.is_hidden() {
+            true => Output::Plain,
+            false => Output::Bar(bar.with_prefix(label)),
+        };
         Progress {
             label,
             every,
             last: Instant::now(),
-            quiet: false,
+            output,
+            unit: Unit::Items,
+            total: None,
+            position: 0,
+            nouns: ("done", "failed"),
         }
     }
 
     /// Reports nothing (tests, or callers with their own reporting).
     pub fn quiet() -> Self {
         Progress {
-            quiet: true,
-            ..Progress::new("", Duration::MAX)
+            label: "",
+            every: Duration::MAX,
+            last: Instant::now(),
+            output: Output::Quiet,
+            unit: Unit::Items,
+            total: None,
+            position: 0,
+            nouns: ("done", "failed"),
         }
     }
 
-    /// Prints `done` and `failed` if the interval has passed.
-    pub fn tick(&mut self, done: u64, failed: u64) {
-        if !self.quiet && self.last.elapsed() >= self.every {
-            eprintln!("{}: {done} done, {failed} failed", self.label);
-            self.last = Instant::now();
+    /// Starts counting `unit`s towards `total` (a spinner when it is unknown), naming the
+    /// two counts [`tick`](Self::tick) reports, e.g. `("stored", "rejected")`.
+    pub fn start(&mut self, unit: Unit, total: Option<u64>, nouns: (&'static str, &'static str)) {
+        self.unit = unit;
+        self.total = total;
+        self.position = 0;
+        self.nouns = nouns;
+        self.last = Instant::now();
+        if let Output::Bar(bar) = &self.output {
+            bar.set_style(style(unit, total.is_some()));
+            match total {
+                Some(total) => bar.set_length(total),
+                None => bar.unset_length(),
+            }
+            bar.set_position(0);
+            bar.set_message(self.message(0, 0));
+            bar.reset_elapsed();
+            bar.enable_steady_tick(Duration::from_millis(120));
         }
     }
+
+    /// The position: bytes or items so far, as last set.
+    pub fn position(&self) -> u64 {
+        self.position
+    }
+
+    /// Moves the position to `position` (bytes or items, as started).
+    pub fn set_position(&mut self, position: u64) {
+        self.position = position;
+        if let Output::Bar(bar) = &self.output {
+            bar.set_position(position);
+        }
+    }
+
+    /// Reports the two counts: on the bar at once, as a plain line if the interval has passed.
+    pub fn tick(&mut self, done: u64, failed: u64) {
+        match &self.output {
+            Output::Quiet => {}
+            Output::Bar(bar) => bar.set_message(self.message(done, failed)),
+            Output::Plain => {
+                if let Some(line) = self.due(done, failed) {
+                    eprintln!("{line}");
+                }
+            }
+        }
+    }
+
+    /// Stops the bar, leaving its last state on screen, so what is printed next starts on a
+    /// line of its own. Plain lines need no ending: the command prints its summary.
+    pub fn finish(&mut self) {
+        if let Output::Bar(bar) = &self.output {
+            bar.finish();
+        }
+    }
+
+    /// The plain line for these counts, if the interval has passed since the last one.
+    fn due(&mut self, done: u64, failed: u64) -> Option<String> {
+        if self.last.elapsed() < self.every {
+            return None;
+        }
+        self.last = Instant::now();
+        Some(self.line(done, failed))
+    }
+
+    /// E.g. `import: 1.50 MiB of 6.00 MiB (25%), 120 stored, 2 rejected`.
+    fn line(&self, done: u64, failed: u64) -> String {
+        let counts = self.message(done, failed);
+        let amount = |n: u64| match self.unit {
+            Unit::Bytes => indicatif::BinaryBytes(n).to_string(),
+            Unit::Items => n.to_string(),
+        };
+        let label = self.label;
+        match (self.unit, self.total) {
+            (_, Some(total)) => {
+                let percent = match total {
+                    0 => 100,
+                    _ => self.position.min(total) * 100 / total,
+                };
+                let (done, total) = (amount(self.position), amount(total));
+                format!("{label}: {done} of {total} ({percent}%), {counts}")
+            }
+            (Unit::Bytes, None) => format!("{label}: {} read, {counts}", amount(self.position)),
+            (Unit::Items, None) => format!("{label}: {counts}"),
+        }
+    }
+
+    /// E.g. `120 stored, 2 rejected`.
+    fn message(&self, done: u64, failed: u64) -> String {
+        let (done_noun, failed_noun) = self.nouns;
+        format!("{done} {done_noun}, {failed} {failed_noun}")
+    }
+}
+
+/// A bar when the total is known, else a spinner; the message carries the counts.
+fn style(unit: Unit, bounded: bool) -> indicatif::ProgressStyle {
+    let template = match (unit, bounded) {
+        (Unit::Bytes, true) => {
+            "{prefix}: {spinner} [{elapsed_precise}] [{wide_bar}] \
+             {binary_bytes}/{binary_total_bytes} ({eta}) {msg}"
+        }
+        (Unit::Items, true) => {
+            "{prefix}: {spinner} [{elapsed_precise}] [{wide_bar}] {human_pos}/{human_len} ({eta}) \
+             {msg}"
+        }
+        (Unit::Bytes, false) => "{prefix}: {spinner} [{elapsed_precise}] {binary_bytes} {msg}",
+        (Unit::Items, false) => "{prefix}: {spinner} [{elapsed_precise}] {msg}",
+    };
+    indicatif::ProgressStyle::with_template(template)
+        .expect("progress templates are valid")
+        .progress_chars("=> ")
 }
 
 /// What a replay did.
@@ -124,9 +269,11 @@ pub async fn replay(
 ) -> anyhow::Result<ReplaySummary> {
     let mut summary = ReplaySummary::default();
     let mut after_id = 0;
+    progress.start(Unit::Items, None, ("replayed", "failed"));
     loop {
         let page = store.raw_payloads(&query(range, after_id)).await?;
         let Some(last) = page.last() else {
+            progress.finish();
             return Ok(summary);
         };
         after_id = last.id;
@@ -143,7 +290,9 @@ pub async fn replay(
                     summary.failed.push((stored.id, stored.raw.format, reason));
                 }
             }
-            progress.tick(summary.replayed, summary.failed.len() as u64);
+            let failed = summary.failed.len() as u64;
+            progress.set_position(summary.replayed + failed);
+            progress.tick(summary.replayed, failed);
         }
     }
 }
@@ -311,10 +460,20 @@ pub async fn import(
     progress: &mut Progress,
 ) -> anyhow::Result<ImportSummary> {
     let mut summary = ImportSummary::default();
+    progress.start(Unit::Bytes, total_bytes(files), ("stored", "rejected"));
     for file in files {
         import_file(store, file, &mut summary, progress).await?;
     }
+    progress.finish();
     Ok(summary)
+}
+
+/// The size of all `files` together, if every size can be read.
+fn total_bytes(files: &[PathBuf]) -> Option<u64> {
+    files
+        .iter()
+        .map(|f| std::fs::metadata(f).ok().map(|m| m.len()))
+        .sum()
 }
 
 /// Stores every record of one file through the same parsers and [`Store::apply`] as HTTP
@@ -322,6 +481,8 @@ pub async fn import(
 ///
 /// A file holding one JSON document (an event, a plan, an array of events) is one record;
 /// otherwise each line is one (JSON-lines), blank lines and `#` comments skipped.
+///
+/// Moves `progress` on by the bytes of the file, from where it stands.
 pub async fn import_file(
     store: &dyn Store,
     file: &Path,
@@ -330,7 +491,11 @@ pub async fn import_file(
 ) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(file)
         .map_err(|e| anyhow::anyhow!("reading {}: {e}", file.display()))?;
+    let before = progress.position();
     for (line, record) in records(&text) {
+        // Records are slices of `text`: where one ends is how far the file has been read.
+        let read = record.as_ptr() as usize - text.as_ptr() as usize + record.len();
+        progress.set_position(before + read as u64);
         for (item, result) in payloads(record) {
             let outcome = match result {
                 Ok((raw, changes)) => store.apply(&raw, changes).await,
@@ -352,6 +517,7 @@ pub async fn import_file(
             progress.tick(summary.stored, summary.rejects.len() as u64);
         }
     }
+    progress.set_position(before + text.len() as u64);
     Ok(())
 }
 
@@ -489,6 +655,63 @@ mod tests {
             let back = back.into_raw().unwrap();
             assert_eq!(back.body.as_ref(), body.as_bytes());
             assert_eq!(back.wire_bytes, 3);
+        }
+    }
+
+    /// Plain lines, as when stderr is not a terminal.
+    fn plain(label: &'static str, every: Duration) -> Progress {
+        Progress {
+            label,
+            every,
+            output: Output::Plain,
+            ..Progress::quiet()
+        }
+    }
+
+    #[test]
+    fn plain_progress_lines_name_the_counts_and_the_share_read() {
+        let mut p = plain("import", Duration::ZERO);
+        p.start(Unit::Bytes, Some(4 * 1024 * 1024), ("stored", "rejected"));
+        p.set_position(1024 * 1024);
+        assert_eq!(
+            p.line(120, 2),
+            "import: 1.00 MiB of 4.00 MiB (25%), 120 stored, 2 rejected"
+        );
+        p.start(Unit::Bytes, Some(0), ("stored", "rejected"));
+        assert_eq!(
+            p.line(0, 0),
+            "import: 0 B of 0 B (100%), 0 stored, 0 rejected"
+        );
+        p.start(Unit::Bytes, None, ("stored", "rejected"));
+        p.set_position(2048);
+        assert_eq!(p.line(3, 0), "import: 2.00 KiB read, 3 stored, 0 rejected");
+        let mut p = plain("replay", Duration::ZERO);
+        p.start(Unit::Items, None, ("replayed", "failed"));
+        p.set_position(7);
+        assert_eq!(p.line(5, 2), "replay: 5 replayed, 2 failed");
+        p.start(Unit::Items, Some(10), ("replayed", "failed"));
+        p.set_position(7);
+        assert_eq!(p.line(5, 2), "replay: 7 of 10 (70%), 5 replayed, 2 failed");
+    }
+
+    #[test]
+    fn plain_progress_lines_come_at_most_once_per_interval() {
+        let mut p = plain("import", Duration::from_secs(3600));
+        p.start(Unit::Items, None, ("done", "failed"));
+        assert_eq!(p.due(1, 0), None, "not before an interval has passed");
+        p.every = Duration::ZERO;
+        assert_eq!(p.due(2, 0).as_deref(), Some("import: 2 done, 0 failed"));
+        assert!(p.due(3, 0).is_some(), "each time an interval has passed");
+        p.every = Duration::from_secs(3600);
+        assert_eq!(p.due(4, 0), None, "the interval starts again at each line");
+    }
+
+    #[test]
+    fn progress_styles_parse() {
+        for unit in [Unit::Bytes, Unit::Items] {
+            for bounded in [true, false] {
+                let _ = style(unit, bounded);
+            }
         }
     }
 
