@@ -9,13 +9,16 @@
 //! - JSON is TEXT: `->` yields JSON text, `->>` an SQL value (a JSON number an INTEGER, `true`
 //!   1), so text fields read through [`text`], which answers as PostgreSQL's `->>` does.
 //! - No regular expressions: a data source's name (the last segment of its URI) is cut with
-//!   `rtrim` (see [`name_of`]).
+//!   string and JSON functions (see [`name_of`]).
 //! - No arrays: lists travel as one JSON text parameter, read with `json_each`.
 //! - NULLs sort first ascending and last descending, PostgreSQL's the other way round: every
 //!   ORDER BY over a nullable column says where its NULLs go.
+//! - LIKE folds ASCII only, where `ILIKE` folds every letter (see [`Search`]).
+//! - No planner statistics: where the planner would read every event or plan member, the join
+//!   order is fixed with `cross join`, starting from what the request names.
 //!
-//! Nothing a client sends is spliced into SQL: values are bound, and sort columns come from a
-//! closed enum.
+//! Nothing a client sends is spliced into SQL: values are bound, sort columns come from a
+//! closed enum, and the letters a search folds come from Unicode's case tables.
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -65,8 +68,10 @@ fn name_of(uri: &str) -> String {
     )
 }
 
-/// The run `r`, plan `j` and written data source `d` of every Spline event.
-const EVENT_JOINS: &str = "from node r
+/// The run `r`, plan `j` and written data source `d` of every Spline event. The runs are read
+/// from the index of Spline events (`migrations/sqlite`), which holds no other runs: the
+/// planner, even with statistics, would read every run through the index on `kind`.
+const EVENT_JOINS: &str = "from node r indexed by node_spline_event_timestamp
     join edge ro on ro.source_id = r.node_id and ro.kind = 'run_of'
     join node j on j.node_id = ro.target_id
     join edge o on o.source_id = j.node_id and o.kind = 'output'
@@ -131,6 +136,9 @@ impl Search {
             .iter()
             .flat_map(|l| uppers.get(l).into_iter().flatten().map(|u| (*u, *l)))
             .filter(|(u, l)| *u != '\'' && *l != '\'')
+            // Each fold nests one `replace` per searched row and column; a term of more
+            // different letters than this matches the rest case-sensitively.
+            .take(MAX_FOLDS)
             .collect();
         Search {
             pattern: like_pattern(&lowered),
@@ -138,14 +146,24 @@ impl Search {
         }
     }
 
-    /// `{column} like {param}`, with the column's letters folded for this term.
+    /// `{column} like {param}`, with the column's letters folded for this term. Text of ASCII
+    /// only (as many bytes as characters) has nothing to fold.
     fn matches(&self, column: &str, param: &str) -> String {
+        if self.folds.is_empty() {
+            return format!("{column} like {param} escape '\\'");
+        }
         let folded = self.folds.iter().fold(column.to_owned(), |text, (u, l)| {
             format!("replace({text}, '{u}', '{l}')")
         });
-        format!("{folded} like {param} escape '\\'")
+        format!(
+            "(case when length(cast({column} as blob)) = length({column}) then {column}
+                   else {folded} end) like {param} escape '\\'"
+        )
     }
 }
+
+/// The most letters a search folds.
+const MAX_FOLDS: usize = 64;
 
 /// A character's lowercase by Unicode's simple (one character) mapping, as PostgreSQL's
 /// `lower` has it from the C library: `İ` is `i`, where Rust's full mapping adds a dot.
@@ -678,53 +696,4 @@ pub(super) async fn label_values(
         .fetch_all(pool)
         .await?;
     Ok(rows.iter().map(|r| r.get("label")).collect())
-}
-
-#[cfg(test)]
-mod scratch_dump {
-    #[test]
-    fn dump_sql() {
-        let dir = std::path::Path::new("/tmp/hw-sql");
-        std::fs::create_dir_all(dir).unwrap();
-        let q = |name: &str, sql: String| std::fs::write(dir.join(name), sql).unwrap();
-        q("reads_after.sql", super::reads_after_sql());
-        q("writes_before.sql", super::writes_before_sql());
-        let mut query = super::SplineEventQuery {
-            as_at: None,
-            timestamp_start: None,
-            timestamp_end: None,
-            labels: vec![],
-            search: None,
-            append: None,
-            include_unwritten: false,
-            application_id: None,
-            data_source_uri: None,
-            sort: super::SplineEventSort {
-                field: super::SplineEventField::DataSourceUri,
-                ascending: true,
-            },
-            page: super::Page {
-                limit: 10,
-                offset: 0,
-            },
-            date_range: false,
-        };
-        let page = |source: String, q: &super::SplineEventQuery| {
-            format!(
-                "{source} select x.*, count(*) over () as total from x {} order by {} limit $10 offset $11",
-                super::filter(q),
-                super::order_by(q.sort)
-            )
-        };
-        q("page_events.sql", page(super::events_source(), &query));
-        q(
-            "page_data_sources.sql",
-            page(super::data_sources_source(), &query),
-        );
-        query.search = Some("DONNÉES_k".into());
-        q(
-            "page_data_sources_search.sql",
-            page(super::data_sources_source(), &query),
-        );
-    }
 }
