@@ -9,12 +9,17 @@ use crate::config::{
     Cli, Command, DatabaseArgs, ExportArgs, ImportArgs, PruneArgs, ReplayArgs, ServeArgs,
     TimeRangeArgs, redact,
 };
+use crate::graph::index;
 use crate::http::{self, AppState, HttpSettings};
 use crate::store::postgres::PoolSettings;
 use crate::store::{Database, PruneReport, PruneRequest, Store};
 
 /// How long start-up waits for the database (e.g. a container still booting) before giving up.
 const STARTUP_WAIT: Duration = Duration::from_secs(30);
+
+/// How often the lineage index reads the change feed in the background, so a query after a
+/// long ingest with no queries finds little left to read.
+const INDEX_REFRESH: Duration = Duration::from_secs(1);
 
 /// Runs the chosen command to completion.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -207,11 +212,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {}", args.addr))?;
     tracing::info!(addr = %args.addr, backend = database.backend(), database = %redact(&args.database.url()), "headwater listening");
-    http::serve(
-        listener,
-        AppState { store, settings },
-        http::shutdown_signal(),
-    )
-    .await?;
+    let state = AppState::shared(store, settings, args.lineage_index);
+    if let Some(index) = &state.index {
+        index::keep_fresh(index.clone(), INDEX_REFRESH);
+    }
+    http::serve(listener, state, http::shutdown_signal()).await?;
     Ok(())
 }

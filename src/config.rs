@@ -163,6 +163,10 @@ pub struct ServeArgs {
     /// Rows the background prune deletes per transaction.
     #[arg(long, env = "HEADWATER_PRUNE_BATCH_SIZE", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
     pub prune_batch_size: u32,
+    /// Keep the walkable edges in memory and answer lineage walks from there (`false`: walk
+    /// the database hop by hop).
+    #[arg(long, env = "HEADWATER_LINEAGE_INDEX", default_value_t = true, action = clap::ArgAction::Set)]
+    pub lineage_index: bool,
 }
 
 /// Where the database is, and how to pool connections to it.
@@ -375,11 +379,17 @@ fn read_file(schema: &clap::Command, path: &Path) -> anyhow::Result<Vec<(FileSet
             )));
         };
         let integer = is_integer(&setting.arg);
+        let boolean = is_bool(&setting.arg);
         let value = match value {
             toml::Value::Integer(n) if integer => n.to_string(),
-            toml::Value::String(s) if !integer => s,
+            toml::Value::Boolean(b) if boolean => b.to_string(),
+            toml::Value::String(s) if !integer && !boolean => s,
             other => {
-                let expected = if integer { "an integer" } else { "a string" };
+                let expected = match (integer, boolean) {
+                    (true, _) => "an integer",
+                    (_, true) => "a boolean",
+                    _ => "a string",
+                };
                 return Err(fail(format!(
                     "key `{key}`: expected {expected}, found {}",
                     other.type_str()
@@ -409,6 +419,11 @@ fn is_integer(arg: &Arg) -> bool {
     ]
     .into_iter()
     .any(|id| parsed == id)
+}
+
+/// Whether the argument takes `true` or `false` (then the file must give a TOML boolean).
+fn is_bool(arg: &Arg) -> bool {
+    arg.get_value_parser().type_id() == TypeId::of::<bool>()
 }
 
 /// Parses `value` as the argument's flag would, so that a bad file value is reported as the
@@ -510,6 +525,7 @@ impl ServeArgs {
                 "HEADWATER_PRUNE_BATCH_SIZE",
                 self.prune_batch_size.to_string(),
             ),
+            ("HEADWATER_LINEAGE_INDEX", self.lineage_index.to_string()),
         ]
         .iter()
         .map(|(name, value)| format!("{name} = {value}  # {}\n", sources.of(name)))
@@ -641,8 +657,12 @@ mod tests {
             text.contains("HEADWATER_CONFIG = (none)  # default\n"),
             "{text}"
         );
+        assert!(
+            text.contains("HEADWATER_LINEAGE_INDEX = true  # default\n"),
+            "{text}"
+        );
         assert!(!text.contains("s3cr3t"), "{text}");
-        assert_eq!(text.lines().count(), 12, "{text}");
+        assert_eq!(text.lines().count(), 13, "{text}");
     }
 
     #[test]
@@ -699,6 +719,17 @@ mod tests {
 
         assert!(parse(&["prune", "--older-than", "30 fortnights"]).is_err());
         assert!(parse(&["prune"]).is_err(), "--older-than is required");
+    }
+
+    #[test]
+    fn the_lineage_index_is_on_unless_switched_off() {
+        let (serve, _) = serve_args("", &[]);
+        assert!(serve.lineage_index);
+        let (serve, sources) = serve_args("lineage_index = false\n", &[]);
+        assert!(!serve.lineage_index);
+        assert_eq!(sources.of("HEADWATER_LINEAGE_INDEX"), Source::File);
+        let (serve, _) = serve_args("lineage_index = false\n", &["--lineage-index", "true"]);
+        assert!(serve.lineage_index);
     }
 
     #[test]
@@ -823,6 +854,7 @@ mod tests {
                 "database_url",
                 "db_acquire_timeout_secs",
                 "db_max_connections",
+                "lineage_index",
                 "log_format",
                 "max_body_bytes",
                 "prune_batch_size",
@@ -853,6 +885,12 @@ mod tests {
         let text = file_error("addr = 8080\n");
         assert!(
             text.contains("key `addr`: expected a string, found integer"),
+            "{text}"
+        );
+
+        let text = file_error("lineage_index = \"off\"\n");
+        assert!(
+            text.contains("key `lineage_index`: expected a boolean, found string"),
             "{text}"
         );
 

@@ -362,6 +362,28 @@ impl EdgeRecord {
     pub fn identity(&self) -> (NodeId, EdgeKind, NodeId) {
         (self.source, self.kind, self.target)
     }
+
+    /// The edge as a walk sees it.
+    pub fn link(&self) -> Link {
+        Link {
+            source: self.source,
+            kind: self.kind,
+            target: self.target,
+        }
+    }
+}
+
+/// An edge as a walk sees it: the nodes it joins and what it means, nothing else. Walks only
+/// need this much, so an in-memory index can answer them without holding edge details; an
+/// answer loads properties and sightings for the edges it keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Link {
+    /// Node the edge starts at.
+    pub source: NodeId,
+    /// What the edge means.
+    pub kind: EdgeKind,
+    /// Node the edge points to.
+    pub target: NodeId,
 }
 
 #[cfg(test)]

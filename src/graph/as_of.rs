@@ -13,9 +13,9 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::{EdgeSource, Step};
+use super::{EdgeSource, Step, Topology};
 use crate::error::Result;
-use crate::model::{EdgeKind, EdgeRecord, End, NodeId};
+use crate::model::{EdgeKind, EdgeRecord, End, Link, NodeId};
 
 /// `inner` as it stood at `at`.
 pub struct AsOf<'a> {
@@ -126,6 +126,20 @@ impl EdgeSource for AsOf<'_> {
             .collect();
         let seen = self.current(seen, JOBS).await?;
         self.current(seen, COLUMNS).await
+    }
+}
+
+/// Walks in the past need edge sightings, which only the edge source has: no index serves them.
+#[async_trait]
+impl Topology for AsOf<'_> {
+    async fn links(
+        &self,
+        frontier: &[NodeId],
+        kinds: &[EdgeKind],
+        step: Step,
+    ) -> Result<Vec<Link>> {
+        let edges = self.step(frontier, kinds, step).await?;
+        Ok(edges.iter().map(EdgeRecord::link).collect())
     }
 }
 

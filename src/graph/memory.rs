@@ -9,9 +9,9 @@ use async_trait::async_trait;
 use petgraph::Direction as PgDirection;
 use petgraph::stable_graph::{NodeIndex, StableDiGraph};
 
-use super::{EdgeSource, Step};
+use super::{EdgeSource, Step, Topology};
 use crate::error::Result;
-use crate::model::{EdgeKind, EdgeRecord, NodeId};
+use crate::model::{EdgeKind, EdgeRecord, Link, NodeId};
 
 /// A directed multigraph of node ids with full edge records as weights.
 #[derive(Debug, Default)]
@@ -57,5 +57,18 @@ impl EdgeSource for MemoryGraph {
             .cloned()
             .collect();
         Ok(found)
+    }
+}
+
+#[async_trait]
+impl Topology for MemoryGraph {
+    async fn links(
+        &self,
+        frontier: &[NodeId],
+        kinds: &[EdgeKind],
+        step: Step,
+    ) -> Result<Vec<Link>> {
+        let edges = self.step(frontier, kinds, step).await?;
+        Ok(edges.iter().map(EdgeRecord::link).collect())
     }
 }

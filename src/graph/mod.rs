@@ -1,11 +1,14 @@
-//! Graph questions over any edge source: bounded, cycle-safe lineage walks.
+//! Graph questions over any topology: bounded, cycle-safe lineage walks.
 //!
-//! Traversal is written once, against [`EdgeSource`], and expands a whole frontier per step so a
-//! database answers one query per hop rather than one per node. Storage backends implement
-//! `EdgeSource`; [`memory::MemoryGraph`] implements it over petgraph for tests and caches.
+//! Traversal is written once, against [`Topology`], and expands a whole frontier per step so a
+//! database answers one query per hop rather than one per node. Walks see edges as [`Link`]s
+//! only; the answer loads the details of the edges it keeps. Storage backends implement
+//! `Topology` and [`EdgeSource`] (edges with their details); [`index::LineageIndex`] answers
+//! walks from memory, and [`memory::MemoryGraph`] implements both over petgraph for tests.
 
 pub mod as_of;
 pub mod export;
+pub mod index;
 pub mod memory;
 pub mod view;
 
@@ -16,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::error::Result;
-use crate::model::{EdgeKind, EdgeRecord, End, NodeId, NodeKind};
+use crate::model::{EdgeKind, EdgeRecord, End, Link, NodeId, NodeKind};
 
 /// Which way to walk from the start node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
@@ -49,7 +52,8 @@ impl Step {
         }
     }
 
-    fn ends(self, e: &EdgeRecord) -> (NodeId, NodeId) {
+    /// (where the step starts, where it arrives).
+    fn ends(self, e: &Link) -> (NodeId, NodeId) {
         match self {
             Step::Forward => (e.source, e.target),
             Step::Backward => (e.target, e.source),
@@ -57,7 +61,7 @@ impl Step {
     }
 }
 
-/// Anything that can list the edges touching a set of nodes.
+/// Anything that can list the edges touching a set of nodes, with their details.
 #[async_trait]
 pub trait EdgeSource: Send + Sync {
     /// Edges of the given kinds that leave (`Forward`) or enter (`Backward`) any frontier node.
@@ -67,6 +71,14 @@ pub trait EdgeSource: Send + Sync {
         kinds: &[EdgeKind],
         step: Step,
     ) -> Result<Vec<EdgeRecord>>;
+}
+
+/// What walks run on: which edges touch a set of nodes, without their details.
+#[async_trait]
+pub trait Topology: Send + Sync {
+    /// Links of the given kinds that leave (`Forward`) or enter (`Backward`) any frontier node.
+    async fn links(&self, frontier: &[NodeId], kinds: &[EdgeKind], step: Step)
+    -> Result<Vec<Link>>;
 }
 
 /// Bounds on a walk.
@@ -84,7 +96,7 @@ pub struct Traversal {
     /// Every node reached, with the process hops it took to get there.
     pub hops: HashMap<NodeId, u32>,
     /// Every edge crossed between two reached nodes.
-    pub edges: Vec<EdgeRecord>,
+    pub edges: Vec<Link>,
     /// The largest hop count among nodes reached by walking (0 when nothing was).
     pub depth_reached: u32,
     /// Whether anything was left out because of `depth` or `max_nodes`.
@@ -96,17 +108,14 @@ pub struct Traversal {
 impl Traversal {
     /// Adds another walk's nodes (keeping the smaller hop count) and edges.
     pub fn merge(&mut self, other: Traversal) {
-        let mut seen: HashSet<_> = self.edges.iter().map(EdgeRecord::identity).collect();
+        let mut seen: HashSet<Link> = self.edges.iter().copied().collect();
         for (node, hops) in other.hops {
             let entry = self.hops.entry(node).or_insert(hops);
             *entry = (*entry).min(hops);
         }
-        self.edges.extend(
-            other
-                .edges
-                .into_iter()
-                .filter(|e| seen.insert(e.identity())),
-        );
+        self.edges
+            .extend(other.edges.into_iter().filter(|e| seen.insert(*e)));
+        self.edges.sort_unstable();
         self.depth_reached = self.depth_reached.max(other.depth_reached);
         self.truncated |= other.truncated;
         self.frontier.extend(other.frontier);
@@ -141,7 +150,7 @@ pub enum HopRule {
 /// read it and what those jobs wrote. A job as the start counts as its own first hop. Nodes are
 /// visited once, so cycles end the walk rather than loop it.
 pub async fn lineage(
-    source: &dyn EdgeSource,
+    source: &dyn Topology,
     start: NodeId,
     start_kind: NodeKind,
     direction: Direction,
@@ -175,7 +184,7 @@ pub async fn lineage(
 /// edges point: siblings (other readers of its inputs) included. The start job and its own
 /// datasets are depth 0. This is how Marquez counts depth.
 pub async fn neighbourhood(
-    source: &dyn EdgeSource,
+    source: &dyn Topology,
     start: NodeId,
     limits: Limits,
 ) -> Result<Traversal> {
@@ -190,7 +199,7 @@ pub async fn neighbourhood(
 
 /// Breadth-first walk from `starts` (all at depth `first`) under `spec`.
 pub async fn walk(
-    source: &dyn EdgeSource,
+    source: &dyn Topology,
     starts: &[NodeId],
     first: u32,
     spec: Walk<'_>,
@@ -204,23 +213,23 @@ pub async fn walk(
     while !frontier.is_empty() {
         let mut next = Vec::new();
         for &step in spec.steps {
-            for edge in source.step(&frontier, spec.kinds, step).await? {
-                if admit(&mut t, &edge, step, &spec, &mut next)
-                    && seen_edges.insert(edge.identity())
-                {
-                    t.edges.push(edge);
+            for link in source.links(&frontier, spec.kinds, step).await? {
+                if admit(&mut t, &link, step, &spec, &mut next) && seen_edges.insert(link) {
+                    t.edges.push(link);
                 }
             }
         }
         frontier = next;
     }
+    // Sources list edges in their own order; sorted, answers don't depend on which one ran.
+    t.edges.sort_unstable();
     Ok(t)
 }
 
 /// Decides whether an edge's far end joins the walk; queues it for expansion when it is new.
 fn admit(
     t: &mut Traversal,
-    edge: &EdgeRecord,
+    edge: &Link,
     step: Step,
     spec: &Walk<'_>,
     frontier: &mut Vec<NodeId>,
@@ -293,7 +302,7 @@ pub async fn anchor(
         let Some(edge) = edges.into_iter().min_by_key(EdgeRecord::identity) else {
             return Ok(None);
         };
-        at = step.ends(&edge).1;
+        at = step.ends(&edge.link()).1;
         path.push(edge);
     }
     Ok(Some(Anchor {

@@ -16,9 +16,9 @@ use utoipa_axum::routes;
 use super::AppState;
 use super::graph::{TAG, bounded, find, find_as_of, subgraph};
 use super::query::ApiQuery;
+use super::walker::Walker;
 use crate::error::{Error, Problem, Result};
-use crate::graph::as_of::AsOf;
-use crate::graph::{self, Direction, EdgeSource, HopRule, Limits, Step, Traversal, Walk};
+use crate::graph::{self, Direction, HopRule, Limits, Step, Topology, Traversal, Walk};
 use crate::model::{Edge, EdgeKind, Node, NodeId, NodeKind, field_key};
 use crate::store::Store;
 
@@ -124,14 +124,10 @@ async fn get_column_lineage(
     let direction = params.direction.unwrap_or_default();
     let store = state.store.as_ref();
     let (start, root) = column(store, &params.node, &params.column, params.as_of).await?;
-    let as_of = params.as_of.map(|at| AsOf::new(store, at));
-    let source: &dyn EdgeSource = match &as_of {
-        Some(view) => view,
-        None => store,
-    };
-    let t = walk(source, start, direction, &[EdgeKind::Derives], depth).await?;
+    let walker = Walker::new(&state, params.as_of).await?;
+    let t = walk(&walker, start, direction, &[EdgeKind::Derives], depth).await?;
     let ids: HashSet<NodeId> = t.hops.keys().copied().collect();
-    let (nodes, edges) = subgraph(store, ids, t.edges).await?;
+    let (nodes, edges) = subgraph(store, ids, store.edges(&t.edges).await?).await?;
     Ok(Json(ColumnLineage {
         root: root.key,
         direction,
@@ -174,7 +170,7 @@ pub(super) async fn column(
 
 /// A bounded walk over column edges in one or both directions; every edge is one hop.
 pub(super) async fn walk(
-    source: &dyn EdgeSource,
+    source: &dyn Topology,
     start: NodeId,
     direction: Direction,
     kinds: &[EdgeKind],

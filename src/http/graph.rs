@@ -16,10 +16,10 @@ use utoipa_axum::routes;
 
 use super::AppState;
 use super::query::ApiQuery;
+use super::walker::Walker;
 use crate::error::{Error, Problem, Result};
-use crate::graph::as_of::AsOf;
 use crate::graph::view::{self, Filter};
-use crate::graph::{self, Anchor, Direction, EdgeSource, Limits};
+use crate::graph::{self, Anchor, Direction, Limits};
 use crate::model::{Edge, EdgeRecord, Node, NodeId, NodeKind};
 use crate::naming;
 use crate::store::{NodeQuery, Store};
@@ -163,12 +163,8 @@ async fn lineage(state: &AppState, params: &LineageParams) -> Result<LineageResp
     let direction = params.direction.unwrap_or_default();
     let store = state.store.as_ref();
     let (start, node) = find_as_of(store, &params.node, params.as_of).await?;
-    let as_of = params.as_of.map(|at| AsOf::new(store, at));
-    let source: &dyn EdgeSource = match &as_of {
-        Some(view) => view,
-        None => store,
-    };
-    let anchor = graph::anchor(source, start, node.kind).await?;
+    let walker = Walker::new(state, params.as_of).await?;
+    let anchor = graph::anchor(walker.edges(), start, node.kind).await?;
     let anchor = anchor.unwrap_or(Anchor {
         node: start,
         kind: node.kind,
@@ -181,10 +177,10 @@ async fn lineage(state: &AppState, params: &LineageParams) -> Result<LineageResp
         depth,
         max_nodes: budget,
     };
-    let traversal = graph::lineage(source, anchor.node, anchor.kind, direction, limits).await?;
+    let traversal = graph::lineage(&walker, anchor.node, anchor.kind, direction, limits).await?;
     let mut ids: HashSet<NodeId> = traversal.hops.keys().copied().collect();
     ids.extend(edges.iter().flat_map(|e| [e.source, e.target]));
-    edges.extend(traversal.edges);
+    edges.extend(store.edges(&traversal.edges).await?);
     let frontier_ids: Vec<NodeId> = traversal.frontier.iter().copied().collect();
     let (nodes, edges) = subgraph(store, ids, edges).await?;
     let frontier = keys_of(store, &frontier_ids).await?;

@@ -15,9 +15,9 @@ use super::AppState;
 use super::columns::{column, walk};
 use super::graph::{TAG, bounded, find_as_of};
 use super::query::ApiQuery;
+use super::walker::Walker;
 use crate::error::{Problem, Result};
-use crate::graph::as_of::AsOf;
-use crate::graph::{self, Anchor, Direction, EdgeSource, Limits, Traversal};
+use crate::graph::{self, Anchor, Direction, Limits, Traversal};
 use crate::model::{EdgeKind, Node, NodeId, NodeKind};
 use crate::store::Store;
 
@@ -108,11 +108,7 @@ async fn get_impact(
 ) -> Result<Json<Impact>> {
     let depth = bounded(params.depth, MAX_DEPTH, 0..=MAX_DEPTH, "depth")?;
     let store = state.store.as_ref();
-    let as_of = params.as_of.map(|at| AsOf::new(store, at));
-    let source: &dyn EdgeSource = match &as_of {
-        Some(view) => view,
-        None => store,
-    };
+    let walker = Walker::new(&state, params.as_of).await?;
     let (start, root, t) = match &params.column {
         Some(name) => {
             let (start, root) = column(store, &params.node, name, params.as_of).await?;
@@ -120,7 +116,7 @@ async fn get_impact(
             (
                 start,
                 root,
-                walk(source, start, Direction::Downstream, &kinds, depth).await?,
+                walk(&walker, start, Direction::Downstream, &kinds, depth).await?,
             )
         }
         None => {
@@ -128,7 +124,7 @@ async fn get_impact(
             (
                 start,
                 root.clone(),
-                downstream(source, start, &root, depth).await?,
+                downstream(&walker, start, &root, depth).await?,
             )
         }
     };
@@ -142,12 +138,12 @@ async fn get_impact(
 }
 
 async fn downstream(
-    source: &dyn EdgeSource,
+    walker: &Walker<'_>,
     start: NodeId,
     node: &Node,
     depth: u32,
 ) -> Result<Traversal> {
-    let anchor = graph::anchor(source, start, node.kind).await?;
+    let anchor = graph::anchor(walker.edges(), start, node.kind).await?;
     let anchor = anchor.unwrap_or(Anchor {
         node: start,
         kind: node.kind,
@@ -158,7 +154,7 @@ async fn downstream(
         max_nodes: MAX_NODES,
     };
     graph::lineage(
-        source,
+        walker,
         anchor.node,
         anchor.kind,
         Direction::Downstream,

@@ -18,6 +18,7 @@ mod paths;
 mod producer;
 mod query;
 mod spline_consumer;
+mod walker;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -39,6 +40,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::error::Error;
+use crate::graph::index::{LineageIndex, LinkFeed};
 use crate::store::Store;
 
 pub use docs::api_doc;
@@ -68,14 +70,26 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     /// Request limits.
     pub settings: HttpSettings,
+    /// The in-memory lineage index walks run on; `None` walks the database.
+    pub index: Option<Arc<LineageIndex>>,
 }
 
 impl AppState {
-    /// Bundles a store with settings.
+    /// Bundles a store with settings, and an index over it.
     pub fn new(store: impl Store, settings: HttpSettings) -> Self {
+        Self::shared(Arc::new(store), settings, true)
+    }
+
+    /// Bundles a shared store with settings, with or without an in-memory lineage index.
+    pub fn shared(store: Arc<dyn Store>, settings: HttpSettings, indexed: bool) -> Self {
+        let index = indexed.then(|| {
+            let feed: Arc<dyn LinkFeed> = store.clone();
+            Arc::new(LineageIndex::new(feed))
+        });
         AppState {
-            store: Arc::new(store),
+            store,
             settings,
+            index,
         }
     }
 }

@@ -15,6 +15,7 @@ use utoipa_axum::routes;
 use super::AppState;
 use super::graph::{TAG, bounded, find};
 use super::query::ApiQuery;
+use super::walker::Walker;
 use crate::error::{Problem, Result};
 use crate::graph::{self, HopRule, Limits, Step, Walk};
 use crate::model::{EdgeKind, NodeId};
@@ -93,7 +94,8 @@ async fn get_paths(
         hops: HopRule::Edge,
         limits,
     };
-    let reach = graph::walk(store, &[from], 0, spec).await?;
+    let walker = Walker::new(&state, None).await?;
+    let reach = graph::walk(&walker, &[from], 0, spec).await?;
     let g: DiGraphMap<NodeId, ()> = reach.edges.iter().map(|e| (e.source, e.target)).collect();
     let (shortest, paths, more) = search(&g, from, to, max_paths, max_length as usize);
     let keys: HashMap<NodeId, String> = store

@@ -23,10 +23,11 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
 use crate::error::Result;
-use crate::graph::EdgeSource;
+use crate::graph::index::LinkFeed;
+use crate::graph::{EdgeSource, Topology};
 use crate::model::{
-    ChangeSet, EdgeKind, EdgeRecord, Guard, MergePolicy, NewEdge, NewNode, Node, NodeId, NodeKind,
-    RawPayload, field_key, split_field_key,
+    ChangeSet, EdgeKind, EdgeRecord, Guard, Link, MergePolicy, NewEdge, NewNode, Node, NodeId,
+    NodeKind, RawPayload, field_key, split_field_key,
 };
 
 /// What one write changed.
@@ -63,8 +64,11 @@ pub struct Adjacent {
 }
 
 /// Where lineage lives. One implementation per database.
+///
+/// Walks run on its [`Topology`] (links only) or on the in-memory index its [`LinkFeed`] keeps
+/// current; answers then load the details of what they keep ([`Store::edges`]).
 #[async_trait]
-pub trait Store: EdgeSource + Send + Sync + 'static {
+pub trait Store: EdgeSource + Topology + LinkFeed + Send + Sync + 'static {
     /// Checks that the database answers.
     async fn ping(&self) -> Result<()>;
 
@@ -77,6 +81,9 @@ pub trait Store: EdgeSource + Send + Sync + 'static {
 
     /// Loads nodes by internal id, in no particular order; unknown ids are skipped.
     async fn nodes(&self, ids: &[NodeId]) -> Result<Vec<(NodeId, Node)>>;
+
+    /// Loads the details of these edges, in no particular order; unknown ones are skipped.
+    async fn edges(&self, links: &[Link]) -> Result<Vec<EdgeRecord>>;
 
     /// Lists nodes by key order.
     async fn list(&self, query: &NodeQuery) -> Result<Vec<Node>>;

@@ -12,7 +12,8 @@ use sqlx::sqlite::SqliteRow;
 
 use super::StoredPayload;
 use crate::error::Result;
-use crate::model::{EdgeKind, EdgeRecord, Node, NodeId, NodeKind, RawPayload};
+use crate::graph::index::LinkChanges;
+use crate::model::{EdgeKind, EdgeRecord, Link, Node, NodeId, NodeKind, RawPayload};
 
 /// Node columns, in the order [`node_from_row`] reads them.
 pub const NODE_COLUMNS: &str = "node_id, key, kind, name, properties, first_seen, last_seen";
@@ -21,6 +22,11 @@ pub const ALIASED_COLUMNS: &str =
     "n.node_id, n.key, n.kind, n.name, n.properties, n.first_seen, n.last_seen";
 /// Edge columns, in the order [`edge_from_row`] reads them.
 pub const EDGE_COLUMNS: &str = "source_id, target_id, kind, properties, first_seen, last_seen";
+/// Link columns, as [`link_from_row`] reads them.
+pub const LINK_COLUMNS: &str = "source_id, target_id, kind";
+/// The kinds the lineage index holds ([`crate::graph::index::INDEXED`]) as an SQL list. Spelled
+/// out rather than bound, so that the change feeds' partial indexes (`where kind in ...`) match.
+pub const INDEXED_KINDS: &str = "('input', 'output', 'derives', 'affects')";
 /// Raw-payload columns, as [`payload_from_row`] reads them.
 pub const PAYLOAD_COLUMNS: &str =
     "raw_payload_id, format, version, content_type, body, wire_bytes, received_at, event_time";
@@ -31,6 +37,8 @@ pub trait GraphRow {
     fn text(&self, column: &str) -> String;
     /// An integer column.
     fn int(&self, column: &str) -> i64;
+    /// An integer column that may be SQL NULL.
+    fn opt_int(&self, column: &str) -> Option<i64>;
     /// A JSON column.
     fn json(&self, column: &str) -> Value;
     /// A time column; `None` when SQL NULL.
@@ -46,6 +54,9 @@ macro_rules! graph_row {
                 self.get(column)
             }
             fn int(&self, column: &str) -> i64 {
+                self.get(column)
+            }
+            fn opt_int(&self, column: &str) -> Option<i64> {
                 self.get(column)
             }
             fn json(&self, column: &str) -> Value {
@@ -97,6 +108,36 @@ pub fn edge_from_row(row: &impl GraphRow) -> Result<EdgeRecord> {
         properties: row.json("properties"),
         first_seen: required_time(row, "first_seen"),
         last_seen: required_time(row, "last_seen"),
+    })
+}
+
+/// A link, from [`LINK_COLUMNS`].
+pub fn link_from_row(row: &impl GraphRow) -> Result<Link> {
+    let kind = row.text("kind");
+    let kind = EdgeKind::parse(&kind)
+        .ok_or_else(|| anyhow::anyhow!("stored edge has unknown kind {kind}"))?;
+    Ok(Link {
+        source: row.int("source_id"),
+        kind,
+        target: row.int("target_id"),
+    })
+}
+
+/// A change-feed answer: every row carries the feed's `position` and `epoch`, and one link, or
+/// null link columns in the single row of an answer with no links.
+pub fn link_changes_from_rows(rows: &[impl GraphRow]) -> Result<LinkChanges> {
+    let Some(first) = rows.first() else {
+        return Err(anyhow::anyhow!("the change feed answered no header row").into());
+    };
+    let links = rows
+        .iter()
+        .filter(|r| r.opt_int("source_id").is_some())
+        .map(link_from_row)
+        .collect::<Result<_>>()?;
+    Ok(LinkChanges {
+        position: first.int("position"),
+        epoch: first.int("epoch"),
+        links,
     })
 }
 
@@ -152,4 +193,19 @@ pub fn dataset_ends_filter(sources: bool) -> String {
         ),
     };
     format!("from node n where n.kind = 'dataset' and {present} and {absent}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::index::INDEXED;
+
+    #[test]
+    fn the_indexed_kinds_list_matches_the_index() {
+        let listed: Vec<String> = INDEXED
+            .iter()
+            .map(|k| format!("'{}'", k.as_str()))
+            .collect();
+        assert_eq!(INDEXED_KINDS, format!("({})", listed.join(", ")));
+    }
 }

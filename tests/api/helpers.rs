@@ -60,8 +60,18 @@ impl TestApp {
 
     pub fn with_settings(db: TestDb, settings: HttpSettings) -> Self {
         let store = db.store();
-        let router = app(AppState { store, settings });
+        let router = app(AppState::shared(store, settings, true));
         TestApp { router, db }
+    }
+
+    /// Another service on the same database, as a second replica would be: with its own
+    /// lineage index, or (`indexed` false) walking the database.
+    pub fn replica(&self, indexed: bool) -> TestApp {
+        let state = AppState::shared(self.db.store(), HttpSettings::default(), indexed);
+        TestApp {
+            router: app(state),
+            db: self.db.clone(),
+        }
     }
 
     pub async fn request(&self, request: Request<Body>) -> TestResponse {

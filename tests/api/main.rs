@@ -8,6 +8,7 @@ mod commands;
 mod graph_queries;
 mod graph_questions;
 mod health_metrics;
+mod lineage_index;
 mod marquez_api;
 mod openapi;
 mod openlineage_fixtures;

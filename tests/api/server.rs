@@ -22,10 +22,7 @@ async fn spawn(
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = oneshot::channel::<()>();
-    let state = AppState {
-        store: pool.store(),
-        settings: HttpSettings::default(),
-    };
+    let state = AppState::shared(pool.store(), HttpSettings::default(), true);
     let server = tokio::spawn(http::serve(listener, state, async move {
         let _ = stopped.await;
     }));

@@ -21,9 +21,10 @@ use utoipa_axum::routes;
 use super::AppState;
 use super::openlineage::OPENLINEAGE_FORMAT;
 use super::query::ApiQuery;
+use super::walker::Walker;
 use crate::error::{Error, Problem, Result};
 use crate::graph::{self, HopRule, Limits, Step, Traversal, Walk};
-use crate::model::{EdgeKind, EdgeRecord, Node, NodeId, NodeKind};
+use crate::model::{EdgeKind, EdgeRecord, Link, Node, NodeId, NodeKind};
 use crate::store::{NodeQuery, Page, RawEventQuery, Store};
 use ids::{MarquezId, node_id};
 
@@ -145,8 +146,9 @@ async fn get_lineage(
         depth,
         max_nodes: MAX_NODES,
     };
+    let walker = Walker::new(&state, None).await?;
     let traversal = match job_of(store, start, node.kind).await? {
-        Some(job) => graph::neighbourhood(store, job, limits).await?,
+        Some(job) => graph::neighbourhood(&walker, job, limits).await?,
         // A dataset no job touches is a graph of itself, as in Marquez.
         None => Traversal {
             hops: HashMap::from([(start, 0)]),
@@ -211,10 +213,10 @@ async fn table_graph(store: &dyn Store, t: &Traversal) -> Result<Vec<MarquezNode
 
 fn edges_of(
     id: NodeId,
-    edges: &[EdgeRecord],
+    edges: &[Link],
     nodes: &HashMap<NodeId, Node>,
 ) -> (Vec<MarquezEdge>, Vec<MarquezEdge>) {
-    let edge = |e: &EdgeRecord| {
+    let edge = |e: &Link| {
         Some(MarquezEdge {
             origin: node_id(nodes.get(&e.source)?),
             destination: node_id(nodes.get(&e.target)?),
@@ -352,9 +354,10 @@ async fn get_column_lineage(
         hops: HopRule::Edge,
         limits,
     };
-    let mut t = graph::walk(store, &starts, 0, walk(&[Step::Backward])).await?;
+    let walker = Walker::new(&state, None).await?;
+    let mut t = graph::walk(&walker, &starts, 0, walk(&[Step::Backward])).await?;
     if params.with_downstream.unwrap_or(false) {
-        t.merge(graph::walk(store, &starts, 0, walk(&[Step::Forward])).await?);
+        t.merge(graph::walk(&walker, &starts, 0, walk(&[Step::Forward])).await?);
     }
     Ok(Json(MarquezGraph {
         graph: field_graph(store, &t).await?,
@@ -382,6 +385,7 @@ async fn start_fields(store: &dyn Store, start: NodeId, kind: NodeKind) -> Resul
 async fn field_graph(store: &dyn Store, t: &Traversal) -> Result<Vec<MarquezNode>> {
     let ids: Vec<NodeId> = t.hops.keys().copied().collect();
     let nodes: HashMap<NodeId, Node> = store.nodes(&ids).await?.into_iter().collect();
+    let edges = store.edges(&t.edges).await?;
     let types = field_types(store, nodes.values()).await?;
     let field_id = |n: &Node| {
         let (ns, dataset) =
@@ -392,8 +396,7 @@ async fn field_graph(store: &dyn Store, t: &Traversal) -> Result<Vec<MarquezNode
         .iter()
         .filter(|(_, n)| n.kind == NodeKind::Field)
         .map(|(&id, n)| {
-            let inputs: Vec<(&Node, &Value)> = t
-                .edges
+            let inputs: Vec<(&Node, &Value)> = edges
                 .iter()
                 .filter(|e| e.target == id)
                 .filter_map(|e| Some((nodes.get(&e.source)?, &e.properties)))
@@ -405,8 +408,7 @@ async fn field_graph(store: &dyn Store, t: &Traversal) -> Result<Vec<MarquezNode
                 destination: field_id(other),
             };
             let in_edges = inputs.iter().map(|(input, _)| towards(input)).collect();
-            let out_edges = t
-                .edges
+            let out_edges = edges
                 .iter()
                 .filter(|e| e.source == id)
                 .filter_map(|e| nodes.get(&e.target))

@@ -19,6 +19,7 @@ use crate::error::{Problem, Result};
 use crate::graph::{self, HopRule, Limits, Step, Traversal, Walk};
 use crate::http::AppState;
 use crate::http::query::ApiQuery;
+use crate::http::walker::Walker;
 use crate::model::{EdgeKind, Node, NodeId};
 use crate::store::Store;
 
@@ -102,8 +103,9 @@ async fn get_attribute(
         .spline_plan_members(std::slice::from_ref(&plan_id))
         .await?;
     let view = PlanView::new(&plan_id, members.iter().map(|(_, n)| n));
-    let lineage = derivations(store, start, Step::Backward).await?;
-    let impact = derivations(store, start, Step::Forward).await?;
+    let walker = Walker::new(&state, None).await?;
+    let lineage = derivations(&walker, start, Step::Backward).await?;
+    let impact = derivations(&walker, start, Step::Forward).await?;
     let origins = origins(store, &lineage, &impact, &members).await?;
     let render = |t: &Traversal| render(start, t, &members, &view, &origins);
     Ok(Json(AttributeLineageAndImpact {
@@ -113,14 +115,14 @@ async fn get_attribute(
 }
 
 /// The attributes reachable over `derives` edges one way.
-async fn derivations(store: &dyn Store, start: NodeId, step: Step) -> Result<Traversal> {
+async fn derivations(walker: &Walker<'_>, start: NodeId, step: Step) -> Result<Traversal> {
     let walk = Walk {
         kinds: &[EdgeKind::Derives],
         steps: &[step],
         hops: HopRule::Edge,
         limits: LIMITS,
     };
-    graph::walk(store, &[start], 0, walk).await
+    graph::walk(walker, &[start], 0, walk).await
 }
 
 /// The operation that introduces each attribute reached (its `produces` edge).

@@ -18,8 +18,9 @@ mod prune;
 mod spline_queries;
 
 use super::rows::{
-    ALIASED_COLUMNS, EDGE_COLUMNS, EDGE_COUNTS, NODE_COLUMNS, NODE_COUNTS, PAYLOAD_COLUMNS,
-    edge_from_row, kind_counts, like_pattern, node_from_row, payload_from_row,
+    ALIASED_COLUMNS, EDGE_COLUMNS, EDGE_COUNTS, INDEXED_KINDS, LINK_COLUMNS, NODE_COLUMNS,
+    NODE_COUNTS, PAYLOAD_COLUMNS, edge_from_row, kind_counts, like_pattern, link_changes_from_rows,
+    link_from_row, node_from_row, payload_from_row,
 };
 use super::write::{
     self, StoredNode, alias_lookup_keys, alias_rows, ensure_resolved, guard_keys, keyed_edges,
@@ -32,9 +33,10 @@ use super::{
 };
 use super::{PruneReport, PruneRequest};
 use crate::error::{Error, Result};
-use crate::graph::{EdgeSource, Step};
+use crate::graph::index::{LinkChanges, LinkFeed};
+use crate::graph::{EdgeSource, Step, Topology};
 use crate::model::{
-    ChangeSet, EdgeKind, EdgeRecord, Guard, MergePolicy, Node, NodeId, NodeKind, RawPayload,
+    ChangeSet, EdgeKind, EdgeRecord, Guard, Link, MergePolicy, Node, NodeId, NodeKind, RawPayload,
 };
 
 /// The migrations, embedded in the binary.
@@ -216,9 +218,12 @@ const INSERT_NEW: &str = "
     on conflict (key) do nothing
     returning node_id, key";
 
+/// `no key update`: the merge never changes a key, so it need not wait for writers that only
+/// reference the row (an edge insert's foreign-key check takes `key share` on both ends, and a
+/// popular dataset is referenced by every plan that reads it).
 const LOCK_EXISTING: &str = "
     select node_id, key, name, properties, property_times, first_seen, last_seen
-    from node where key = any($1) order by key for update";
+    from node where key = any($1) order by key for no key update";
 
 const WRITE_MERGED: &str = "
     update node n set name = u.name, properties = u.properties, property_times = u.times,
@@ -446,6 +451,29 @@ async fn upsert_edges(
     Ok(created.into_iter().filter(|c| *c).count() as u64)
 }
 
+impl PgStore {
+    /// Rows of `columns` of the edges of `kinds` leaving or entering the frontier.
+    async fn step_rows(
+        &self,
+        columns: &str,
+        frontier: &[NodeId],
+        kinds: &[EdgeKind],
+        step: Step,
+    ) -> Result<Vec<PgRow>> {
+        let column = match step {
+            Step::Forward => "source_id",
+            Step::Backward => "target_id",
+        };
+        let sql = format!("select {columns} from edge where {column} = any($1) and kind = any($2)");
+        let kinds: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
+        Ok(sqlx::query(&sql)
+            .bind(frontier)
+            .bind(&kinds)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+}
+
 #[async_trait]
 impl EdgeSource for PgStore {
     async fn step(
@@ -454,19 +482,50 @@ impl EdgeSource for PgStore {
         kinds: &[EdgeKind],
         step: Step,
     ) -> Result<Vec<EdgeRecord>> {
-        let column = match step {
-            Step::Forward => "source_id",
-            Step::Backward => "target_id",
-        };
-        let sql =
-            format!("select {EDGE_COLUMNS} from edge where {column} = any($1) and kind = any($2)");
-        let kinds: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
-        let rows = sqlx::query(&sql)
-            .bind(frontier)
-            .bind(&kinds)
+        let rows = self.step_rows(EDGE_COLUMNS, frontier, kinds, step).await?;
+        rows.iter().map(edge_from_row).collect()
+    }
+}
+
+#[async_trait]
+impl Topology for PgStore {
+    async fn links(
+        &self,
+        frontier: &[NodeId],
+        kinds: &[EdgeKind],
+        step: Step,
+    ) -> Result<Vec<Link>> {
+        let rows = self.step_rows(LINK_COLUMNS, frontier, kinds, step).await?;
+        rows.iter().map(link_from_row).collect()
+    }
+}
+
+/// Every edge row of an indexed kind carries the id of the transaction that wrote it
+/// (`txid`). A snapshot's `xmin` is the oldest transaction still running when it was taken:
+/// everything older is committed (or gone) and visible. So one statement reads the links of
+/// transactions from the previous `xmin` on, and its own `xmin` is where the next read starts.
+/// Links of transactions that were running last time are read again; that is harmless.
+/// Snapshot, epoch and links come from one statement, hence one snapshot.
+fn feed_sql() -> String {
+    format!(
+        "select h.position, h.epoch, e.source_id, e.target_id, e.kind
+         from (select pg_snapshot_xmin(pg_current_snapshot())::text::bigint as position,
+                      (select epoch from graph_epoch) as epoch) h
+         left join lateral (
+             select {LINK_COLUMNS} from edge
+             where txid >= $1::bigint::text::xid8 and kind in {INDEXED_KINDS}
+         ) e on true"
+    )
+}
+
+#[async_trait]
+impl LinkFeed for PgStore {
+    async fn link_changes(&self, since: Option<i64>) -> Result<LinkChanges> {
+        let rows = sqlx::query(&feed_sql())
+            .bind(since.unwrap_or(0))
             .fetch_all(&self.pool)
             .await?;
-        rows.iter().map(edge_from_row).collect()
+        link_changes_from_rows(&rows)
     }
 }
 
@@ -509,6 +568,24 @@ impl Store for PgStore {
         let sql = format!("select {NODE_COLUMNS} from node where node_id = any($1)");
         let rows = sqlx::query(&sql).bind(ids).fetch_all(&self.pool).await?;
         rows.iter().map(node_from_row).collect()
+    }
+
+    async fn edges(&self, links: &[Link]) -> Result<Vec<EdgeRecord>> {
+        if links.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "select {EDGE_COLUMNS} from edge
+             where (source_id, kind, target_id) in
+                   (select * from unnest($1::bigint[], $2::text[], $3::bigint[]))"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(links.iter().map(|l| l.source).collect::<Vec<_>>())
+            .bind(links.iter().map(|l| l.kind.as_str()).collect::<Vec<_>>())
+            .bind(links.iter().map(|l| l.target).collect::<Vec<_>>())
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(edge_from_row).collect()
     }
 
     async fn list(&self, query: &NodeQuery) -> Result<Vec<Node>> {

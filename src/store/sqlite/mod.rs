@@ -29,8 +29,9 @@ use sqlx::{Row, SqlitePool};
 
 use super::postgres::PoolSettings;
 use super::rows::{
-    ALIASED_COLUMNS, EDGE_COLUMNS, EDGE_COUNTS, NODE_COLUMNS, NODE_COUNTS, PAYLOAD_COLUMNS,
-    edge_from_row, kind_counts, like_pattern, node_from_row, payload_from_row,
+    ALIASED_COLUMNS, EDGE_COLUMNS, EDGE_COUNTS, INDEXED_KINDS, LINK_COLUMNS, NODE_COLUMNS,
+    NODE_COUNTS, PAYLOAD_COLUMNS, edge_from_row, kind_counts, like_pattern, link_changes_from_rows,
+    link_from_row, node_from_row, payload_from_row,
 };
 use super::{
     Adjacent, ApplyOutcome, DataSourceAt, GraphCounts, LabelQuery, Namespace, NodeQuery, Page,
@@ -38,8 +39,9 @@ use super::{
     SplineEventPage, SplineEventQuery, SplineRun, Store, StoredPayload,
 };
 use crate::error::{Error, Result};
-use crate::graph::{EdgeSource, Step};
-use crate::model::{ChangeSet, EdgeKind, EdgeRecord, Node, NodeId, NodeKind, RawPayload};
+use crate::graph::index::{LinkChanges, LinkFeed};
+use crate::graph::{EdgeSource, Step, Topology};
+use crate::model::{ChangeSet, EdgeKind, EdgeRecord, Link, Node, NodeId, NodeKind, RawPayload};
 
 /// The embedded backend's migrations.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -133,6 +135,33 @@ async fn applied_migrations(pool: &SqlitePool) -> Result<HashSet<i64>> {
     Ok(versions.into_iter().collect())
 }
 
+impl SqliteStore {
+    /// Rows of `columns` of the edges of `kinds` leaving or entering the frontier.
+    async fn step_rows(
+        &self,
+        columns: &str,
+        frontier: &[NodeId],
+        kinds: &[EdgeKind],
+        step: Step,
+    ) -> Result<Vec<SqliteRow>> {
+        let column = match step {
+            Step::Forward => "source_id",
+            Step::Backward => "target_id",
+        };
+        let sql = format!(
+            "select {columns} from edge
+             where {column} in (select value from json_each($1))
+               and kind in (select value from json_each($2))"
+        );
+        let kinds: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
+        Ok(sqlx::query(&sql)
+            .bind(json_list(frontier))
+            .bind(json_list(&kinds))
+            .fetch_all(&self.reader)
+            .await?)
+    }
+}
+
 #[async_trait]
 impl EdgeSource for SqliteStore {
     async fn step(
@@ -141,22 +170,44 @@ impl EdgeSource for SqliteStore {
         kinds: &[EdgeKind],
         step: Step,
     ) -> Result<Vec<EdgeRecord>> {
-        let column = match step {
-            Step::Forward => "source_id",
-            Step::Backward => "target_id",
-        };
-        let sql = format!(
-            "select {EDGE_COLUMNS} from edge
-             where {column} in (select value from json_each($1))
-               and kind in (select value from json_each($2))"
-        );
-        let kinds: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
-        let rows = sqlx::query(&sql)
-            .bind(json_list(frontier))
-            .bind(json_list(&kinds))
+        let rows = self.step_rows(EDGE_COLUMNS, frontier, kinds, step).await?;
+        rows.iter().map(edge_from_row).collect()
+    }
+}
+
+#[async_trait]
+impl Topology for SqliteStore {
+    async fn links(
+        &self,
+        frontier: &[NodeId],
+        kinds: &[EdgeKind],
+        step: Step,
+    ) -> Result<Vec<Link>> {
+        let rows = self.step_rows(LINK_COLUMNS, frontier, kinds, step).await?;
+        rows.iter().map(link_from_row).collect()
+    }
+}
+
+/// SQLite has one writer at a time, so a counter bumped by every write transaction
+/// (`graph_clock`) orders commits: a reader sees a transaction's edges, stamped with its clock
+/// value (`seq`), exactly when it sees its clock value. One statement reads the clock, the
+/// epoch and the newer links from one snapshot.
+fn feed_sql() -> String {
+    format!(
+        "select c.clock as position, g.epoch, e.source_id, e.target_id, e.kind
+         from graph_clock c cross join graph_epoch g
+         left join edge e on e.seq > $1 and e.kind in {INDEXED_KINDS}"
+    )
+}
+
+#[async_trait]
+impl LinkFeed for SqliteStore {
+    async fn link_changes(&self, since: Option<i64>) -> Result<LinkChanges> {
+        let rows = sqlx::query(&feed_sql())
+            .bind(since.unwrap_or(-1))
             .fetch_all(&self.reader)
             .await?;
-        rows.iter().map(edge_from_row).collect()
+        link_changes_from_rows(&rows)
     }
 }
 
@@ -194,6 +245,26 @@ impl Store for SqliteStore {
             .fetch_all(&self.reader)
             .await?;
         rows.iter().map(node_from_row).collect()
+    }
+
+    async fn edges(&self, links: &[Link]) -> Result<Vec<EdgeRecord>> {
+        if links.is_empty() {
+            return Ok(Vec::new());
+        }
+        let triples: Vec<(NodeId, &str, NodeId)> = links
+            .iter()
+            .map(|l| (l.source, l.kind.as_str(), l.target))
+            .collect();
+        let sql = format!(
+            "select {EDGE_COLUMNS} from edge
+             where (source_id, kind, target_id) in
+                   (select j.value ->> 0, j.value ->> 1, j.value ->> 2 from json_each($1) j)"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(json_list(&triples))
+            .fetch_all(&self.reader)
+            .await?;
+        rows.iter().map(edge_from_row).collect()
     }
 
     async fn list(&self, query: &NodeQuery) -> Result<Vec<Node>> {

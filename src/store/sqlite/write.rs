@@ -243,6 +243,7 @@ async fn upsert_edges(tx: &mut Tx, rows: &[EdgeRow], ids: &HashMap<String, NodeI
     }
     let keyed = keyed_edges(rows, ids);
     let mut stored = stored_edges(tx, &keyed).await?;
+    let seq = tick_clock(tx).await?;
     let now = ts(Utc::now());
     let mut created = 0;
     let batch: Vec<Value> = keyed
@@ -258,20 +259,32 @@ async fn upsert_edges(tx: &mut Tx, rows: &[EdgeRow], ids: &HashMap<String, NodeI
             edge_json((*source, kind, *target), &merged, &now)
         })
         .collect();
+    // A stored edge keeps its `seq`: the lineage index already holds it.
     sqlx::query(
         "insert into edge (source_id, kind, target_id, properties, first_seen, last_seen,
-                           created_at, updated_at)
+                           created_at, updated_at, seq)
          select j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3, j.value ->> 4,
-                j.value ->> 5, j.value ->> 6, j.value ->> 6
+                j.value ->> 5, j.value ->> 6, j.value ->> 6, $2
          from json_each($1) j where true
          on conflict (source_id, kind, target_id) do update set
              properties = excluded.properties, first_seen = excluded.first_seen,
              last_seen = excluded.last_seen, updated_at = excluded.updated_at",
     )
     .bind(Value::Array(batch).to_string())
+    .bind(seq)
     .execute(&mut **tx)
     .await?;
     Ok(created)
+}
+
+/// Moves the commit clock of the lineage index's change feed on (see `feed_sql` in the
+/// module above); the new value stamps this transaction's new edges.
+async fn tick_clock(tx: &mut Tx) -> Result<i64> {
+    Ok(
+        sqlx::query_scalar("update graph_clock set clock = clock + 1 returning clock")
+            .fetch_one(&mut **tx)
+            .await?,
+    )
 }
 
 type EdgeId = (NodeId, String, NodeId);
