@@ -118,12 +118,35 @@ pub struct Plan {
     /// Every URI the plan reads, in read-operation order.
     pub inputs: Vec<String>,
     pub output: String,
+    /// When the first run finished, epoch ms; later runs follow a day apart.
     pub timestamp_ms: i64,
     /// Serialized Spline v1.2 execution plan, ready to POST.
     pub body: Bytes,
-    /// Serialized one-element event array, ready to POST.
-    pub event: Bytes,
+    /// One serialized one-element event array per run, ready to POST: a
+    /// scheduled job runs the same plan again and again.
+    pub events: Vec<Bytes>,
+    /// One of the few huge plans (thousands of operations, megabytes).
+    pub huge: bool,
 }
+
+impl Plan {
+    /// How many times the job ran.
+    pub fn runs(&self) -> usize {
+        self.events.len()
+    }
+
+    /// When run `run` (0-based) finished, epoch ms.
+    pub fn run_timestamp_ms(&self, run: usize) -> i64 {
+        self.timestamp_ms + run as i64 * DAY_MS
+    }
+}
+
+/// Runs of one job are a day apart, as a nightly batch's are.
+pub const DAY_MS: i64 = 86_400_000;
+
+/// Relative odds of a job running 1, 2, … 8 times: most jobs ran a few
+/// times, a few ran every night of the week.
+const RUN_ODDS: [u32; 8] = [10, 15, 20, 20, 15, 10, 5, 5];
 
 /// The whole generated platform.
 #[derive(Debug, Clone)]
@@ -202,8 +225,15 @@ impl Workload {
     }
 }
 
-/// Builds `count` plans deterministically from `seed`.
+/// Builds `count` plans deterministically from `seed`, none of them huge.
+#[cfg(test)]
 pub fn generate(count: usize, seed: u64) -> Workload {
+    generate_with(count, 0, seed)
+}
+
+/// Builds `count` plans, `huge` of them huge ([`HUGE_OPS`] operations and more), spread
+/// evenly over the curated layer, where wide joins of many sources live.
+pub fn generate_with(count: usize, huge: usize, seed: u64) -> Workload {
     let counts = layer_counts(count);
     let mut datasets: [Vec<String>; 5] = Default::default();
     datasets[Layer::Source.index()] = source_uris(source_pool_size(counts[0]));
@@ -219,16 +249,23 @@ pub fn generate(count: usize, seed: u64) -> Workload {
         }
     }
 
+    let huge_at = huge_indices(&stages, huge);
     let mut plans = Vec::with_capacity(count);
     for (at, (stage, range)) in stages.iter().enumerate().skip(1) {
         for position in range.clone() {
             let index = plans.len();
             let mut rng = Rng::fork(seed, index as u64);
-            let inputs = choose_inputs(at, &stages, &datasets, &mut rng);
+            let huge = huge_at.contains(&index);
+            let wanted = if huge { HUGE_INPUTS } else { 1 };
+            let inputs = choose_many(at, &stages, &datasets, &mut rng, wanted);
             let output = datasets[stage.layer.index()][position].clone();
-            plans.push(build_plan(
-                seed, index, *stage, position, inputs, output, &mut rng,
-            ));
+            let site = Site {
+                index,
+                stage: *stage,
+                position,
+                huge,
+            };
+            plans.push(build_plan(seed, site, inputs, output, &mut rng));
         }
     }
     Workload {
@@ -237,6 +274,58 @@ pub fn generate(count: usize, seed: u64) -> Workload {
         datasets,
         stages,
     }
+}
+
+/// Operations of a huge plan, at least; the biggest plans users report carry a few thousand.
+pub const HUGE_OPS: usize = 2_100;
+
+/// Datasets a huge plan reads: a wide join whose attributes flow through every operation.
+const HUGE_INPUTS: usize = 24;
+
+/// Plan indices of the huge plans: evenly spaced over the curated layer's plans.
+fn huge_indices(stages: &[(Stage, Range<usize>)], huge: usize) -> Vec<usize> {
+    let mut index = 0;
+    let mut curated = Vec::new();
+    for (stage, range) in stages.iter().skip(1) {
+        if stage.layer == Layer::Curated {
+            curated.extend(index..index + range.len());
+        }
+        index += range.len();
+    }
+    let step = (curated.len() / huge.max(1)).max(1);
+    curated.into_iter().step_by(step).take(huge).collect()
+}
+
+/// Distinct inputs until there are `wanted` (or the draws run dry), each drawn as
+/// [`choose_inputs`] draws them; at least what one draw gives.
+fn choose_many(
+    at: usize,
+    stages: &[(Stage, Range<usize>)],
+    datasets: &[Vec<String>; 5],
+    rng: &mut Rng,
+    wanted: usize,
+) -> Vec<String> {
+    let mut inputs = choose_inputs(at, stages, datasets, rng);
+    for _ in 0..wanted * 4 {
+        if inputs.len() >= wanted {
+            break;
+        }
+        for uri in choose_inputs(at, stages, datasets, rng) {
+            if !inputs.contains(&uri) {
+                inputs.push(uri);
+            }
+        }
+    }
+    inputs
+}
+
+/// Where a plan sits in the platform.
+#[derive(Debug, Clone, Copy)]
+struct Site {
+    index: usize,
+    stage: Stage,
+    position: usize,
+    huge: bool,
 }
 
 /// Splits `count` plans over the lake layers 4:3:2:1, handing any remainder
@@ -346,19 +435,27 @@ fn lookback_weights(reachable: usize) -> Vec<u32> {
         .collect()
 }
 
+/// The most attributes a derived-column projection passes on.
+const MAX_WIDTH: usize = 190;
+
+/// Operations of a typical plan, fewest and most.
+const TYPICAL_OPS: (usize, usize) = (10, 30);
+
+/// Relative odds of each transformation: filter, derived columns, sort, repartition,
+/// deduplicate.
+const TRANSFORM_ODDS: [u32; 5] = [25, 35, 15, 10, 15];
+
 /// Fixed base for event timestamps (2025-01-01T00:00:00Z) so that generated
 /// bytes do not depend on the wall clock.
 const EPOCH_MS: i64 = 1_735_689_600_000;
 
-fn build_plan(
-    seed: u64,
-    index: usize,
-    stage: Stage,
-    position: usize,
-    inputs: Vec<String>,
-    output: String,
-    rng: &mut Rng,
-) -> Plan {
+fn build_plan(seed: u64, site: Site, inputs: Vec<String>, output: String, rng: &mut Rng) -> Plan {
+    let Site {
+        index,
+        stage,
+        position,
+        huge,
+    } = site;
     let id = Uuid::new_v5(
         &Uuid::NAMESPACE_URL,
         format!("urn:headwater-bench:{seed}:{index}").as_bytes(),
@@ -370,16 +467,26 @@ fn build_plan(
         layer.name(),
         stage.index
     );
-    let body = PlanBuilder::new(seed, rng).build(id, &name, layer, &inputs, &output);
+    let ops = match huge {
+        true => HUGE_OPS + rng.below(200),
+        false => rng.between(TYPICAL_OPS.0, TYPICAL_OPS.1),
+    };
+    let body = PlanBuilder::new(seed, rng).build(id, &name, layer, &inputs, &output, ops);
     let timestamp_ms = EPOCH_MS + index as i64 * 30_000 + rng.below(30_000) as i64;
-    let duration_ns =
-        rng.between(5, 1_200) as u64 * 1_000_000_000 + rng.below(1_000_000_000) as u64;
-    let event = json!([{
-        "planId": id.to_string(),
-        "timestamp": timestamp_ms,
-        "durationNs": duration_ns,
-        "extra": {"appId": format!("app-{seed}-{index}")},
-    }]);
+    let runs = 1 + rng.weighted(&RUN_ODDS);
+    let events = (0..runs)
+        .map(|run| {
+            let duration_ns =
+                rng.between(5, 1_200) as u64 * 1_000_000_000 + rng.below(1_000_000_000) as u64;
+            let event = json!([{
+                "planId": id.to_string(),
+                "timestamp": timestamp_ms + run as i64 * DAY_MS,
+                "durationNs": duration_ns,
+                "extra": {"appId": format!("app-{seed}-{index}-{run}")},
+            }]);
+            Bytes::from(event.to_string())
+        })
+        .collect();
     Plan {
         id,
         name,
@@ -388,7 +495,8 @@ fn build_plan(
         output,
         timestamp_ms,
         body: Bytes::from(body.to_string()),
-        event: Bytes::from(event.to_string()),
+        events,
+        huge,
     }
 }
 
@@ -512,6 +620,8 @@ impl<'r> PlanBuilder<'r> {
         }
     }
 
+    /// A plan of about `ops` operations: reads and joins, a chain of transformations to make
+    /// up the number, an aggregate sometimes, the final projection and the write.
     fn build(
         mut self,
         id: Uuid,
@@ -519,17 +629,21 @@ impl<'r> PlanBuilder<'r> {
         layer: Layer,
         inputs: &[String],
         output: &str,
+        ops: usize,
     ) -> Value {
         let mut step = self.read_all(inputs);
-        if self.rng.chance(0.7) {
-            step = self.filter(step);
-        }
         let aggregate_odds = match layer {
             Layer::Marts => 0.6,
             Layer::Curated => 0.3,
             _ => 0.0,
         };
-        if self.rng.chance(aggregate_odds) {
+        let aggregate = self.rng.chance(aggregate_odds);
+        // Still to come after the chain: the aggregate, the projection and the write.
+        let after = usize::from(aggregate) + 2;
+        while self.next_op + after <= ops {
+            step = self.transform(step);
+        }
+        if aggregate {
             step = self.aggregate(step);
         }
         step = self.project(step, output);
@@ -693,6 +807,59 @@ impl<'r> PlanBuilder<'r> {
             id,
             output: child.output,
         }
+    }
+
+    /// One step of the transformation chain, of the kinds Spark plans are full of.
+    fn transform(&mut self, child: Step) -> Step {
+        match self.rng.weighted(&TRANSFORM_ODDS) {
+            0 => self.filter(child),
+            1 => self.derive(child),
+            2 => self.pass("Sort", child, "order"),
+            3 => self.pass("RepartitionByExpression", child, "partitionExpressions"),
+            _ => self.pass("Deduplicate", child, "keys"),
+        }
+    }
+
+    /// An operation that keeps its input's attributes, with one of them as a parameter.
+    fn pass(&mut self, name: &str, child: Step, param: &str) -> Step {
+        let id = self.op_id();
+        let column = self.rng.pick(&child.output).clone();
+        self.other.push(json!({
+            "id": id,
+            "name": name,
+            "childIds": [child.id],
+            "output": child.output,
+            "params": {param: [{"__attrId": column}]},
+        }));
+        Step {
+            id,
+            output: child.output,
+        }
+    }
+
+    /// A projection that keeps every attribute and computes a few new ones from them, as
+    /// `withColumn` does; later steps may compute from those in turn.
+    fn derive(&mut self, child: Step) -> Step {
+        let id = self.op_id();
+        // Wide plans drop their oldest attributes as they go, as long pipelines select.
+        let kept = &child.output[child.output.len().saturating_sub(MAX_WIDTH)..];
+        let mut output = kept.to_vec();
+        let mut list: Vec<Value> = kept.iter().map(|a| json!({"__attrId": a})).collect();
+        for _ in 0..self.rng.between(2, 4) {
+            let (name, data_type) = COLUMNS[self.rng.below(COLUMNS.len())];
+            let derived = format!("{name}_{}", self.attributes.len());
+            let (attribute, expr) = self.derived_column(&derived, data_type, &child.output);
+            list.push(json!({"__exprId": expr}));
+            output.push(attribute);
+        }
+        self.other.push(json!({
+            "id": id,
+            "name": "Project",
+            "childIds": [child.id],
+            "output": output,
+            "params": {"projectList": list},
+        }));
+        Step { id, output }
     }
 
     fn aggregate(&mut self, child: Step) -> Step {
@@ -874,8 +1041,45 @@ pub(crate) mod tests {
         for (x, y) in a.plans.iter().zip(&b.plans) {
             assert_eq!(x.id, y.id);
             assert_eq!(x.body, y.body);
-            assert_eq!(x.event, y.event);
+            assert_eq!(x.events, y.events);
         }
+    }
+
+    /// Operations and attributes of a plan body.
+    fn size(plan: &Plan) -> (usize, usize) {
+        let body: Value = serde_json::from_slice(&plan.body).unwrap();
+        let ops = &body["operations"];
+        let count = |v: &Value| v.as_array().map_or(0, Vec::len);
+        (
+            count(&ops["reads"]) + count(&ops["other"]) + 1,
+            count(&body["attributes"]),
+        )
+    }
+
+    #[test]
+    fn typical_plans_are_mid_sized_and_a_few_are_huge() {
+        let workload = generate_with(400, 2, 42);
+        let (huge, typical): (Vec<&Plan>, Vec<&Plan>) = workload.plans.iter().partition(|p| p.huge);
+        assert_eq!(huge.len(), 2);
+        for plan in huge {
+            let (ops, _) = size(plan);
+            assert!(ops >= 2_000, "{ops} operations");
+            assert!(plan.body.len() > 5_000_000, "{} bytes", plan.body.len());
+            assert_eq!(plan.stage.layer, Layer::Curated);
+        }
+        let sizes: Vec<(usize, usize)> = typical.iter().map(|p| size(p)).collect();
+        assert!(
+            sizes.iter().all(|(ops, _)| (10..=30).contains(ops)),
+            "{sizes:?}"
+        );
+        let in_range = sizes.iter().filter(|(_, a)| (20..=80).contains(a)).count();
+        assert!(
+            in_range * 10 >= sizes.len() * 8,
+            "{in_range} of {}",
+            sizes.len()
+        );
+        let runs: usize = workload.plans.iter().map(Plan::runs).sum();
+        assert!(runs > 3 * workload.plans.len(), "{runs} runs");
     }
 
     #[test]

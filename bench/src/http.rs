@@ -28,15 +28,6 @@ pub fn endpoint(base: &Url, path: &str) -> Url {
     url
 }
 
-/// Fails early, with the address in the message, if nothing answers.
-pub async fn check_ready(client: &Client, base: &Url) -> Result<()> {
-    let url = endpoint(base, "producer/status");
-    send(client.get(url.clone()), StatusCode::OK)
-        .await
-        .with_context(|| format!("is Headwater running at {base}?"))?;
-    Ok(())
-}
-
 /// Sends `request` and reads the whole answer. Any status but `expected` is
 /// an error carrying the start of the answer, which is usually the service's
 /// reason.

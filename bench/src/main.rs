@@ -1,279 +1,230 @@
-//! `headwater-bench`: measures Headwater's ingest throughput and lineage
-//! query latency, and the same work done with raw SQL on the same machine,
-//! so that results are published as ratios that survive noisy hardware.
-//!
-//! Phases, in order: generate and validate the workload; post it to the
-//! service; write it again as the reference; query dataset lineage, column
-//! lineage and paths on both sides, interleaved; report. See
-//! `bench/README.md`.
+//! `headwater-bench`: the benchmark suite. For each backend (PostgreSQL, SQLite) and scale
+//! (S1, S2, S3: about 10k, 100k and 1M edges) it starts the release service on a fresh
+//! database, ingests a generated data platform through HTTP (Spline, then OpenLineage), and
+//! asks lineage questions; every figure is set against a reference measured in the same run:
+//! raw SQL writing the same rows, a recursive SQL query doing the same walk, Marquez's lineage
+//! SQL, and the same walk in memory. See `bench/README.md`.
 
+mod backend;
+mod chart;
 mod columns;
 mod generate;
 mod http;
+mod in_memory;
 mod ingest;
+mod marquez;
+mod openlineage;
 mod paths;
 mod query;
 mod reference;
+mod reference_sqlite;
 mod report;
 mod rng;
 mod rows;
+mod rss;
+mod scale;
+mod service;
 mod stats;
+mod suite;
 mod validate;
 mod workers;
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
 use chrono::Utc;
 use clap::Parser;
-use reqwest::Url;
-use sqlx::PgPool;
+use sqlx::Row;
 
-use crate::generate::Workload;
-use crate::report::{Ingest, Lineage, Paths, Reference, Report, Settings, WorkloadFacts};
+use crate::backend::Backend;
+use crate::report::{Machine, SuiteReport};
 
-/// Benchmark Headwater against a raw-SQL reference on the same Postgres.
+/// Benchmark Headwater against raw SQL, Marquez's SQL and an in-memory walk.
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Args {
-    /// Base URL of the running Headwater service.
-    #[arg(long, default_value = "http://127.0.0.1:8080")]
-    url: Url,
-
-    /// The service's Postgres, for the raw-SQL reference.
-    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
-    database_url: Option<String>,
-
-    /// Number of execution plans to generate and ingest.
-    #[arg(long, default_value_t = 2000)]
-    plans: usize,
-
-    /// Plans (or reference transactions) in flight at once.
-    #[arg(long, default_value_t = 8)]
-    concurrency: usize,
-
-    /// Number of timed lineage queries, half downstream and half upstream.
-    #[arg(long, default_value_t = 200)]
-    queries: usize,
-
-    /// Lineage depth in job hops.
-    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=50))]
-    depth: u32,
-
-    /// Number of timed column-lineage queries [default: --queries].
+    /// Every measurement, small: S1 and S2, fewer queries; under five minutes.
     #[arg(long)]
-    column_queries: Option<usize>,
+    quick: bool,
 
-    /// Number of timed path queries [default: --queries].
-    #[arg(long)]
-    path_queries: Option<usize>,
+    /// Scales to run, comma-separated [default: S1,S2,S3; with --quick S1,S2].
+    #[arg(long, value_delimiter = ',')]
+    scales: Vec<String>,
 
-    /// Seed for the generated workload and the choice of start nodes.
+    /// Backends to run, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "postgres,sqlite")]
+    backends: Vec<Backend>,
+
+    /// The service binary (build it with `cargo build --release`).
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../target/release/headwater"))]
+    headwater: PathBuf,
+
+    /// A PostgreSQL URL allowed to create databases; each measurement gets its own.
+    #[arg(
+        long,
+        env = "BENCH_ADMIN_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/postgres"
+    )]
+    admin_url: String,
+
+    /// Where reports, service logs and SQLite files go.
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/results"))]
+    results_dir: PathBuf,
+
+    /// First of the four ports the services listen on.
+    #[arg(long, default_value_t = 18080)]
+    port: u16,
+
+    /// Workload and start-node seed.
     #[arg(long, default_value_t = 42)]
     seed: u64,
 
-    /// Measure the service only; no database access at all.
-    #[arg(long)]
-    skip_reference: bool,
+    /// Concurrent clients during ingest.
+    #[arg(long, default_value_t = 8)]
+    concurrency: usize,
 
-    /// Where the JSON report goes.
-    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/results"))]
-    results_dir: PathBuf,
+    /// Timed queries per query phase and scale [default: 100; with --quick 20].
+    #[arg(long)]
+    queries: Option<usize>,
+
+    /// Of those, how many also go to Marquez's SQL [default: 10; with --quick 4].
+    #[arg(long)]
+    marquez_queries: Option<usize>,
+
+    /// Seconds before a Marquez query is cut off (counted at the timeout).
+    #[arg(long, default_value_t = 10)]
+    marquez_timeout_secs: u64,
+
+    /// Huge plans in the huge-plan phase.
+    #[arg(long, default_value_t = 3)]
+    huge_plans: usize,
+
+    /// Skip the OpenLineage ingest phase.
+    #[arg(long)]
+    no_openlineage: bool,
 }
 
 #[tokio::main]
 async fn main() -> Result<()> {
     let args = Args::parse();
-    ensure!(args.plans > 0, "--plans must be at least 1");
     ensure!(args.concurrency > 0, "--concurrency must be at least 1");
-    ensure!(args.queries > 0, "--queries must be at least 1");
     ensure!(
-        args.column_queries != Some(0) && args.path_queries != Some(0),
-        "--column-queries and --path-queries must be at least 1"
+        args.headwater.exists(),
+        "{} is missing: run `cargo build --release -p headwater` (or bench/run.sh)",
+        args.headwater.display()
     );
-    let database_url = match (&args.database_url, args.skip_reference) {
-        (_, true) => None,
-        (Some(url), false) => Some(url.as_str()),
-        (None, false) => anyhow::bail!(
-            "the reference needs --database-url (or DATABASE_URL); or pass --skip-reference"
-        ),
+    let plan = plan_of(&args)?;
+    let started = Utc::now();
+    let machine = machine(&args.admin_url).await?;
+    let (mut scales, mut huge) = (Vec::new(), Vec::new());
+    for &backend in &plan.backends {
+        let (measured, h) = suite::backend(&plan, backend).await?;
+        scales.extend(measured);
+        huge.push((backend, h));
+    }
+    let report = SuiteReport {
+        started,
+        finished: Utc::now(),
+        quick: args.quick,
+        seed: args.seed,
+        concurrency: args.concurrency,
+        machine,
+        scales,
+        huge,
     };
-
-    let report = run(&args, database_url).await?;
-    print!("{}", report.render());
     let path = report.write(&args.results_dir)?;
-    println!("\nJSON report: {}", path.display());
+    print!("{}", report.markdown("latest-scaling.png"));
+    println!(
+        "\nReport: {} (and latest.md, latest.json, latest-scaling.png)",
+        path.display()
+    );
     Ok(())
 }
 
-async fn run(args: &Args, database_url: Option<&str>) -> Result<Report> {
-    let started = Utc::now();
-    progress(format!(
-        "generating {} plans (seed {})",
-        args.plans, args.seed
-    ));
-    let workload = Arc::new(generate::generate(args.plans, args.seed));
-    validate::check_workload(&workload)
-        .map_err(|e| anyhow::anyhow!("generated workload is invalid: {e}"))?;
-
-    let client = http::client()?;
-    http::check_ready(&client, &args.url).await?;
-    let pool = match database_url {
-        Some(url) => Some(reference::connect(url, args.concurrency).await?),
-        None => None,
+fn plan_of(args: &Args) -> Result<suite::Plan> {
+    let names: Vec<String> = match (args.scales.is_empty(), args.quick) {
+        (false, _) => args.scales.clone(),
+        (true, true) => vec!["S1".into(), "S2".into()],
+        (true, false) => vec!["S1".into(), "S2".into(), "S3".into()],
     };
-
-    progress(format!(
-        "Headwater ingest, concurrency {}",
-        args.concurrency
-    ));
-    let posted = ingest::run(&client, &args.url, Arc::clone(&workload), args.concurrency).await?;
-    let service_ingest = Ingest::new(args.plans, posted.wall, &posted.latencies, None);
-    let ids_not_echoed = posted.outputs.iter().filter(|p| !p.id_echoed).count();
-
-    let reference_ingest = match &pool {
-        Some(pool) => Some(reference_ingest(pool, &workload, args.concurrency).await?),
-        None => None,
+    let scales = names
+        .iter()
+        .map(|n| scale::parse(n).with_context(|| format!("unknown scale {n}; use S1, S2 or S3")))
+        .collect::<Result<Vec<_>>>()?;
+    let pick = |value: Option<usize>, full: usize, quick: usize| {
+        value.unwrap_or(if args.quick { quick } else { full })
     };
-    if let Some(pool) = &pool {
-        reference::analyze(pool).await?;
-    }
-
-    let starts = query::choose_starts(&workload, args.queries);
-    progress(format!(
-        "{} lineage queries at depth {}",
-        starts.len(),
-        args.depth
-    ));
-    let queried = query::run(&client, &args.url, pool.as_ref(), &starts, args.depth).await?;
-
-    let start_columns =
-        columns::choose_columns(&workload, args.column_queries.unwrap_or(args.queries));
-    progress(format!(
-        "{} column-lineage queries at depth {}",
-        start_columns.len(),
-        columns::DEPTH
-    ));
-    let column_run = query::interleave(
-        &start_columns,
-        async |column| columns::lineage(&client, &args.url, column).await,
-        pool.as_ref().map(|pool| {
-            async move |column: &columns::Column| {
-                reference::column_lineage(pool, column, columns::DEPTH).await
-            }
-        }),
-        |i| i % 2 == 1,
-    )
-    .await?;
-
-    let pairs = paths::choose_pairs(&workload, args.path_queries.unwrap_or(args.queries));
-    progress(format!(
-        "{} path queries (maxPaths {}, maxLength {})",
-        pairs.len(),
-        paths::MAX_PATHS,
-        paths::MAX_LENGTH
-    ));
-    let path_run = query::interleave(
-        &pairs,
-        async |pair| paths::paths(&client, &args.url, pair).await,
-        pool.as_ref().map(|pool| {
-            async move |pair: &paths::Pair| {
-                reference::paths(pool, pair, paths::MAX_PATHS, paths::MAX_LENGTH).await
-            }
-        }),
-        |i| i % 2 == 1,
-    )
-    .await?;
-
-    let reference = match (
-        reference_ingest,
-        &queried.reference,
-        &column_run.reference,
-        &path_run.reference,
-    ) {
-        (Some(written), Some(lineage), Some(column_side), Some(path_side)) => Some(Reference {
-            tables: written.tables,
-            ingest: written.ingest,
-            rows_by_kind: written.rows_by_kind,
-            lineage: Lineage::of(lineage),
-            node_counts_agree: queried.agreeing(|a, b| a.nodes == b.nodes),
-            truncation_agrees: queried.agreeing(|a, b| a.truncated == b.truncated),
-            columns: Lineage::of(column_side),
-            column_counts_agree: column_run.agreeing(|a, b| a.nodes == b.nodes),
-            column_truncation_agrees: column_run.agreeing(|a, b| a.truncated == b.truncated),
-            paths: Paths::of(path_side),
-            shortest_agrees: path_run.agreeing(|a, b| a.shortest == b.shortest),
-            path_counts_agree: path_run
-                .agreeing(|a, b| a.paths == b.paths && a.truncated == b.truncated),
-        }),
-        _ => None,
-    };
-    Ok(Report {
-        started,
-        settings: Settings {
-            url: args.url.to_string(),
-            plans: args.plans,
-            concurrency: args.concurrency,
-            queries: args.queries,
-            depth: args.depth,
-            column_queries: start_columns.len(),
-            path_queries: pairs.len(),
-            seed: args.seed,
-        },
-        workload: WorkloadFacts::of(&workload),
-        ingest: service_ingest,
-        ids_not_echoed,
-        lineage: Lineage::of(&queried.service),
-        downstream_queries: report::count_downstream(&starts),
-        columns: Lineage::of(&column_run.service),
-        paths: Paths::of(&path_run.service),
-        pairs_by_jobs: report::count_by_jobs(&pairs),
-        reference,
+    let queries = pick(args.queries, 100, 20);
+    Ok(suite::Plan {
+        binary: args.headwater.clone(),
+        admin_url: args.admin_url.clone(),
+        data_dir: args.results_dir.join("data"),
+        log_dir: args.results_dir.join("logs"),
+        seed: args.seed,
+        concurrency: args.concurrency,
+        port: args.port,
+        backends: args.backends.clone(),
+        scales,
+        queries,
+        marquez_queries: pick(args.marquez_queries, 10, 4),
+        marquez_timeout: Duration::from_secs(args.marquez_timeout_secs),
+        fixed_queries: queries,
+        huge_plans: if args.quick { 1 } else { args.huge_plans },
+        openlineage: !args.no_openlineage,
+    })
+    .inspect(|p| {
+        let _ = std::fs::create_dir_all(&p.log_dir);
     })
 }
 
-/// Writes the same plans as node/edge rows into fresh scratch tables,
-/// counts the rows of each kind on both sides, and drops the tables again
-/// whether or not that worked.
-async fn reference_ingest(
-    pool: &PgPool,
-    workload: &Workload,
-    concurrency: usize,
-) -> Result<ReferenceIngest> {
-    let tables = reference::create_tables(pool).await?;
-    progress(format!("reference ingest, concurrency {concurrency}"));
-    let rows: Vec<rows::PlanRows> = workload.plans.iter().map(rows::rows_of).collect();
-    let written = match reference::ingest(pool, Arc::new(rows), concurrency).await {
-        Ok(timed) => reference::rows_by_kind(pool)
-            .await
-            .map(|counts| (timed, counts)),
-        Err(e) => Err(e),
+/// What the machine is, read off `/proc` and the databases.
+async fn machine(admin_url: &str) -> Result<Machine> {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let cpu = cpuinfo
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("model name")
+                .map(|v| v.trim_start_matches([' ', '\t', ':']).to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".to_owned());
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let kib: f64 = meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0.0);
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let pool = sqlx::PgPool::connect(admin_url)
+        .await
+        .context("connecting to --admin-url")?;
+    let row = sqlx::query(
+        "select current_setting('server_version'), current_setting('shared_buffers'),
+                current_setting('jit'), current_setting('synchronous_commit')",
+    )
+    .fetch_one(&pool)
+    .await?;
+    pool.close().await;
+    let sqlite: String = {
+        let lite = sqlx::SqlitePool::connect("sqlite::memory:").await?;
+        let v = sqlx::query_scalar("select sqlite_version()")
+            .fetch_one(&lite)
+            .await?;
+        lite.close().await;
+        v
     };
-    let dropped = reference::drop_tables(pool).await;
-    let (timed, rows_by_kind) = written?;
-    dropped.context("the reference tables may need dropping by hand")?;
-    let rows = timed.outputs.iter().sum();
-    Ok(ReferenceIngest {
-        tables,
-        ingest: Ingest::new(
-            workload.plans.len(),
-            timed.wall,
-            &timed.latencies,
-            Some(rows),
+    Ok(Machine {
+        cpu,
+        cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        memory_gib: kib / 1048576.0,
+        kernel: kernel.trim().to_owned(),
+        postgres: format!("PostgreSQL {}", row.get::<String, _>(0)),
+        postgres_settings: format!(
+            "shared_buffers {}, jit {} (off for the references), synchronous_commit {}",
+            row.get::<String, _>(1),
+            row.get::<String, _>(2),
+            row.get::<String, _>(3)
         ),
-        rows_by_kind,
+        sqlite,
     })
-}
-
-/// What the reference ingest phase found.
-struct ReferenceIngest {
-    tables: reference::TableOrigin,
-    ingest: Ingest,
-    rows_by_kind: Vec<reference::KindRows>,
-}
-
-/// Progress goes to stderr so stdout carries only the report.
-fn progress(message: String) {
-    eprintln!("headwater-bench: {message}");
 }

@@ -12,11 +12,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use reqwest::{Client, StatusCode, Url};
 use serde_json::Value;
-use sqlx::PgPool;
 
 use crate::generate::{Layer, Workload};
 use crate::http::{endpoint, send};
-use crate::reference;
 use crate::rng::Rng;
 use crate::rows;
 
@@ -112,92 +110,38 @@ impl<A> Side<A> {
         self.latencies.push(latency);
         self.answers.push(answer);
     }
-}
 
-#[derive(Debug)]
-pub struct QueryRun<A = Answer> {
-    pub service: Side<A>,
-    pub reference: Option<Side<A>>,
-}
-
-impl<A> QueryRun<A> {
-    /// On how many questions the two sides' answers were `same`; 0 without
-    /// a reference.
-    pub fn agreeing(&self, same: impl Fn(&A, &A) -> bool) -> usize {
-        let Some(reference) = &self.reference else {
-            return 0;
-        };
-        let pairs = self.service.answers.iter().zip(&reference.answers);
+    /// On how many questions this side's answer and `other`'s were `same`.
+    pub fn agreeing<B>(&self, other: &Side<B>, same: impl Fn(&A, &B) -> bool) -> usize {
+        let pairs = self.answers.iter().zip(&other.answers);
         pairs.filter(|(a, b)| same(a, b)).count()
     }
 }
 
-/// Warms up, then times every start on the service and, given a pool, on
-/// the reference right after it.
-pub async fn run(
-    client: &Client,
-    base: &Url,
-    pool: Option<&PgPool>,
-    starts: &[Start],
-    depth: u32,
-) -> Result<QueryRun> {
-    // Take turns going first per pair of starts, as directions alternate
-    // per start, so neither side always finds pages freshly cached.
-    interleave(
-        starts,
-        async |start| lineage(client, base, start, depth).await,
-        pool.map(|pool| async move |start: &Start| reference::lineage(pool, start, depth).await),
-        |i| (i / 2) % 2 == 1,
-    )
-    .await
-}
-
-/// Runs `WARM_UP` untimed questions on each side, then times every
-/// question one at a time on the service and, when there is a reference, on
-/// the reference back to back with it; `reference_first(i)` says which side
-/// asks question `i` first.
-pub async fn interleave<Q, A>(
+/// Warms every side up with `WARM_UP` untimed questions, then asks every question of every
+/// side, one at a time and back to back, so slow drift on a noisy machine (another tenant,
+/// autovacuum, CPU boost) hits all sides alike. Which side goes first rotates from question
+/// to question, so none always finds pages freshly cached by another. `ask(side, question)`.
+pub async fn time_sides<Q, A>(
     questions: &[Q],
-    service: impl AsyncFn(&Q) -> Result<A>,
-    reference: Option<impl AsyncFn(&Q) -> Result<A>>,
-    reference_first: impl Fn(usize) -> bool,
-) -> Result<QueryRun<A>> {
+    sides: usize,
+    ask: impl AsyncFn(usize, &Q) -> Result<A>,
+) -> Result<Vec<Side<A>>> {
     for question in questions.iter().take(WARM_UP) {
-        service(question).await?;
-        if let Some(reference) = &reference {
-            reference(question).await?;
+        for side in 0..sides {
+            ask(side, question).await?;
         }
     }
-    let mut run = QueryRun {
-        service: Side::default(),
-        reference: reference.as_ref().map(|_| Side::default()),
-    };
+    let mut timed: Vec<Side<A>> = (0..sides).map(|_| Side::default()).collect();
     for (i, question) in questions.iter().enumerate() {
-        let first = reference_first(i);
-        if first {
-            time_reference(&reference, run.reference.as_mut(), question).await?;
-        }
-        let begun = Instant::now();
-        let answer = service(question).await?;
-        run.service.record(begun.elapsed(), answer);
-        if !first {
-            time_reference(&reference, run.reference.as_mut(), question).await?;
+        for turn in 0..sides {
+            let side = (i + turn) % sides;
+            let begun = Instant::now();
+            let answer = ask(side, question).await?;
+            timed[side].record(begun.elapsed(), answer);
         }
     }
-    Ok(run)
-}
-
-async fn time_reference<Q, A>(
-    reference: &Option<impl AsyncFn(&Q) -> Result<A>>,
-    side: Option<&mut Side<A>>,
-    question: &Q,
-) -> Result<()> {
-    if let (Some(reference), Some(side)) = (reference, side) {
-        let begun = Instant::now();
-        let answer = reference(question).await?;
-        side.record(begun.elapsed(), answer);
-    }
-    Ok(())
+    Ok(timed)
 }
 
 /// The most nodes the service may return, its own ceiling: its default

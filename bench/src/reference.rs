@@ -29,8 +29,16 @@ const EDGE: &str = "bench_ref_edge";
 /// (which the long-running service paid at start-up) is not timed.
 pub async fn connect(url: &str, connections: usize) -> Result<PgPool> {
     let size = u32::try_from(connections.max(1)).unwrap_or(u32::MAX);
+    // JIT compiles every large recursive query anew and can cost more than the query itself;
+    // the reference should be as fast as hand-written SQL gets, so it is off.
     let pool = PgPoolOptions::new()
         .max_connections(size)
+        .after_connect(|conn, _| {
+            Box::pin(async move {
+                sqlx::Executor::execute(conn, "SET jit = off").await?;
+                Ok(())
+            })
+        })
         .connect(url)
         .await
         .context("connecting to --database-url")?;
@@ -59,17 +67,6 @@ pub enum TableOrigin {
     CopiedFromService,
     /// The service's tables were absent; built from the documented shape.
     DocumentedShape,
-}
-
-impl TableOrigin {
-    pub fn describe(self) -> &'static str {
-        match self {
-            TableOrigin::CopiedFromService => {
-                "copied from node/edge (LIKE … INCLUDING ALL + foreign keys)"
-            }
-            TableOrigin::DocumentedShape => "built from the documented node/edge shape",
-        }
-    }
 }
 
 /// Creates empty `bench_ref_node`/`bench_ref_edge`, dropping old ones first.
@@ -197,7 +194,7 @@ async fn execute_all(pool: &PgPool, statements: impl IntoIterator<Item = String>
 }
 
 /// How many rows of one kind the service stored and the reference wrote.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct KindRows {
     /// `node <kind>`, or `edge <kind> <source kind> → <target kind>`, so
     /// that `derives` between attributes and between columns count apart.
@@ -213,7 +210,7 @@ impl KindRows {
 }
 
 /// Rows per kind in a node/edge table pair, labelled as in [`KindRows`].
-fn count_sql(node: &str, edge: &str) -> String {
+pub fn count_sql(node: &str, edge: &str) -> String {
     format!(
         "SELECT 'node ' || kind AS kind, count(*) AS rows FROM {node} GROUP BY kind
          UNION ALL
@@ -273,38 +270,65 @@ pub async fn ingest(
     .context("reference ingest")
 }
 
+/// Rows per statement: PostgreSQL takes at most 65,535 bound parameters, and a huge plan's
+/// edges at six each would pass that.
+const ROWS_PER_STATEMENT: usize = 5_000;
+
 async fn write_plan(pool: &PgPool, rows: &PlanRows) -> Result<usize> {
     let mut tx = pool.begin().await?;
-    let ids: Vec<(i64, String)> = upsert_nodes(rows)
-        .build_query_as()
-        .fetch_all(&mut *tx)
-        .await?;
-    let ids: BTreeMap<String, i64> = ids.into_iter().map(|(id, key)| (key, id)).collect();
-    upsert_edges(rows, &ids)?.build().execute(&mut *tx).await?;
+    let mut ids: BTreeMap<String, i64> = BTreeMap::new();
+    for chunk in rows.nodes.chunks(ROWS_PER_STATEMENT) {
+        let written: Vec<(i64, String)> = upsert_nodes(chunk, rows.seen)
+            .build_query_as()
+            .fetch_all(&mut *tx)
+            .await?;
+        ids.extend(written.into_iter().map(|(id, key)| (key, id)));
+    }
+    ids.extend(stored_endpoints(&mut tx, rows, &ids).await?);
+    for chunk in rows.edges.chunks(ROWS_PER_STATEMENT) {
+        upsert_edges(chunk, rows.seen, &ids)?
+            .build()
+            .execute(&mut *tx)
+            .await?;
+    }
     tx.commit().await?;
     Ok(rows.count())
 }
 
-fn upsert_nodes(rows: &PlanRows) -> QueryBuilder<'_, Postgres> {
-    let mut query = upsert(
-        NODE,
-        "key, kind, name",
-        "key",
-        &rows.nodes,
-        rows.seen,
-        |row, node| {
-            row.push_bind(node.key.as_str())
-                .push_bind(node.kind)
-                .push_bind(node.name.as_str());
-            node.properties.as_str()
-        },
-    );
+/// Ids of edge endpoints the rows don't upsert themselves (a later run's job), as the service
+/// looks them up.
+async fn stored_endpoints(
+    tx: &mut sqlx::Transaction<'_, Postgres>,
+    rows: &PlanRows,
+    ids: &BTreeMap<String, i64>,
+) -> Result<Vec<(String, i64)>> {
+    let missing = crate::rows::missing_endpoints(rows, |key| ids.contains_key(key));
+    if missing.is_empty() {
+        return Ok(Vec::new());
+    }
+    let found: Vec<(String, i64)> = sqlx::query_as(&format!(
+        "SELECT key, node_id FROM {NODE} WHERE key = ANY($1)"
+    ))
+    .bind(&missing)
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(found)
+}
+
+fn upsert_nodes(nodes: &[crate::rows::NodeRow], seen: f64) -> QueryBuilder<'_, Postgres> {
+    let mut query = upsert(NODE, "key, kind, name", "key", nodes, seen, |row, node| {
+        row.push_bind(node.key.as_str())
+            .push_bind(node.kind)
+            .push_bind(node.name.as_str());
+        node.properties.as_str()
+    });
     query.push(" RETURNING node_id, key");
     query
 }
 
 fn upsert_edges<'r>(
-    rows: &'r PlanRows,
+    edges: &'r [crate::rows::EdgeRow],
+    seen: f64,
     ids: &BTreeMap<String, i64>,
 ) -> Result<QueryBuilder<'r, Postgres>> {
     let id_of = |key: &str| {
@@ -312,8 +336,8 @@ fn upsert_edges<'r>(
             .copied()
             .with_context(|| format!("no id came back for {key}"))
     };
-    let mut resolved = Vec::with_capacity(rows.edges.len());
-    for edge in &rows.edges {
+    let mut resolved = Vec::with_capacity(edges.len());
+    for edge in edges {
         resolved.push((id_of(&edge.source)?, id_of(&edge.target)?, edge));
     }
     let columns = "source_id, target_id, kind";
@@ -323,7 +347,7 @@ fn upsert_edges<'r>(
         columns,
         conflict,
         resolved,
-        rows.seen,
+        seen,
         |row, (source, target, edge)| {
             row.push_bind(source).push_bind(target).push_bind(edge.kind);
             edge.properties.as_str()
@@ -609,7 +633,7 @@ mod tests {
     fn upserts_write_every_column_once_per_row() {
         let workload = crate::generate::generate(5, 1);
         let rows = crate::rows::rows_of(&workload.plans[0]);
-        let nodes = upsert_nodes(&rows).into_sql();
+        let nodes = upsert_nodes(&rows.nodes, rows.seen).into_sql();
         assert!(nodes.starts_with(&format!(
             "INSERT INTO {NODE} (key, kind, name, properties, first_seen, last_seen, created_at, updated_at) VALUES ($1, $2, $3, $4::jsonb, to_timestamp($5), to_timestamp($6), now(), now()), "
         )));
@@ -623,7 +647,9 @@ mod tests {
             .zip(1..)
             .map(|(n, id)| (n.key.clone(), id))
             .collect();
-        let edges = upsert_edges(&rows, &ids).unwrap().into_sql();
+        let edges = upsert_edges(&rows.edges, rows.seen, &ids)
+            .unwrap()
+            .into_sql();
         assert!(edges.contains("(source_id, target_id, kind, properties, first_seen"));
         assert!(edges.ends_with("updated_at = EXCLUDED.updated_at"));
         assert!(edges.contains("ON CONFLICT (source_id, kind, target_id)"));

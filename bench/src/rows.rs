@@ -85,12 +85,31 @@ pub fn rows_of(plan: &Plan) -> PlanRows {
     rows.operations(plan, &body);
     rows.attributes(plan, &body);
     rows.columns(plan, &body);
-    rows.run(plan);
+    rows.run(plan, 0);
     PlanRows {
         nodes: rows.nodes.into_values().collect(),
         edges: rows.edges.into_values().collect(),
         seen: plan.timestamp_ms as f64 / 1e3,
     }
+}
+
+/// The rows a later run of an already stored plan adds: its run node and `run_of` edge (the
+/// re-posted plan is a duplicate and writes nothing).
+pub fn run_rows(plan: &Plan, run: usize) -> PlanRows {
+    let mut rows = Rows::default();
+    rows.run(plan, run);
+    PlanRows {
+        nodes: rows.nodes.into_values().collect(),
+        edges: rows.edges.into_values().collect(),
+        seen: plan.run_timestamp_ms(run) as f64 / 1e3,
+    }
+}
+
+/// Edge endpoints among `rows` that `known` doesn't know, sorted and unique.
+pub fn missing_endpoints(rows: &PlanRows, known: impl Fn(&str) -> bool) -> Vec<String> {
+    let ends = rows.edges.iter().flat_map(|e| [&e.source, &e.target]);
+    let missing: BTreeSet<&String> = ends.filter(|k| !known(k)).collect();
+    missing.into_iter().cloned().collect()
 }
 
 /// Rows keyed so that they come out sorted and without duplicates.
@@ -278,11 +297,12 @@ impl Rows {
     }
 
     /// The execution event becomes a run node linked to its job.
-    fn run(&mut self, plan: &Plan) {
-        let events: Value = serde_json::from_slice(&plan.event).expect("generated events are JSON");
+    fn run(&mut self, plan: &Plan, run: usize) {
+        let events: Value =
+            serde_json::from_slice(&plan.events[run]).expect("generated events are JSON");
         let mut properties: Map<String, Value> = events[0].as_object().cloned().unwrap_or_default();
         properties.insert("status".into(), json!("succeeded"));
-        let key = format!("run:{}:{}", plan.id, plan.timestamp_ms);
+        let key = format!("run:{}:{}", plan.id, plan.run_timestamp_ms(run));
         let name = events[0]["extra"]["appId"]
             .as_str()
             .unwrap_or(&key)

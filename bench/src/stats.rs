@@ -6,10 +6,8 @@
 
 use std::time::Duration;
 
-use serde_json::{Value, json};
-
 /// Summary of one set of latencies, in milliseconds.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct Summary {
     pub count: usize,
     pub mean_ms: f64,
@@ -39,18 +37,6 @@ impl Summary {
             max_ms: ms.last().copied().unwrap_or(0.0),
         }
     }
-
-    pub fn to_json(self) -> Value {
-        json!({
-            "count": self.count,
-            "mean_ms": round3(self.mean_ms),
-            "min_ms": round3(self.min_ms),
-            "p50_ms": round3(self.p50_ms),
-            "p90_ms": round3(self.p90_ms),
-            "p99_ms": round3(self.p99_ms),
-            "max_ms": round3(self.max_ms),
-        })
-    }
 }
 
 /// Nearest-rank percentile of an ascending slice; 0 for an empty one.
@@ -65,11 +51,6 @@ pub fn percentile(sorted: &[f64], q: f64) -> f64 {
 /// `a / b`, or `None` when the divisor is zero and the ratio means nothing.
 pub fn ratio(a: f64, b: f64) -> Option<f64> {
     (b > 0.0 && a.is_finite()).then(|| a / b)
-}
-
-/// Three decimals keep the JSON readable without losing anything measurable.
-pub fn round3(x: f64) -> f64 {
-    (x * 1e3).round() / 1e3
 }
 
 #[cfg(test)]

@@ -279,15 +279,20 @@ fn check_layering(plan: &Plan, stages: &HashMap<&str, Stage>) -> Result<(), Stri
 }
 
 fn check_event(plan: &Plan) -> Result<(), String> {
-    let events: Value = serde_json::from_slice(&plan.event).map_err(|e| e.to_string())?;
-    let event = &events[0];
-    if events.as_array().map(Vec::len) != Some(1)
-        || event["planId"].as_str() != Some(&plan.id.to_string())
-    {
-        return Err("event is not one event for this plan".into());
+    if plan.events.is_empty() {
+        return Err("a plan that never ran".into());
     }
-    if event["timestamp"].as_i64() != Some(plan.timestamp_ms) {
-        return Err("event timestamp differs".into());
+    for (run, body) in plan.events.iter().enumerate() {
+        let events: Value = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+        let event = &events[0];
+        if events.as_array().map(Vec::len) != Some(1)
+            || event["planId"].as_str() != Some(&plan.id.to_string())
+        {
+            return Err(format!("event of run {run} is not one event for this plan"));
+        }
+        if event["timestamp"].as_i64() != Some(plan.run_timestamp_ms(run)) {
+            return Err(format!("event timestamp of run {run} differs"));
+        }
     }
     Ok(())
 }
