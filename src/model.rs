@@ -202,11 +202,60 @@ pub struct NewNode {
     /// A human-readable name, used for search.
     pub name: String,
     /// Everything the producer said about the node.
-    pub properties: Map<String, Value>,
+    pub properties: NewProperties,
     /// What to do when the node already exists.
     pub policy: MergePolicy,
     /// When the producer saw it (event time where there is one, else receipt time).
     pub seen_at: DateTime<Utc>,
+}
+
+/// A new node's properties: parsed values for nodes whose properties merge with what is
+/// stored, or JSON text for immutable nodes, stored once as produced. A plan's operations are
+/// most of its bytes, and as parsed values they take about ten times the memory of the text.
+#[derive(Debug, Clone)]
+pub enum NewProperties {
+    /// Parsed: merged key by key ([`MergePolicy::Merge`]).
+    Values(Map<String, Value>),
+    /// A JSON object as text, for [`MergePolicy::Keep`] nodes.
+    Text(RawProperties),
+}
+
+impl NewProperties {
+    /// `value` (which must serialize to a JSON object) as text.
+    pub fn text<T: Serialize>(value: &T) -> NewProperties {
+        match serde_json::value::to_raw_value(value) {
+            Ok(raw) if raw.get().starts_with('{') => NewProperties::Text(raw),
+            _ => NewProperties::Values(Map::new()),
+        }
+    }
+
+    /// The properties as values, parsing text when they are text.
+    pub fn values(&self) -> std::borrow::Cow<'_, Map<String, Value>> {
+        match self {
+            NewProperties::Values(map) => std::borrow::Cow::Borrowed(map),
+            NewProperties::Text(raw) => {
+                std::borrow::Cow::Owned(serde_json::from_str(raw.get()).unwrap_or_default())
+            }
+        }
+    }
+
+    /// One property, parsed.
+    pub fn get(&self, key: &str) -> Option<Value> {
+        self.values().get(key).cloned()
+    }
+}
+
+impl From<Map<String, Value>> for NewProperties {
+    fn from(map: Map<String, Value>) -> Self {
+        NewProperties::Values(map)
+    }
+}
+
+/// Equal when they hold the same JSON, whichever form.
+impl PartialEq for NewProperties {
+    fn eq(&self, other: &Self) -> bool {
+        self.values() == other.values()
+    }
 }
 
 /// An edge to create or update. Edges are identified by (source, kind, target).
@@ -299,10 +348,14 @@ pub struct RawPayload {
     pub event_time: Option<DateTime<Utc>>,
 }
 
+// Properties are parsed JSON, or with `RawProperties` the JSON text the database returned:
+// answers that only pass properties on (lineage subgraphs, mostly properties) skip parsing and
+// printing them again.
 /// A stored node as read back.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct Node {
+#[schema(bound = "")]
+pub struct Node<P = Value> {
     /// Stable, readable identity.
     pub key: String,
     /// What the node stands for.
@@ -311,11 +364,37 @@ pub struct Node {
     pub name: String,
     /// Everything producers said about the node.
     #[schema(value_type = Object)]
-    pub properties: Value,
+    pub properties: P,
     /// Earliest time a producer reported it.
     pub first_seen: DateTime<Utc>,
     /// Latest time a producer reported it.
     pub last_seen: DateTime<Utc>,
+}
+
+/// Properties as JSON text, checked to be JSON but not parsed into values.
+pub type RawProperties = Box<serde_json::value::RawValue>;
+
+/// What shaping an answer needs of a node's properties, whichever form they are in.
+pub trait Properties {
+    /// The `namespace` property.
+    fn namespace(&self) -> Option<String>;
+}
+
+impl Properties for Value {
+    fn namespace(&self) -> Option<String> {
+        self.get("namespace")?.as_str().map(str::to_owned)
+    }
+}
+
+impl Properties for RawProperties {
+    fn namespace(&self) -> Option<String> {
+        #[derive(serde::Deserialize)]
+        struct Namespace {
+            namespace: Option<Value>,
+        }
+        let found: Namespace = serde_json::from_str(self.get()).ok()?;
+        found.namespace?.as_str().map(str::to_owned)
+    }
 }
 
 /// A stored edge as read back, with node keys for endpoints.

@@ -214,16 +214,16 @@ fn parse_quality(value: &str) -> Option<u16> {
 
 /// What a renderer draws: every node once, plus edge endpoints missing from the node list,
 /// with edges resolved to positions so ids can be positional.
-struct Drawing<'a> {
-    vertices: Vec<Vertex<'a>>,
+struct Drawing<'a, P> {
+    vertices: Vec<Vertex<'a, P>>,
     links: Vec<Link>,
 }
 
 /// A node to draw.
 #[derive(Debug, Clone, Copy)]
-enum Vertex<'a> {
+enum Vertex<'a, P> {
     /// A node from the node list.
-    Known(&'a Node),
+    Known(&'a Node<P>),
     /// An edge endpoint that the node list lacks: only its key is known.
     Dangling(&'a str),
 }
@@ -236,8 +236,8 @@ struct Link {
     kind: EdgeKind,
 }
 
-impl<'a> Drawing<'a> {
-    fn new(nodes: &'a [Node], edges: &'a [Edge]) -> Drawing<'a> {
+impl<'a, P> Drawing<'a, P> {
+    fn new(nodes: &'a [Node<P>], edges: &'a [Edge]) -> Drawing<'a, P> {
         let mut drawing = Drawing {
             vertices: Vec::with_capacity(nodes.len()),
             links: Vec::with_capacity(edges.len()),
@@ -262,7 +262,7 @@ impl<'a> Drawing<'a> {
         &mut self,
         positions: &mut HashMap<&'a str, usize>,
         key: &'a str,
-        vertex: Vertex<'a>,
+        vertex: Vertex<'a, P>,
     ) -> usize {
         *positions.entry(key).or_insert_with(|| {
             self.vertices.push(vertex);
@@ -271,7 +271,7 @@ impl<'a> Drawing<'a> {
     }
 }
 
-impl Vertex<'_> {
+impl<P> Vertex<'_, P> {
     fn key(&self) -> &str {
         match self {
             Vertex::Known(node) => &node.key,
@@ -307,7 +307,7 @@ fn unprintable(c: char) -> bool {
 }
 
 /// Renders nodes and edges (edges reference nodes by key) as a Graphviz `digraph`.
-pub fn dot(nodes: &[Node], edges: &[Edge]) -> String {
+pub fn dot<P>(nodes: &[Node<P>], edges: &[Edge]) -> String {
     let drawing = Drawing::new(nodes, edges);
     let mut lines = vec!["digraph lineage {".to_owned(), "  rankdir=LR;".to_owned()];
     lines.extend(drawing.vertices.iter().map(dot_node));
@@ -324,7 +324,7 @@ pub fn dot(nodes: &[Node], edges: &[Edge]) -> String {
 }
 
 /// One node statement: quoted key as id, label, and a shape telling the kinds apart.
-fn dot_node(vertex: &Vertex<'_>) -> String {
+fn dot_node<P>(vertex: &Vertex<'_, P>) -> String {
     let style = match vertex {
         Vertex::Known(node) => dot_shape(node.kind),
         Vertex::Dangling(_) => "shape=box, style=dashed",
@@ -367,7 +367,7 @@ fn dot_string(text: &str) -> String {
 }
 
 /// Renders nodes and edges (edges reference nodes by key) as a left-to-right Mermaid flowchart.
-pub fn mermaid(nodes: &[Node], edges: &[Edge]) -> String {
+pub fn mermaid<P>(nodes: &[Node<P>], edges: &[Edge]) -> String {
     let drawing = Drawing::new(nodes, edges);
     let mut lines = vec!["flowchart LR".to_owned()];
     lines.extend(drawing.vertices.iter().enumerate().map(|(i, vertex)| {
@@ -382,7 +382,7 @@ pub fn mermaid(nodes: &[Node], edges: &[Edge]) -> String {
 }
 
 /// The brackets that give a node its shape.
-fn mermaid_shape(vertex: &Vertex<'_>) -> (&'static str, &'static str) {
+fn mermaid_shape<P>(vertex: &Vertex<'_, P>) -> (&'static str, &'static str) {
     let Vertex::Known(node) = vertex else {
         return ("[", "]");
     };
@@ -428,7 +428,7 @@ fn mermaid_text(text: &str) -> String {
 
 /// Renders nodes and edges (edges reference nodes by key) as a GraphML document, with `key`,
 /// `kind` and `name` data on nodes and `kind` on edges.
-pub fn graphml(nodes: &[Node], edges: &[Edge]) -> String {
+pub fn graphml<P>(nodes: &[Node<P>], edges: &[Edge]) -> String {
     let drawing = Drawing::new(nodes, edges);
     let mut lines: Vec<String> = GRAPHML_HEAD.iter().map(|l| (*l).to_owned()).collect();
     lines.extend(drawing.vertices.iter().enumerate().map(graphml_node));
@@ -456,7 +456,7 @@ const GRAPHML_HEAD: [&str; 7] = [
 ];
 
 /// One `<node>`: a positional id, since keys are not valid XML `ID`s, and the key as data.
-fn graphml_node((i, vertex): (usize, &Vertex<'_>)) -> String {
+fn graphml_node<P>((i, vertex): (usize, &Vertex<'_, P>)) -> String {
     let mut data = graphml_data("node_key", vertex.key());
     if let Vertex::Known(node) = vertex {
         data.push_str(&graphml_data("node_kind", node.kind.as_str()));

@@ -501,10 +501,11 @@ fn xmllint_finds_the_graphml_of_a_nasty_graph_well_formed() {
 
 #[test]
 fn empty_graphs_render() {
-    assert_eq!(dot(&[], &[]), "digraph lineage {\n  rankdir=LR;\n}\n");
-    assert_eq!(mermaid(&[], &[]), "flowchart LR\n");
+    let none: &[Node] = &[];
+    assert_eq!(dot(none, &[]), "digraph lineage {\n  rankdir=LR;\n}\n");
+    assert_eq!(mermaid(none, &[]), "flowchart LR\n");
     assert!(
-        graphml(&[], &[]).contains("<graph id=\"lineage\" edgedefault=\"directed\">\n  </graph>")
+        graphml(none, &[]).contains("<graph id=\"lineage\" edgedefault=\"directed\">\n  </graph>")
     );
 }
 

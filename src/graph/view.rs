@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use serde_json::json;
 
-use crate::model::{Edge, EdgeKind, Node, NodeKind};
+use crate::model::{Edge, EdgeKind, Node, NodeKind, Properties};
 
 /// Which nodes to keep.
 #[derive(Debug, Clone, Default)]
@@ -19,11 +19,15 @@ pub struct Filter {
 }
 
 impl Filter {
-    fn keeps(&self, node: &Node, root: &str) -> bool {
+    fn keeps<P: Properties>(&self, node: &Node<P>, root: &str) -> bool {
         if node.key == root {
             return true;
         }
-        let namespace = node.properties.get("namespace").and_then(|v| v.as_str());
+        if self.namespaces.is_empty() && self.exclude_namespaces.is_empty() {
+            return self.kinds.is_empty() || self.kinds.contains(&node.kind);
+        }
+        let namespace = node.properties.namespace();
+        let namespace = namespace.as_deref();
         let kind_ok = self.kinds.is_empty() || self.kinds.contains(&node.kind);
         let included = self.namespaces.is_empty()
             || namespace.is_some_and(|ns| self.namespaces.iter().any(|n| n == ns));
@@ -33,13 +37,13 @@ impl Filter {
 }
 
 /// Keeps the nodes `filter` keeps (the root always), and the edges between kept nodes.
-pub fn filter(
-    nodes: Vec<Node>,
+pub fn filter<P: Properties>(
+    nodes: Vec<Node<P>>,
     edges: Vec<Edge>,
     filter: &Filter,
     root: &str,
-) -> (Vec<Node>, Vec<Edge>) {
-    let nodes: Vec<Node> = nodes
+) -> (Vec<Node<P>>, Vec<Edge>) {
+    let nodes: Vec<Node<P>> = nodes
         .into_iter()
         .filter(|n| filter.keeps(n, root))
         .collect();
@@ -53,7 +57,11 @@ pub fn filter(
 
 /// Replaces every job by `flows_to` edges from each dataset it reads to each dataset it
 /// writes (listing the jobs in between), and drops the jobs. The root stays even if a job.
-pub fn collapse_jobs(nodes: Vec<Node>, edges: Vec<Edge>, root: &str) -> (Vec<Node>, Vec<Edge>) {
+pub fn collapse_jobs<P>(
+    nodes: Vec<Node<P>>,
+    edges: Vec<Edge>,
+    root: &str,
+) -> (Vec<Node<P>>, Vec<Edge>) {
     let jobs: HashSet<String> = nodes
         .iter()
         .filter(|n| n.kind == NodeKind::Job && n.key != root)

@@ -23,18 +23,19 @@ pub(super) fn negotiate(format: Option<&str>, headers: &HeaderMap) -> Result<For
     Ok(Format::from_accept(accept).unwrap_or(Format::Json))
 }
 
-/// Renders the answer: `json` as is, the other formats from its nodes and edges.
-pub(super) fn render(
+/// Renders the answer: `json` as is, the other formats from its nodes and edges (borrowed, so
+/// a JSON answer is never copied for them).
+pub(super) fn render<P>(
     format: Format,
-    nodes: Vec<Node>,
-    edges: Vec<Edge>,
-    json: impl IntoResponse,
+    nodes: &[Node<P>],
+    edges: &[Edge],
+    json: impl FnOnce() -> Response,
 ) -> Response {
     let text = match format {
-        Format::Json => return json.into_response(),
-        Format::Dot => export::dot(&nodes, &edges),
-        Format::Mermaid => export::mermaid(&nodes, &edges),
-        Format::GraphMl => export::graphml(&nodes, &edges),
+        Format::Json => return json(),
+        Format::Dot => export::dot(nodes, edges),
+        Format::Mermaid => export::mermaid(nodes, edges),
+        Format::GraphMl => export::graphml(nodes, edges),
     };
     let mut response = text.into_response();
     response.headers_mut().insert(

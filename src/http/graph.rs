@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderMap;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
@@ -20,7 +20,7 @@ use super::walker::Walker;
 use crate::error::{Error, Problem, Result};
 use crate::graph::view::{self, Filter};
 use crate::graph::{self, Anchor, Direction, Limits};
-use crate::model::{Edge, EdgeRecord, Node, NodeId, NodeKind};
+use crate::model::{Edge, EdgeRecord, Node, NodeId, NodeKind, RawProperties};
 use crate::naming;
 use crate::store::{NodeQuery, Store};
 
@@ -91,7 +91,8 @@ struct LineageResponse {
     #[serde(skip_serializing_if = "Option::is_none")]
     as_of: Option<DateTime<Utc>>,
     /// Datasets and jobs reached (plus the start node, whatever its kind), sorted by key.
-    nodes: Vec<Node>,
+    #[schema(value_type = Vec<Node>)]
+    nodes: Vec<Node<RawProperties>>,
     /// Edges between returned nodes, pointing the way data flows.
     edges: Vec<Edge>,
 }
@@ -143,12 +144,9 @@ async fn get_lineage(
 ) -> Result<Response> {
     let format = super::export::negotiate(params.format.as_deref(), &headers)?;
     let answer = lineage(&state, &params).await?;
-    Ok(super::export::render(
-        format,
-        answer.nodes.clone(),
-        answer.edges.clone(),
-        Json(answer),
-    ))
+    let (nodes, edges) = (&answer.nodes, &answer.edges);
+    let json = || Json(&answer).into_response();
+    Ok(super::export::render(format, nodes, edges, json))
 }
 
 async fn lineage(state: &AppState, params: &LineageParams) -> Result<LineageResponse> {
@@ -178,12 +176,23 @@ async fn lineage(state: &AppState, params: &LineageParams) -> Result<LineageResp
         max_nodes: budget,
     };
     let traversal = graph::lineage(&walker, anchor.node, anchor.kind, direction, limits).await?;
-    let mut ids: HashSet<NodeId> = traversal.hops.keys().copied().collect();
+    let mut ids: Vec<NodeId> = traversal.hops.keys().copied().collect();
     ids.extend(edges.iter().flat_map(|e| [e.source, e.target]));
-    edges.extend(store.edges(&traversal.edges).await?);
-    let frontier_ids: Vec<NodeId> = traversal.frontier.iter().copied().collect();
-    let (nodes, edges) = subgraph(store, ids, edges).await?;
-    let frontier = keys_of(store, &frontier_ids).await?;
+    ids.sort_unstable();
+    ids.dedup();
+    // Nodes and edges are loaded side by side: the database works on one while we decode the
+    // other.
+    let (loaded, details) =
+        tokio::try_join!(store.node_texts(&ids), store.edges(&traversal.edges))?;
+    edges.extend(details);
+    let loaded: HashMap<NodeId, Node<RawProperties>> = loaded.into_iter().collect();
+    let mut frontier: Vec<String> = traversal
+        .frontier
+        .iter()
+        .filter_map(|id| loaded.get(id).map(|n| n.key.clone()))
+        .collect();
+    frontier.sort();
+    let (nodes, edges) = rendered(loaded, edges);
     let (nodes, edges) = match params.collapse_jobs.unwrap_or(false) {
         true => view::collapse_jobs(nodes, edges, &node.key),
         false => (nodes, edges),
@@ -200,18 +209,6 @@ async fn lineage(state: &AppState, params: &LineageParams) -> Result<LineageResp
         nodes,
         edges,
     })
-}
-
-/// Keys of the frontier nodes, sorted.
-async fn keys_of(store: &dyn Store, ids: &[NodeId]) -> Result<Vec<String>> {
-    let mut keys: Vec<String> = store
-        .nodes(ids)
-        .await?
-        .into_iter()
-        .map(|(_, n)| n.key)
-        .collect();
-    keys.sort();
-    Ok(keys)
 }
 
 fn list(value: Option<&str>) -> Vec<String> {
@@ -272,6 +269,15 @@ pub(super) async fn subgraph(
 ) -> Result<(Vec<Node>, Vec<Edge>)> {
     let ids: Vec<NodeId> = ids.into_iter().collect();
     let loaded: HashMap<NodeId, Node> = store.nodes(&ids).await?.into_iter().collect();
+    Ok(rendered(loaded, edges))
+}
+
+/// Edges with node keys for endpoints (those whose ends are loaded), and the nodes, both
+/// sorted for stable answers.
+fn rendered<P>(
+    loaded: HashMap<NodeId, Node<P>>,
+    edges: Vec<EdgeRecord>,
+) -> (Vec<Node<P>>, Vec<Edge>) {
     let key = |id: &NodeId| loaded.get(id).map(|n| n.key.clone());
     let mut rendered: Vec<Edge> = edges
         .into_iter()
@@ -287,9 +293,9 @@ pub(super) async fn subgraph(
         })
         .collect();
     rendered.sort_by(|a, b| (&a.source, a.kind, &a.target).cmp(&(&b.source, b.kind, &b.target)));
-    let mut nodes: Vec<Node> = loaded.into_values().collect();
+    let mut nodes: Vec<Node<P>> = loaded.into_values().collect();
     nodes.sort_by(|a, b| a.key.cmp(&b.key));
-    Ok((nodes, rendered))
+    (nodes, rendered)
 }
 
 /// Parameters of a node listing.

@@ -121,6 +121,14 @@ async fn post_execution_plan(
 
 async fn store_plan(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Uuid> {
     let (version, raw) = receive(state, headers, body, "spline.plan").await?;
+    // The agent posts the plan again on every run: the same bytes were parsed, validated and
+    // stored before, so the answer is the same, and nothing is written.
+    if let Some(id) = spline::plan_id(&raw.body)
+        && state.store.has_payload(&raw.format, &raw.body).await?
+    {
+        tracing::debug!(plan_id = %id, "execution plan stored before");
+        return Ok(id);
+    }
     let received_at = raw.received_at;
     let parse_body = raw.body.clone();
     let (id, changes) = blocking(move || spline::plan(version, &parse_body, received_at)).await?;

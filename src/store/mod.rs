@@ -16,18 +16,20 @@ pub use open::Database;
 pub use operations::{GraphCounts, PoolState, Readiness};
 pub use retention::{PruneReport, PruneRequest};
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::error::Result;
 use crate::graph::index::LinkFeed;
 use crate::graph::{EdgeSource, Topology};
 use crate::model::{
-    ChangeSet, EdgeKind, EdgeRecord, Guard, Link, MergePolicy, NewEdge, NewNode, Node, NodeId,
-    NodeKind, RawPayload, field_key, split_field_key,
+    ChangeSet, EdgeKind, EdgeRecord, Guard, Link, MergePolicy, NewEdge, NewNode, NewProperties,
+    Node, NodeId, NodeKind, RawPayload, RawProperties, field_key, split_field_key,
 };
 
 /// What one write changed.
@@ -76,11 +78,19 @@ pub trait Store: EdgeSource + Topology + LinkFeed + Send + Sync + 'static {
     /// nothing when a guard fails. A payload stored before is a no-op.
     async fn apply(&self, raw: &RawPayload, changes: ChangeSet) -> Result<ApplyOutcome>;
 
+    /// Whether this exact body is archived already under `format`, so that a re-post (the
+    /// Spline agent posts its plan on every run) can be answered without parsing it again.
+    async fn has_payload(&self, format: &str, body: &[u8]) -> Result<bool>;
+
     /// Looks a node up by key.
     async fn node(&self, key: &str) -> Result<Option<(NodeId, Node)>>;
 
     /// Loads nodes by internal id, in no particular order; unknown ids are skipped.
     async fn nodes(&self, ids: &[NodeId]) -> Result<Vec<(NodeId, Node)>>;
+
+    /// [`Store::nodes`] with the properties as the database's JSON text, for answers that pass
+    /// them on unread.
+    async fn node_texts(&self, ids: &[NodeId]) -> Result<Vec<(NodeId, Node<RawProperties>)>>;
 
     /// Loads the details of these edges, in no particular order; unknown ones are skipped.
     async fn edges(&self, links: &[Link]) -> Result<Vec<EdgeRecord>>;
@@ -423,9 +433,11 @@ pub struct LabelQuery {
     pub limit: Option<u32>,
 }
 
-/// A node row ready to write: duplicates in a change set merged into one.
+/// A node row ready to write: duplicates in a change set merged into one. Properties borrow
+/// from the change set where nothing merged into them: a plan's operations are most of its
+/// bytes, and copying them per write (and again per retry) was most of a large plan's memory.
 #[derive(Debug, Clone, PartialEq)]
-pub struct NodeRow {
+pub struct NodeRow<'a> {
     /// Node key.
     pub key: String,
     /// Node kind.
@@ -433,7 +445,7 @@ pub struct NodeRow {
     /// Display name.
     pub name: String,
     /// Properties.
-    pub properties: Map<String, Value>,
+    pub properties: RowProperties<'a>,
     /// What to do with an existing row.
     pub policy: MergePolicy,
     /// For [`MergePolicy::Merge`]: when each property was last set (see [`merge_timed`]).
@@ -442,6 +454,49 @@ pub struct NodeRow {
     pub first_seen: DateTime<Utc>,
     /// Latest sighting in this change set.
     pub last_seen: DateTime<Utc>,
+}
+
+/// A row's properties as written: values (borrowed unless something merged into them), or the
+/// JSON text an immutable node came with.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum RowProperties<'a> {
+    /// Parsed.
+    Values(Cow<'a, Map<String, Value>>),
+    /// As text.
+    Text(&'a serde_json::value::RawValue),
+}
+
+impl RowProperties<'_> {
+    /// As values, parsing text.
+    pub fn values(&self) -> Cow<'_, Map<String, Value>> {
+        match self {
+            RowProperties::Values(map) => Cow::Borrowed(map.as_ref()),
+            RowProperties::Text(raw) => {
+                Cow::Owned(serde_json::from_str(raw.get()).unwrap_or_default())
+            }
+        }
+    }
+
+    /// As values to change, parsing text first.
+    fn to_mut(&mut self) -> &mut Map<String, Value> {
+        if let RowProperties::Text(raw) = self {
+            *self = RowProperties::Values(Cow::Owned(
+                serde_json::from_str(raw.get()).unwrap_or_default(),
+            ));
+        }
+        match self {
+            RowProperties::Values(map) => map.to_mut(),
+            RowProperties::Text(_) => unreachable!("text was parsed above"),
+        }
+    }
+}
+
+/// Equal when they hold the same JSON, whichever form.
+impl PartialEq for RowProperties<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.values() == other.values()
+    }
 }
 
 /// An edge row ready to write, identified by (source key, kind, target key).
@@ -466,56 +521,113 @@ pub struct EdgeRow {
 /// Databases refuse to upsert one row twice in a statement, and sorting makes concurrent
 /// transactions lock shared rows (a popular dataset) in the same order, which avoids deadlocks.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Normalized {
+pub struct Normalized<'a> {
     /// Nodes, sorted by key.
-    pub nodes: Vec<NodeRow>,
+    pub nodes: Vec<NodeRow<'a>>,
     /// Edges, sorted by (source, kind, target).
     pub edges: Vec<EdgeRow>,
-    /// Guards, unchanged.
+    /// Guards, keys resolved.
     pub guards: Vec<Guard>,
-    /// Aliases, unchanged.
+    /// Aliases, canonical keys resolved.
     pub aliases: Vec<(String, String)>,
 }
 
-/// Merges duplicates and sorts.
-pub fn normalize(changes: ChangeSet) -> Normalized {
-    let mut nodes: BTreeMap<String, NodeRow> = BTreeMap::new();
-    for n in changes.nodes {
-        match nodes.get_mut(&n.key) {
-            Some(row) => merge_node(row, n),
+/// Resolves keys through the known aliases (`known`, see [`known_aliases`]), merges
+/// duplicates and sorts. The change set is only borrowed, so a retried write normalizes it
+/// again without a copy of it.
+pub fn normalize<'a>(changes: &'a ChangeSet, known: &HashMap<String, String>) -> Normalized<'a> {
+    let resolve = |key: &str| resolved(key, known);
+    let mut nodes: BTreeMap<String, NodeRow<'a>> = BTreeMap::new();
+    for n in &changes.nodes {
+        let key = resolve(&n.key);
+        match nodes.get_mut(&key) {
+            Some(row) => merge_node(row, n, known),
             None => {
-                nodes.insert(n.key.clone(), node_row(n));
+                let row = node_row(n, key.clone(), known);
+                nodes.insert(key, row);
             }
         }
     }
     let mut edges: BTreeMap<(String, EdgeKind, String), EdgeRow> = BTreeMap::new();
-    for e in changes.edges {
-        let id = (e.source.clone(), e.kind, e.target.clone());
+    for e in &changes.edges {
+        let id = (resolve(&e.source), e.kind, resolve(&e.target));
         match edges.get_mut(&id) {
             Some(row) => merge_edge(row, e),
             None => {
-                edges.insert(id, edge_row(e));
+                let row = edge_row(e, id.0.clone(), id.2.clone());
+                edges.insert(id, row);
             }
         }
     }
+    let guards = changes
+        .guards
+        .iter()
+        .map(|g| {
+            let mut g = g.clone();
+            match &mut g {
+                Guard::NodeExists { key, .. } | Guard::PropertyEquals { key, .. } => {
+                    *key = resolve(key);
+                }
+            }
+            g
+        })
+        .collect();
+    let aliases = changes
+        .aliases
+        .iter()
+        .map(|(alias, canonical)| (alias.clone(), resolve(canonical)))
+        .collect();
     Normalized {
         nodes: nodes.into_values().collect(),
         edges: edges.into_values().collect(),
-        guards: changes.guards,
-        aliases: changes.aliases,
+        guards,
+        aliases,
     }
 }
 
-fn node_row(n: NewNode) -> NodeRow {
+/// The key a stored alias stands for, or the key itself; a column named through a dataset's
+/// alias belongs to the canonical dataset.
+fn resolved(key: &str, known: &HashMap<String, String>) -> String {
+    if let Some(canonical) = known.get(key) {
+        return canonical.clone();
+    }
+    match split_field_key(key) {
+        Some((dataset, column)) if known.contains_key(&dataset) => {
+            field_key(&known[&dataset], column)
+        }
+        _ => key.to_owned(),
+    }
+}
+
+/// A node's properties, borrowed unless its `dataset` property (a column's) names an alias.
+/// Text stays text for nodes that keep their first version; merged nodes need values.
+fn resolved_properties<'a>(n: &'a NewNode, known: &HashMap<String, String>) -> RowProperties<'a> {
+    let properties = match (&n.properties, n.policy) {
+        (NewProperties::Text(raw), MergePolicy::Keep) => return RowProperties::Text(raw),
+        (properties, _) => properties.values(),
+    };
+    let dataset = match properties.get("dataset") {
+        Some(Value::String(dataset)) => resolved(dataset, known),
+        _ => return RowProperties::Values(properties),
+    };
+    if properties.get("dataset").and_then(Value::as_str) == Some(dataset.as_str()) {
+        return RowProperties::Values(properties);
+    }
+    let mut owned = properties.into_owned();
+    owned.insert("dataset".to_owned(), Value::String(dataset));
+    RowProperties::Values(Cow::Owned(owned))
+}
+
+fn node_row<'a>(n: &'a NewNode, key: String, known: &HashMap<String, String>) -> NodeRow<'a> {
     let times = match n.policy {
-        MergePolicy::Merge => stamp(&n.properties, n.seen_at),
+        MergePolicy::Merge => stamp(&n.properties.values(), n.seen_at),
         MergePolicy::Keep => Map::new(),
     };
     NodeRow {
-        key: n.key,
+        key,
         kind: n.kind,
-        name: n.name,
-        properties: n.properties,
+        name: n.name.clone(),
+        properties: resolved_properties(n, known),
         policy: n.policy,
         times,
         first_seen: n.seen_at,
@@ -523,13 +635,14 @@ fn node_row(n: NewNode) -> NodeRow {
     }
 }
 
-fn merge_node(row: &mut NodeRow, n: NewNode) {
+fn merge_node(row: &mut NodeRow<'_>, n: &NewNode, known: &HashMap<String, String>) {
     if row.policy == MergePolicy::Merge {
         if n.seen_at >= row.last_seen {
-            row.name = n.name;
+            row.name.clone_from(&n.name);
         }
-        let times = stamp(&n.properties, n.seen_at);
-        merge_timed(&mut row.properties, &mut row.times, n.properties, &times);
+        let newer = resolved_properties(n, known).values().into_owned();
+        let times = stamp(&newer, n.seen_at);
+        merge_timed(row.properties.to_mut(), &mut row.times, newer, &times);
     }
     row.first_seen = row.first_seen.min(n.seen_at);
     row.last_seen = row.last_seen.max(n.seen_at);
@@ -654,58 +767,23 @@ pub fn known_aliases(
     known
 }
 
-/// Rewrites keys that are stored aliases to the keys of the nodes they name.
-pub fn resolve_aliases(mut changes: ChangeSet, known: &HashMap<String, String>) -> ChangeSet {
-    if known.is_empty() {
-        return changes;
-    }
-    let resolve = |key: &mut String| {
-        if let Some(canonical) = known.get(key.as_str()) {
-            key.clone_from(canonical);
-        } else if let Some((dataset, column)) = split_field_key(key)
-            && let Some(canonical) = known.get(&dataset)
-        {
-            *key = field_key(canonical, column);
-        }
-    };
-    for n in &mut changes.nodes {
-        resolve(&mut n.key);
-        if let Some(Value::String(dataset)) = n.properties.get_mut("dataset") {
-            resolve(dataset);
-        }
-    }
-    for e in &mut changes.edges {
-        resolve(&mut e.source);
-        resolve(&mut e.target);
-    }
-    for g in &mut changes.guards {
-        match g {
-            Guard::NodeExists { key, .. } | Guard::PropertyEquals { key, .. } => resolve(key),
-        }
-    }
-    changes
-        .aliases
-        .iter_mut()
-        .for_each(|(_, canonical)| resolve(canonical));
-    changes
-}
-
-fn edge_row(e: NewEdge) -> EdgeRow {
+fn edge_row(e: &NewEdge, source: String, target: String) -> EdgeRow {
     EdgeRow {
-        source: e.source,
+        source,
         kind: e.kind,
-        target: e.target,
-        properties: e.properties,
+        target,
+        properties: e.properties.clone(),
         first_seen: e.seen_at,
         last_seen: e.seen_at,
     }
 }
 
-fn merge_edge(row: &mut EdgeRow, e: NewEdge) {
+fn merge_edge(row: &mut EdgeRow, e: &NewEdge) {
     let older_props = std::mem::take(&mut row.properties);
+    let newer = e.properties.clone();
     row.properties = match e.seen_at >= row.last_seen {
-        true => merge_properties(older_props, e.properties),
-        false => merge_properties(e.properties, older_props),
+        true => merge_properties(older_props, newer),
+        false => merge_properties(newer, older_props),
     };
     row.first_seen = row.first_seen.min(e.seen_at);
     row.last_seen = row.last_seen.max(e.seen_at);
@@ -722,7 +800,7 @@ mod tests {
             key: key.to_owned(),
             kind: NodeKind::Dataset,
             name: key.to_owned(),
-            properties: props.as_object().unwrap().clone(),
+            properties: props.as_object().unwrap().clone().into(),
             policy,
             seen_at: Utc.timestamp_opt(at, 0).unwrap(),
         }
@@ -782,17 +860,17 @@ mod tests {
             ],
             ..ChangeSet::default()
         };
-        let n = normalize(changes);
+        let n = normalize(&changes, &HashMap::new());
         assert_eq!(
             n.nodes.iter().map(|r| r.key.as_str()).collect::<Vec<_>>(),
             ["a", "b"]
         );
         assert_eq!(
-            Value::Object(n.nodes[0].properties.clone()),
+            Value::Object(n.nodes[0].properties.values().into_owned()),
             json!({"v": 1})
         );
         assert_eq!(
-            Value::Object(n.nodes[1].properties.clone()),
+            Value::Object(n.nodes[1].properties.values().into_owned()),
             json!({"x": 1, "y": 2})
         );
         assert_eq!(n.nodes[1].first_seen.timestamp(), 10);

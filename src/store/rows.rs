@@ -13,7 +13,7 @@ use sqlx::sqlite::SqliteRow;
 use super::StoredPayload;
 use crate::error::Result;
 use crate::graph::index::LinkChanges;
-use crate::model::{EdgeKind, EdgeRecord, Link, Node, NodeId, NodeKind, RawPayload};
+use crate::model::{EdgeKind, EdgeRecord, Link, Node, NodeId, NodeKind, RawPayload, RawProperties};
 
 /// Node columns, in the order [`node_from_row`] reads them.
 pub const NODE_COLUMNS: &str = "node_id, key, kind, name, properties, first_seen, last_seen";
@@ -82,6 +82,18 @@ fn required_time(row: &impl GraphRow, column: &str) -> DateTime<Utc> {
 
 /// A node and its id, from [`NODE_COLUMNS`].
 pub fn node_from_row(row: &impl GraphRow) -> Result<(NodeId, Node)> {
+    node_with(row, row.json("properties"))
+}
+
+/// A node with its properties as text, from [`NODE_COLUMNS`] with `properties` as text.
+pub fn node_text_from_row(row: &impl GraphRow) -> Result<(NodeId, Node<RawProperties>)> {
+    let text = row.text("properties");
+    let properties = serde_json::value::RawValue::from_string(text)
+        .map_err(|e| anyhow::anyhow!("stored node properties are not JSON: {e}"))?;
+    node_with(row, properties)
+}
+
+fn node_with<P>(row: &impl GraphRow, properties: P) -> Result<(NodeId, Node<P>)> {
     let kind = row.text("kind");
     let kind = NodeKind::parse(&kind)
         .ok_or_else(|| anyhow::anyhow!("stored node has unknown kind {kind}"))?;
@@ -89,7 +101,7 @@ pub fn node_from_row(row: &impl GraphRow) -> Result<(NodeId, Node)> {
         key: row.text("key"),
         kind,
         name: row.text("name"),
-        properties: row.json("properties"),
+        properties,
         first_seen: required_time(row, "first_seen"),
         last_seen: required_time(row, "last_seen"),
     };

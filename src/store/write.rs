@@ -41,7 +41,7 @@ pub struct StoredNode {
 
 /// The stored node with a new version merged in: per-key latest-wins properties, the name of
 /// the latest sighting, and the widened sighting window.
-pub fn merge_stored(stored: StoredNode, new: &NodeRow) -> NodeRow {
+pub fn merge_stored<'a>(stored: StoredNode, new: &NodeRow<'a>) -> NodeRow<'a> {
     let object = |value: Value| match value {
         Value::Object(map) => map,
         _ => Map::new(),
@@ -50,7 +50,7 @@ pub fn merge_stored(stored: StoredNode, new: &NodeRow) -> NodeRow {
     merge_timed(
         &mut properties,
         &mut times,
-        new.properties.clone(),
+        new.properties.values().into_owned(),
         &new.times,
     );
     NodeRow {
@@ -58,7 +58,7 @@ pub fn merge_stored(stored: StoredNode, new: &NodeRow) -> NodeRow {
             true => new.name.clone(),
             false => stored.name,
         },
-        properties,
+        properties: super::RowProperties::Values(std::borrow::Cow::Owned(properties)),
         times,
         first_seen: stored.first_seen.min(new.first_seen),
         last_seen: stored.last_seen.max(new.last_seen),

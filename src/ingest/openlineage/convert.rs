@@ -57,7 +57,7 @@ impl Builder {
             key: key.to_owned(),
             kind,
             name: name.to_owned(),
-            properties,
+            properties: properties.into(),
             policy: MergePolicy::Merge,
             seen_at: self.at,
         });

@@ -17,7 +17,9 @@ use petgraph::algo::toposort;
 use petgraph::graph::DiGraph;
 
 use super::wire::{DataOperation, ExecutionEvent, ExecutionPlan, Id, Reference};
-use crate::model::{ChangeSet, EdgeKind, Guard, MergePolicy, NewEdge, NewNode, NodeKind};
+use crate::model::{
+    ChangeSet, EdgeKind, Guard, MergePolicy, NewEdge, NewNode, NewProperties, NodeKind,
+};
 use crate::naming;
 
 /// Key of a Spline data source: `dataset:` and its URI, spelled canonically (see
@@ -121,7 +123,7 @@ impl PlanBuilder<'_> {
         key: String,
         kind: NodeKind,
         name: &str,
-        properties: Map<String, Value>,
+        properties: NewProperties,
         policy: MergePolicy,
     ) {
         let name = name.to_owned();
@@ -151,6 +153,25 @@ impl PlanBuilder<'_> {
         });
     }
 
+    /// The properties of an operation or attribute: what the plan says of it, its `type`
+    /// (operations) and its plan's id, as JSON text.
+    fn member<T: Serialize>(&self, item: &T, kind: Option<&str>) -> NewProperties {
+        #[derive(Serialize)]
+        struct Member<'a, T> {
+            #[serde(flatten)]
+            item: &'a T,
+            #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+            kind: Option<&'a str>,
+            #[serde(rename = "planId")]
+            plan_id: Uuid,
+        }
+        NewProperties::text(&Member {
+            item,
+            kind,
+            plan_id: self.id,
+        })
+    }
+
     fn job(&mut self, version: ApiVersion) {
         let p = self.plan;
         let app_name = p
@@ -163,9 +184,16 @@ impl PlanBuilder<'_> {
             .as_deref()
             .or(app_name)
             .map_or_else(|| self.id.to_string(), str::to_owned);
-        let mut props = to_map(p);
-        props.remove("operations");
-        props.remove("attributes");
+        // The plan's own fields but its operations and attributes, which become nodes of their
+        // own: serialized one by one, so the operations are never turned into values here.
+        let mut props = Map::new();
+        props.insert("name".into(), json!(p.name));
+        props.insert("discriminator".into(), json!(p.discriminator));
+        props.insert("labels".into(), json!(p.labels));
+        props.insert("expressions".into(), json!(p.expressions));
+        props.insert("systemInfo".into(), json!(p.system_info));
+        props.insert("agentInfo".into(), json!(p.agent_info));
+        props.insert("extraInfo".into(), json!(p.extra_info));
         props.insert("id".into(), json!(self.id));
         props.insert("format".into(), json!("spline"));
         // Listed under this namespace by the Marquez-compatible API.
@@ -184,7 +212,7 @@ impl PlanBuilder<'_> {
             job_key(&self.id),
             NodeKind::Job,
             &name,
-            props,
+            NewProperties::text(&props),
             MergePolicy::Keep,
         );
     }
@@ -219,7 +247,7 @@ impl PlanBuilder<'_> {
             dataset_key(uri),
             NodeKind::Dataset,
             dataset_name(uri),
-            props,
+            props.into(),
             MergePolicy::Merge,
         );
     }
@@ -227,8 +255,7 @@ impl PlanBuilder<'_> {
     fn operations(&mut self) {
         let ops = &self.plan.operations;
         let write = &ops.write;
-        let mut props = to_map(write);
-        props.insert("type".into(), json!("Write"));
+        let props = self.member(write, Some("Write"));
         self.operation(
             &write.id,
             write.name.as_deref(),
@@ -244,8 +271,7 @@ impl PlanBuilder<'_> {
             Map::new(),
         );
         for read in ops.reads.iter().flatten() {
-            let mut props = to_map(read);
-            props.insert("type".into(), json!("Read"));
+            let props = self.member(read, Some("Read"));
             self.operation(&read.id, read.name.as_deref(), "Read", props, &[]);
             for uri in &read.input_sources {
                 self.edge(
@@ -257,8 +283,7 @@ impl PlanBuilder<'_> {
             }
         }
         for op in ops.other.iter().flatten() {
-            let mut props = to_map(op);
-            props.insert("type".into(), json!("Transformation"));
+            let props = self.member(op, Some("Transformation"));
             let children = op.child_ids.as_deref().unwrap_or_default();
             self.operation(
                 &op.id,
@@ -275,11 +300,10 @@ impl PlanBuilder<'_> {
         id: &Id,
         name: Option<&str>,
         kind: &str,
-        mut props: Map<String, Value>,
+        props: NewProperties,
         children: &[Id],
     ) {
         let key = op_key(&self.id, id);
-        props.insert("planId".into(), json!(self.id));
         self.node(
             key.clone(),
             NodeKind::Operation,
@@ -309,8 +333,7 @@ impl PlanBuilder<'_> {
         let derivations = Derivations::new(self.plan);
         for attr in self.plan.attributes.iter().flatten() {
             let key = attr_key(&self.id, &attr.id);
-            let mut props = to_map(attr);
-            props.insert("planId".into(), json!(self.id));
+            let props = self.member(attr, None);
             self.node(
                 key.clone(),
                 NodeKind::Attribute,
@@ -398,7 +421,7 @@ impl PlanBuilder<'_> {
             key.clone(),
             NodeKind::Field,
             name,
-            props,
+            props.into(),
             MergePolicy::Merge,
         );
         self.edge(
@@ -580,7 +603,7 @@ fn one_event(i: usize, event: &ExecutionEvent, version: ApiVersion) -> ChangeSet
         key: run_key.clone(),
         kind: NodeKind::Run,
         name,
-        properties: props,
+        properties: props.into(),
         policy: MergePolicy::Keep,
         seen_at: at,
     };

@@ -79,6 +79,21 @@ pub fn plan(
     Ok((id, convert::plan_changes(&plan, id, version, received_at)))
 }
 
+/// The id a plan body stands for, reading nothing but its `id` (every version names it so):
+/// what to answer when the very same body is stored already. `None` when the body is not a
+/// JSON object with a valid id field.
+pub fn plan_id(body: &[u8]) -> Option<Uuid> {
+    #[derive(serde::Deserialize)]
+    struct IdOnly {
+        id: Option<Uuid>,
+    }
+    let only: IdOnly = serde_json::from_slice(body).ok()?;
+    Some(
+        only.id
+            .unwrap_or_else(|| Uuid::new_v5(&GENERATED_ID_NAMESPACE, body)),
+    )
+}
+
 /// Parses an event array into its graph changes.
 pub fn events(version: ApiVersion, body: &[u8]) -> Result<ChangeSet, Error> {
     let events: Vec<wire::ExecutionEvent> = match version {
@@ -171,6 +186,19 @@ mod tests {
     }
 
     #[test]
+    fn the_id_alone_is_the_id_the_whole_plan_gives() {
+        let body = agent_plan();
+        let (id, _) = plan(ApiVersion::V12, &body, Utc::now()).unwrap();
+        assert_eq!(plan_id(&body), Some(id));
+        let without =
+            br#"{"operations":{"write":{"id":"w","outputSource":"x","append":true,"childIds":[]}},
+                        "systemInfo":{"name":"spark","version":"3"}}"#;
+        let (derived, _) = plan(ApiVersion::V11, without, Utc::now()).unwrap();
+        assert_eq!(plan_id(without), Some(derived));
+        assert_eq!(plan_id(b"[1]"), None);
+    }
+
+    #[test]
     fn a_plan_without_an_id_gets_one_derived_from_its_body() {
         let body =
             br#"{"operations":{"write":{"id":"w","outputSource":"x","append":true,"childIds":[]}},
@@ -188,7 +216,10 @@ mod tests {
             changes.nodes[0].key,
             "run:4d0d3b7a-5a2e-5c1b-9a37-000000000001:lhq160w0"
         );
-        assert_eq!(changes.nodes[0].properties["status"], json!("failed"));
+        assert_eq!(
+            changes.nodes[0].properties.get("status"),
+            Some(json!("failed"))
+        );
         assert_eq!(changes.guards.len(), 2);
     }
 }

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::wire::{
     Attribute, DataOperation, ExecutionEvent, ExecutionPlan, Expressions, FunctionalExpression, Id,
-    Literal, NameAndVersion, Operations, ReadOperation, Reference, WriteOperation,
+    Literal, NameAndVersion, Operations, RawObject, ReadOperation, Reference, WriteOperation,
 };
 
 /// A v1.0 execution plan.
@@ -207,7 +207,7 @@ fn lift_write(op: WriteOperationV10) -> WriteOperation {
         child_ids: op.child_ids,
         output_source: op.output_source,
         append: op.append,
-        params: op.params,
+        params: op.params.as_ref().map(RawObject::of),
         extra: op.extra,
     }
 }
@@ -218,7 +218,7 @@ fn lift_read(op: ReadOperationV10) -> ReadOperation {
         output: schema_ids(op.schema.as_ref()),
         id: op.id,
         input_sources: op.input_sources,
-        params: op.params,
+        params: op.params.as_ref().map(RawObject::of),
         extra: op.extra,
     }
 }
@@ -270,7 +270,7 @@ fn lift_data_op(
         id: op.id,
         child_ids: op.child_ids,
         output,
-        params: op.params,
+        params: op.params.as_ref().map(RawObject::of),
         extra: op.extra,
     }
 }

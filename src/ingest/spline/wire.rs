@@ -14,6 +14,37 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+/// A JSON object kept as text. Operation parameters are passed on as they came and never read
+/// here; parsed into values, a large plan's took about ten times the memory of its text.
+#[derive(Debug, Clone, Serialize)]
+#[serde(transparent)]
+pub struct RawObject(Box<serde_json::value::RawValue>);
+
+impl RawObject {
+    /// An object already parsed (a v1.0 plan's, read on the way).
+    pub fn of(map: &Map<String, Value>) -> RawObject {
+        RawObject(serde_json::value::to_raw_value(map).expect("a map serializes"))
+    }
+}
+
+impl<'de> Deserialize<'de> for RawObject {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = Box::<serde_json::value::RawValue>::deserialize(deserializer)?;
+        match raw.get().trim_start().starts_with('{') {
+            true => Ok(RawObject(raw)),
+            false => Err(de::Error::invalid_type(
+                de::Unexpected::Other(
+                    raw.get()
+                        .chars()
+                        .next()
+                        .map_or("nothing", |_| "a non-object"),
+                ),
+                &"a JSON object",
+            )),
+        }
+    }
+}
+
 /// Labels attached by user filters: label name → values.
 pub type Labels = BTreeMap<String, Vec<String>>;
 
@@ -111,7 +142,7 @@ pub struct WriteOperation {
     pub append: bool,
     /// Operation parameters; may contain attribute and expression references.
     #[schema(value_type = Option<Object>)]
-    pub params: Option<Map<String, Value>>,
+    pub params: Option<RawObject>,
     /// Extra metadata, e.g. `destinationType`.
     #[schema(value_type = Option<Object>)]
     pub extra: Option<Map<String, Value>>,
@@ -133,7 +164,7 @@ pub struct ReadOperation {
     pub output: Option<Vec<Id>>,
     /// Operation parameters.
     #[schema(value_type = Option<Object>)]
-    pub params: Option<Map<String, Value>>,
+    pub params: Option<RawObject>,
     /// Extra metadata, e.g. `sourceType`.
     #[schema(value_type = Option<Object>)]
     pub extra: Option<Map<String, Value>>,
@@ -156,7 +187,7 @@ pub struct DataOperation {
     pub output: Option<Vec<Id>>,
     /// Operation parameters, e.g. `projectList`, `condition`.
     #[schema(value_type = Option<Object>)]
-    pub params: Option<Map<String, Value>>,
+    pub params: Option<RawObject>,
     /// Extra metadata.
     #[schema(value_type = Option<Object>)]
     pub extra: Option<Map<String, Value>>,

@@ -12,6 +12,7 @@ use async_trait::async_trait;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
+use sqlx::types::Json;
 use sqlx::{PgPool, Postgres, Row, Transaction};
 
 mod prune;
@@ -20,7 +21,7 @@ mod spline_queries;
 use super::rows::{
     ALIASED_COLUMNS, EDGE_COLUMNS, EDGE_COUNTS, INDEXED_KINDS, LINK_COLUMNS, NODE_COLUMNS,
     NODE_COUNTS, PAYLOAD_COLUMNS, edge_from_row, kind_counts, like_pattern, link_changes_from_rows,
-    link_from_row, node_from_row, payload_from_row,
+    link_from_row, node_from_row, node_text_from_row, payload_from_row,
 };
 use super::write::{
     self, StoredNode, alias_lookup_keys, alias_rows, ensure_resolved, guard_keys, keyed_edges,
@@ -29,7 +30,7 @@ use super::write::{
 use super::{
     Adjacent, ApplyOutcome, DataSourceAt, EdgeRow, GraphCounts, LabelQuery, Namespace, NodeQuery,
     NodeRow, Page, PoolState, RawEventQuery, RawPayloadQuery, Readiness, SplineEventPage,
-    SplineEventQuery, SplineRun, Store, StoredPayload, known_aliases, normalize, resolve_aliases,
+    SplineEventQuery, SplineRun, Store, StoredPayload, known_aliases, normalize,
 };
 use super::{PruneReport, PruneRequest};
 use crate::error::{Error, Result};
@@ -37,6 +38,7 @@ use crate::graph::index::{LinkChanges, LinkFeed};
 use crate::graph::{EdgeSource, Step, Topology};
 use crate::model::{
     ChangeSet, EdgeKind, EdgeRecord, Guard, Link, MergePolicy, Node, NodeId, NodeKind, RawPayload,
+    RawProperties,
 };
 
 /// The migrations, embedded in the binary.
@@ -118,7 +120,7 @@ async fn write_graph(
     changes: &ChangeSet,
 ) -> Result<ApplyOutcome> {
     let known = known_aliases(stored_aliases(tx, changes).await?, changes);
-    let changes = normalize(resolve_aliases(changes.clone(), &known));
+    let changes = normalize(changes, &known);
     let (mut ids, nodes_created) = upsert_nodes(tx, &changes.nodes).await?;
     check_guards(tx, &changes.guards).await?;
     resolve_endpoints(tx, &changes.edges, &mut ids).await?;
@@ -234,13 +236,13 @@ const WRITE_MERGED: &str = "
 
 async fn upsert_nodes(
     tx: &mut Transaction<'_, Postgres>,
-    rows: &[NodeRow],
+    rows: &[NodeRow<'_>],
 ) -> Result<(HashMap<String, NodeId>, u64)> {
-    let keep: Vec<&NodeRow> = rows
+    let keep: Vec<&NodeRow<'_>> = rows
         .iter()
         .filter(|r| r.policy == MergePolicy::Keep)
         .collect();
-    let merge: Vec<&NodeRow> = rows
+    let merge: Vec<&NodeRow<'_>> = rows
         .iter()
         .filter(|r| r.policy == MergePolicy::Merge)
         .collect();
@@ -253,7 +255,7 @@ async fn upsert_nodes(
 
 async fn upsert_kept(
     tx: &mut Transaction<'_, Postgres>,
-    batch: &[&NodeRow],
+    batch: &[&NodeRow<'_>],
 ) -> Result<(HashMap<String, NodeId>, u64)> {
     if batch.is_empty() {
         return Ok((HashMap::new(), 0));
@@ -275,7 +277,7 @@ async fn upsert_kept(
 }
 
 /// Binds node rows as the seven column arrays both node inserts `unnest`.
-fn bind_rows<'q>(query: PgQuery<'q>, batch: &[&NodeRow]) -> PgQuery<'q> {
+fn bind_rows<'q>(query: PgQuery<'q>, batch: &[&'q NodeRow<'_>]) -> PgQuery<'q> {
     query
         .bind(batch.iter().map(|r| r.key.clone()).collect::<Vec<_>>())
         .bind(batch.iter().map(|r| r.kind.as_str()).collect::<Vec<_>>())
@@ -283,15 +285,10 @@ fn bind_rows<'q>(query: PgQuery<'q>, batch: &[&NodeRow]) -> PgQuery<'q> {
         .bind(
             batch
                 .iter()
-                .map(|r| Value::Object(r.properties.clone()))
+                .map(|r| Json(&r.properties))
                 .collect::<Vec<_>>(),
         )
-        .bind(
-            batch
-                .iter()
-                .map(|r| Value::Object(r.times.clone()))
-                .collect::<Vec<_>>(),
-        )
+        .bind(batch.iter().map(|r| Json(&r.times)).collect::<Vec<_>>())
         .bind(batch.iter().map(|r| r.first_seen).collect::<Vec<_>>())
         .bind(batch.iter().map(|r| r.last_seen).collect::<Vec<_>>())
 }
@@ -302,7 +299,7 @@ type PgQuery<'q> = sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>
 /// existing), then merges into the rest under a row lock.
 async fn upsert_merged(
     tx: &mut Transaction<'_, Postgres>,
-    batch: &[&NodeRow],
+    batch: &[&NodeRow<'_>],
 ) -> Result<(HashMap<String, NodeId>, u64)> {
     if batch.is_empty() {
         return Ok((HashMap::new(), 0));
@@ -315,7 +312,7 @@ async fn upsert_merged(
         .map(|r| (r.get("key"), r.get("node_id")))
         .collect();
     let created = ids.len() as u64;
-    let existing: Vec<&NodeRow> = batch
+    let existing: Vec<&NodeRow<'_>> = batch
         .iter()
         .copied()
         .filter(|r| !ids.contains_key(&r.key))
@@ -326,7 +323,7 @@ async fn upsert_merged(
 
 async fn merge_existing(
     tx: &mut Transaction<'_, Postgres>,
-    rows: &[&NodeRow],
+    rows: &[&NodeRow<'_>],
 ) -> Result<HashMap<String, NodeId>> {
     if rows.is_empty() {
         return Ok(HashMap::new());
@@ -336,8 +333,8 @@ async fn merge_existing(
         .bind(&keys)
         .fetch_all(&mut **tx)
         .await?;
-    let incoming: HashMap<&str, &NodeRow> = rows.iter().map(|r| (r.key.as_str(), *r)).collect();
-    let merged: Vec<(NodeId, NodeRow)> = stored
+    let incoming: HashMap<&str, &NodeRow<'_>> = rows.iter().map(|r| (r.key.as_str(), *r)).collect();
+    let merged: Vec<(NodeId, NodeRow<'_>)> = stored
         .iter()
         .filter_map(|row| {
             let new = incoming.get(row.get::<&str, _>("key"))?;
@@ -355,13 +352,13 @@ async fn merge_existing(
         .bind(
             merged
                 .iter()
-                .map(|(_, r)| Value::Object(r.properties.clone()))
+                .map(|(_, r)| Json(&r.properties))
                 .collect::<Vec<_>>(),
         )
         .bind(
             merged
                 .iter()
-                .map(|(_, r)| Value::Object(r.times.clone()))
+                .map(|(_, r)| Json(&r.times))
                 .collect::<Vec<_>>(),
         )
         .bind(merged.iter().map(|(_, r)| r.first_seen).collect::<Vec<_>>())
@@ -372,7 +369,7 @@ async fn merge_existing(
 }
 
 /// The stored row with a new version merged in.
-fn merged_row(stored: &PgRow, new: &NodeRow) -> NodeRow {
+fn merged_row<'a>(stored: &PgRow, new: &NodeRow<'a>) -> NodeRow<'a> {
     let version = StoredNode {
         name: stored.get("name"),
         properties: stored.get("properties"),
@@ -550,6 +547,18 @@ impl Store for PgStore {
         }
     }
 
+    async fn has_payload(&self, format: &str, body: &[u8]) -> Result<bool> {
+        let digest = Sha256::digest(body).to_vec();
+        let found: bool = sqlx::query_scalar(
+            "select exists (select 1 from raw_payload where format = $1 and sha256 = $2)",
+        )
+        .bind(format)
+        .bind(digest)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(found)
+    }
+
     async fn node(&self, key: &str) -> Result<Option<(NodeId, Node)>> {
         let sql = format!(
             "select {NODE_COLUMNS} from node where key = $1
@@ -568,6 +577,14 @@ impl Store for PgStore {
         let sql = format!("select {NODE_COLUMNS} from node where node_id = any($1)");
         let rows = sqlx::query(&sql).bind(ids).fetch_all(&self.pool).await?;
         rows.iter().map(node_from_row).collect()
+    }
+
+    async fn node_texts(&self, ids: &[NodeId]) -> Result<Vec<(NodeId, Node<RawProperties>)>> {
+        let sql = "select node_id, key, kind, name, properties::text as properties, first_seen,
+                          last_seen
+                   from node where node_id = any($1)";
+        let rows = sqlx::query(sql).bind(ids).fetch_all(&self.pool).await?;
+        rows.iter().map(node_text_from_row).collect()
     }
 
     async fn edges(&self, links: &[Link]) -> Result<Vec<EdgeRecord>> {

@@ -24,6 +24,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 use serde_json::Value;
+use sha2::Digest;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow};
 use sqlx::{Row, SqlitePool};
 
@@ -31,7 +32,7 @@ use super::postgres::PoolSettings;
 use super::rows::{
     ALIASED_COLUMNS, EDGE_COLUMNS, EDGE_COUNTS, INDEXED_KINDS, LINK_COLUMNS, NODE_COLUMNS,
     NODE_COUNTS, PAYLOAD_COLUMNS, edge_from_row, kind_counts, like_pattern, link_changes_from_rows,
-    link_from_row, node_from_row, payload_from_row,
+    link_from_row, node_from_row, node_text_from_row, payload_from_row,
 };
 use super::{
     Adjacent, ApplyOutcome, DataSourceAt, GraphCounts, LabelQuery, Namespace, NodeQuery, Page,
@@ -41,7 +42,9 @@ use super::{
 use crate::error::{Error, Result};
 use crate::graph::index::{LinkChanges, LinkFeed};
 use crate::graph::{EdgeSource, Step, Topology};
-use crate::model::{ChangeSet, EdgeKind, EdgeRecord, Link, Node, NodeId, NodeKind, RawPayload};
+use crate::model::{
+    ChangeSet, EdgeKind, EdgeRecord, Link, Node, NodeId, NodeKind, RawPayload, RawProperties,
+};
 
 /// The embedded backend's migrations.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -222,6 +225,18 @@ impl Store for SqliteStore {
         write::apply(&self.writer, Some(raw), &changes).await
     }
 
+    async fn has_payload(&self, format: &str, body: &[u8]) -> Result<bool> {
+        let digest = sha2::Sha256::digest(body).to_vec();
+        let found: bool = sqlx::query_scalar(
+            "select exists (select 1 from raw_payload where format = $1 and sha256 = $2)",
+        )
+        .bind(format)
+        .bind(digest)
+        .fetch_one(&self.reader)
+        .await?;
+        Ok(found)
+    }
+
     async fn node(&self, key: &str) -> Result<Option<(NodeId, Node)>> {
         let sql = format!(
             "select {NODE_COLUMNS} from node where key = $1
@@ -245,6 +260,17 @@ impl Store for SqliteStore {
             .fetch_all(&self.reader)
             .await?;
         rows.iter().map(node_from_row).collect()
+    }
+
+    async fn node_texts(&self, ids: &[NodeId]) -> Result<Vec<(NodeId, Node<RawProperties>)>> {
+        let sql = format!(
+            "select {NODE_COLUMNS} from node where node_id in (select value from json_each($1))"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(json_list(ids))
+            .fetch_all(&self.reader)
+            .await?;
+        rows.iter().map(node_text_from_row).collect()
     }
 
     async fn edges(&self, links: &[Link]) -> Result<Vec<EdgeRecord>> {

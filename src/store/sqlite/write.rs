@@ -5,6 +5,7 @@
 //! the shared rules ([`crate::store::write`]) and written back, one prepared statement per row.
 //! SQLite runs in-process, so a statement per row costs microseconds, not a round trip.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
@@ -20,7 +21,7 @@ use crate::store::write::{
     merge_stored, missing_endpoints,
 };
 use crate::store::{
-    ApplyOutcome, EdgeRow, NodeRow, known_aliases, merge_properties, normalize, resolve_aliases,
+    ApplyOutcome, EdgeRow, NodeRow, RowProperties, known_aliases, merge_properties, normalize,
 };
 
 type Tx = Transaction<'static, Sqlite>;
@@ -49,7 +50,7 @@ pub async fn apply(
 
 async fn write_graph(tx: &mut Tx, changes: &ChangeSet) -> Result<ApplyOutcome> {
     let known = known_aliases(stored_aliases(tx, changes).await?, changes);
-    let changes = normalize(resolve_aliases(changes.clone(), &known));
+    let changes = normalize(changes, &known);
     let (mut ids, nodes_created) = upsert_nodes(tx, &changes.nodes).await?;
     check_guards(tx, &changes.guards).await?;
     resolve_endpoints(tx, &changes.edges, &mut ids).await?;
@@ -124,7 +125,7 @@ async fn stored_nodes(tx: &mut Tx, keys: &[&str]) -> Result<HashMap<String, (Nod
 
 /// Merges each row into its stored version in Rust, then writes every row with one upsert
 /// statement reading a JSON array, which is much faster than a statement per row.
-async fn upsert_nodes(tx: &mut Tx, rows: &[NodeRow]) -> Result<(HashMap<String, NodeId>, u64)> {
+async fn upsert_nodes(tx: &mut Tx, rows: &[NodeRow<'_>]) -> Result<(HashMap<String, NodeId>, u64)> {
     if rows.is_empty() {
         return Ok((HashMap::new(), 0));
     }
@@ -132,18 +133,20 @@ async fn upsert_nodes(tx: &mut Tx, rows: &[NodeRow]) -> Result<(HashMap<String, 
     let mut stored = stored_nodes(tx, &keys).await?;
     let created = rows.iter().filter(|r| !stored.contains_key(&r.key)).count() as u64;
     let now = ts(Utc::now());
-    let batch: Vec<Value> = rows
+    let versions: Vec<NodeRow<'_>> = rows
         .iter()
         .map(|row| match stored.remove(&row.key) {
-            Some((_, version)) => node_json(&next_version(version, row), &now),
-            None => node_json(row, &now),
+            Some((_, version)) => next_version(version, row),
+            None => row.clone(),
         })
         .collect();
+    let batch: Vec<NodeJson<'_>> = versions.iter().map(|r| node_json(r, &now)).collect();
+    // `->` keeps the properties as JSON text, so they are written once, not escaped twice.
     let written = sqlx::query(
         "insert into node (key, kind, name, properties, property_times, first_seen, last_seen,
                            created_at, updated_at)
          select j.value ->> 'key', j.value ->> 'kind', j.value ->> 'name',
-                j.value ->> 'properties', j.value ->> 'times', j.value ->> 'first_seen',
+                j.value -> 'properties', j.value -> 'times', j.value ->> 'first_seen',
                 j.value ->> 'last_seen', j.value ->> 'now', j.value ->> 'now'
          from json_each($1) j where true
          on conflict (key) do update set
@@ -152,7 +155,7 @@ async fn upsert_nodes(tx: &mut Tx, rows: &[NodeRow]) -> Result<(HashMap<String, 
              last_seen = excluded.last_seen, updated_at = excluded.updated_at
          returning node_id, key",
     )
-    .bind(Value::Array(batch).to_string())
+    .bind(serde_json::to_string(&batch).map_err(anyhow::Error::from)?)
     .fetch_all(&mut **tx)
     .await?;
     let ids = written
@@ -164,12 +167,12 @@ async fn upsert_nodes(tx: &mut Tx, rows: &[NodeRow]) -> Result<(HashMap<String, 
 
 /// What a stored node becomes: immutable nodes only widen their sighting window, merged ones
 /// take the new version by the shared rule.
-fn next_version(stored: StoredNode, new: &NodeRow) -> NodeRow {
+fn next_version<'a>(stored: StoredNode, new: &NodeRow<'a>) -> NodeRow<'a> {
     match new.policy {
         MergePolicy::Merge => merge_stored(stored, new),
         MergePolicy::Keep => NodeRow {
             name: stored.name,
-            properties: object(stored.properties),
+            properties: RowProperties::Values(Cow::Owned(object(stored.properties))),
             times: object(stored.times),
             first_seen: stored.first_seen.min(new.first_seen),
             last_seen: stored.last_seen.max(new.last_seen),
@@ -178,18 +181,30 @@ fn next_version(stored: StoredNode, new: &NodeRow) -> NodeRow {
     }
 }
 
-/// A node row as one element of the upsert's JSON array; JSON columns travel as text.
-fn node_json(row: &NodeRow, now: &str) -> Value {
-    json!({
-        "key": row.key,
-        "kind": row.kind.as_str(),
-        "name": row.name,
-        "properties": Value::Object(row.properties.clone()).to_string(),
-        "times": Value::Object(row.times.clone()).to_string(),
-        "first_seen": ts(row.first_seen),
-        "last_seen": ts(row.last_seen),
-        "now": now,
-    })
+/// A node row as one element of the upsert's JSON array, borrowing the row.
+#[derive(serde::Serialize)]
+struct NodeJson<'a> {
+    key: &'a str,
+    kind: &'static str,
+    name: &'a str,
+    properties: &'a RowProperties<'a>,
+    times: &'a serde_json::Map<String, Value>,
+    first_seen: String,
+    last_seen: String,
+    now: &'a str,
+}
+
+fn node_json<'a>(row: &'a NodeRow<'a>, now: &'a str) -> NodeJson<'a> {
+    NodeJson {
+        key: &row.key,
+        kind: row.kind.as_str(),
+        name: &row.name,
+        properties: &row.properties,
+        times: &row.times,
+        first_seen: ts(row.first_seen),
+        last_seen: ts(row.last_seen),
+        now,
+    }
 }
 
 fn object(value: Value) -> serde_json::Map<String, Value> {
