@@ -103,6 +103,10 @@ struct Args {
     /// Skip the OpenLineage ingest phase.
     #[arg(long)]
     no_openlineage: bool,
+
+    /// Keep the benchmark databases afterwards (to profile queries by hand).
+    #[arg(long)]
+    keep_databases: bool,
 }
 
 #[tokio::main]
@@ -172,6 +176,7 @@ fn plan_of(args: &Args) -> Result<suite::Plan> {
         fixed_queries: queries,
         huge_plans: if args.quick { 1 } else { args.huge_plans },
         openlineage: !args.no_openlineage,
+        keep: args.keep_databases,
     })
     .inspect(|p| {
         let _ = std::fs::create_dir_all(&p.log_dir);

@@ -60,10 +60,10 @@ pub struct OlRun {
     /// Each event serialized on its own, ready to POST to [`LINEAGE_PATH`]
     /// with [`CONTENT_TYPE`]; send them in order.
     pub events: Vec<Bytes>,
-    /// Every node and edge the events touch, shared ones (datasets, the
+    /// Per event, every node and edge it touches, shared ones (datasets, the
     /// job, the parent DAG and its run) included, as one reference
-    /// transaction upserts them. `seen` is the last event's time.
-    pub rows: PlanRows,
+    /// transaction upserts them. `seen` is the event's time.
+    pub rows: Vec<PlanRows>,
     /// Which integration sent the run.
     pub integration: Integration,
     /// Whether the run ended in `FAIL`.
@@ -299,7 +299,7 @@ pub fn mix(runs: &[OlRun]) -> Mix {
         events: runs.iter().map(|r| r.events.len()).sum(),
         failed: runs.iter().filter(|r| r.failed).count(),
         running: runs.iter().map(|r| r.events.len() - 2).sum(),
-        rows: runs.iter().map(|r| r.rows.count()).sum(),
+        rows: runs.iter().flat_map(|r| &r.rows).map(PlanRows::count).sum(),
         by_integration,
     }
 }
@@ -434,12 +434,20 @@ impl<'w> Job<'w> {
             .iter()
             .map(|phase| self.event(&context, *phase))
             .collect();
-        let mut graph = Graph::default();
-        events.iter().for_each(|event| graph.absorb(event));
-        let last = context.phases.last().map_or(0, |p| p.at_ms);
+        // Each event is its own request and transaction, so the reference writes each event's
+        // rows as its own transaction too.
+        let rows = events
+            .iter()
+            .zip(&context.phases)
+            .map(|(event, phase)| {
+                let mut graph = Graph::default();
+                graph.absorb(event);
+                graph.into_rows(phase.at_ms as f64 / 1e3)
+            })
+            .collect();
         OlRun {
             events: events.iter().map(|e| Bytes::from(e.to_string())).collect(),
-            rows: graph.into_rows(last as f64 / 1e3),
+            rows,
             integration: self.integration,
             failed: context.failed,
         }
@@ -1220,8 +1228,9 @@ mod tests {
         assert_eq!(a.len(), b.len());
         for (x, y) in a.iter().zip(&b) {
             assert_eq!(x.events, y.events);
-            assert_eq!(x.rows.nodes, y.rows.nodes);
-            assert_eq!(x.rows.edges, y.rows.edges);
+            for (p, q) in x.rows.iter().zip(&y.rows) {
+                assert_eq!((&p.nodes, &p.edges), (&q.nodes, &q.edges));
+            }
         }
         let c = generate(&workload(80, 6));
         assert_ne!(a[0].events, c[0].events);
@@ -1297,13 +1306,35 @@ mod tests {
         }
     }
 
+    /// A run's rows over all its events, each node and edge once.
+    fn merged(rows: &[PlanRows]) -> PlanRows {
+        let mut nodes = std::collections::BTreeMap::new();
+        let mut edges = std::collections::BTreeMap::new();
+        for r in rows {
+            for n in &r.nodes {
+                nodes.entry(n.key.clone()).or_insert_with(|| n.clone());
+            }
+            for e in &r.edges {
+                let id = (e.source.clone(), e.kind, e.target.clone());
+                edges.entry(id).or_insert_with(|| e.clone());
+            }
+        }
+        PlanRows {
+            nodes: nodes.into_values().collect(),
+            edges: edges.into_values().collect(),
+            seen: 0.0,
+        }
+    }
+
     #[test]
     fn every_run_has_its_rows() {
         let runs = generate(&workload(60, 7));
         for run in &runs {
             let events = parsed(run);
-            let kinds = |kind: &str| run.rows.nodes.iter().filter(|n| n.kind == kind).count();
-            let edges = |kind: &str| run.rows.edges.iter().filter(|e| e.kind == kind).count();
+            assert_eq!(run.rows.len(), events.len(), "one transaction per event");
+            let all = merged(&run.rows);
+            let kinds = |kind: &str| all.nodes.iter().filter(|n| n.kind == kind).count();
+            let edges = |kind: &str| all.edges.iter().filter(|e| e.kind == kind).count();
             assert_eq!(kinds("job"), 2, "the job and its DAG");
             assert_eq!(kinds("run"), 2, "the run and its DAG run");
             let datasets = array(&events[0]["inputs"]).len() + 1;
@@ -1316,16 +1347,16 @@ mod tests {
             assert_eq!(edges("has_field"), kinds("field"));
             assert!(kinds("field") > 0);
             assert_eq!(edges("derives") > 0, !run.failed);
-            let keys: HashSet<&str> = run.rows.nodes.iter().map(|n| n.key.as_str()).collect();
-            for edge in &run.rows.edges {
-                assert!(keys.contains(edge.source.as_str()) && keys.contains(edge.target.as_str()));
+            for (rows, event) in run.rows.iter().zip(&events) {
+                let keys: HashSet<&str> = rows.nodes.iter().map(|n| n.key.as_str()).collect();
+                for edge in &rows.edges {
+                    assert!(
+                        keys.contains(edge.source.as_str()) && keys.contains(edge.target.as_str())
+                    );
+                }
+                let seen = DateTime::parse_from_rfc3339(str_of(&event["eventTime"]));
+                assert_eq!(rows.seen, seen.unwrap().timestamp_millis() as f64 / 1e3);
             }
-            let expected_seen =
-                DateTime::parse_from_rfc3339(str_of(&events.last().unwrap()["eventTime"]));
-            assert_eq!(
-                run.rows.seen,
-                expected_seen.unwrap().timestamp_millis() as f64 / 1e3
-            );
         }
     }
 

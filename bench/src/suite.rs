@@ -45,6 +45,8 @@ pub struct Plan {
     pub fixed_queries: usize,
     pub huge_plans: usize,
     pub openlineage: bool,
+    /// Leave the databases behind, for profiling by hand.
+    pub keep: bool,
 }
 
 /// The lineage depth every query phase uses: the depth-10 questions.
@@ -104,7 +106,9 @@ async fn one_scale(
     unindexed.stop().await?;
     service.stop().await?;
     reference.close().await;
-    db.dispose().await?;
+    if !plan.keep {
+        db.dispose().await?;
+    }
     let (lineage, marquez, fixed, columns, paths, build_ms) = measured?;
     let openlineage = match plan.openlineage {
         true => Some(openlineage_ingest(plan, client, backend, scale, &workload).await?),
@@ -226,7 +230,7 @@ async fn openlineage_ingest(
         "  OpenLineage ingest: {} runs, {} events",
         mix.runs, mix.events
     ));
-    let rows: Vec<_> = runs.iter().map(|r| r.rows.clone()).collect();
+    let rows: Vec<_> = runs.iter().flat_map(|r| r.rows.iter().cloned()).collect();
     let measured = async {
         let posted =
             ingest::openlineage(client, &service.url, Arc::clone(&runs), plan.concurrency).await?;
@@ -236,7 +240,9 @@ async fn openlineage_ingest(
     .await;
     service.stop().await?;
     reference.close().await;
-    db.dispose().await?;
+    if !plan.keep {
+        db.dispose().await?;
+    }
     let (posted, written) = measured?;
     let rows_total = written.timed.outputs.iter().sum();
     let counts = Counts {
@@ -433,7 +439,9 @@ async fn huge_plans(plan: &Plan, client: &Client, backend: Backend) -> Result<Hu
     let written = reference.ingest(rows, 1).await?;
     service.stop().await?;
     reference.close().await;
-    db.dispose().await?;
+    if !plan.keep {
+        db.dispose().await?;
+    }
     Ok(HugeReport::of(
         &huge,
         &timed,
