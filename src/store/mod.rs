@@ -667,13 +667,16 @@ pub fn stamp(properties: &Map<String, Value>, at: DateTime<Utc>) -> Map<String, 
 /// last in producer time, whatever order versions arrive in; ties go to the newcomer. Times
 /// are tracked per key, so an event that doesn't mention `state` can't make an older `state`
 /// win over a newer one.
+///
+/// Returns whether any property's value changed (times may move without one).
 pub fn merge_timed(
     props: &mut Map<String, Value>,
     times: &mut Map<String, Value>,
     newer: Map<String, Value>,
     newer_times: &Map<String, Value>,
-) {
+) -> bool {
     let time = |times: &Map<String, Value>, k: &str| times.get(k).and_then(Value::as_i64);
+    let mut changed = false;
     for (key, value) in newer {
         let new_t = time(newer_times, &key).unwrap_or(i64::MIN);
         match (props.get_mut(&key), value) {
@@ -683,6 +686,7 @@ pub fn merge_timed(
                     let new_t = time(newer_times, &path).unwrap_or(new_t);
                     let old_t = time(times, &path).unwrap_or(i64::MIN);
                     if new_t >= old_t {
+                        changed |= old.get(&inner) != Some(&v);
                         old.insert(inner, v);
                         times.insert(path, Value::from(new_t));
                     }
@@ -698,11 +702,13 @@ pub fn merge_timed(
                         &one,
                         DateTime::from_timestamp_micros(new_t).unwrap_or_default(),
                     ));
+                    changed |= props.get(&key) != Some(&value);
                     props.insert(key, value);
                 }
             }
         }
     }
+    changed
 }
 
 /// The [`MergePolicy::Merge`] rule, as every backend must apply it: keys of `newer` win, and

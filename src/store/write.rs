@@ -42,18 +42,25 @@ pub struct StoredNode {
 /// The stored node with a new version merged in: per-key latest-wins properties, the name of
 /// the latest sighting, and the widened sighting window.
 pub fn merge_stored<'a>(stored: StoredNode, new: &NodeRow<'a>) -> NodeRow<'a> {
+    merge_stored_tracked(stored, new).0
+}
+
+/// [`merge_stored`], and whether the properties came out different from the stored ones. Most
+/// sightings of a dataset repeat what is stored; writing its properties back unchanged would
+/// rewrite (and re-TOAST) them for nothing.
+pub fn merge_stored_tracked<'a>(stored: StoredNode, new: &NodeRow<'a>) -> (NodeRow<'a>, bool) {
     let object = |value: Value| match value {
         Value::Object(map) => map,
         _ => Map::new(),
     };
     let (mut properties, mut times) = (object(stored.properties), object(stored.times));
-    merge_timed(
+    let changed = merge_timed(
         &mut properties,
         &mut times,
         new.properties.values().into_owned(),
         &new.times,
     );
-    NodeRow {
+    let row = NodeRow {
         name: match new.last_seen >= stored.last_seen {
             true => new.name.clone(),
             false => stored.name,
@@ -63,7 +70,8 @@ pub fn merge_stored<'a>(stored: StoredNode, new: &NodeRow<'a>) -> NodeRow<'a> {
         first_seen: stored.first_seen.min(new.first_seen),
         last_seen: stored.last_seen.max(new.last_seen),
         ..new.clone()
-    }
+    };
+    (row, changed)
 }
 
 /// The keys guards look at, sorted and unique (locking in key order avoids deadlocks).

@@ -25,7 +25,7 @@ use super::rows::{
 };
 use super::write::{
     self, StoredNode, alias_lookup_keys, alias_rows, ensure_resolved, guard_keys, keyed_edges,
-    merge_stored, missing_endpoints,
+    merge_stored_tracked, missing_endpoints,
 };
 use super::{
     Adjacent, ApplyOutcome, DataSourceAt, EdgeRow, GraphCounts, LabelQuery, Namespace, NodeQuery,
@@ -121,10 +121,14 @@ async fn write_graph(
 ) -> Result<ApplyOutcome> {
     let known = known_aliases(stored_aliases(tx, changes).await?, changes);
     let changes = normalize(changes, &known);
-    let (mut ids, nodes_created) = upsert_nodes(tx, &changes.nodes).await?;
+    let (mut ids, nodes_created, existing) = insert_nodes(tx, &changes.nodes).await?;
     check_guards(tx, &changes.guards).await?;
     resolve_endpoints(tx, &changes.edges, &mut ids).await?;
-    let edges_created = upsert_edges(tx, &changes.edges, &ids).await?;
+    // Rows other writers share (a popular dataset, an Airflow DAG's run) are locked as late
+    // as possible: the lock, then one statement writing the merges and the edges, then commit.
+    let merged = lock_and_merge(tx, &existing).await?;
+    ids.extend(merged.iter().map(|(id, (row, _))| (row.key.clone(), *id)));
+    let edges_created = write_merged_and_edges(tx, &merged, &changes.edges, &ids).await?;
     insert_aliases(tx, &changes.aliases, &ids).await?;
     Ok(ApplyOutcome {
         duplicate: false,
@@ -220,24 +224,59 @@ const INSERT_NEW: &str = "
     on conflict (key) do nothing
     returning node_id, key";
 
+/// The stored versions to merge into, read without a lock, each with its row version (`xmin`).
+const PREFETCH_EXISTING: &str = "
+    select node_id, key, name, properties, property_times, first_seen, last_seen,
+        xmin::text as version
+    from node where key = any($1)";
+
+/// Locks the rows in key order (so writers never deadlock), returning the properties only of
+/// rows whose version moved since the prefetch: those are merged again under the lock.
 /// `no key update`: the merge never changes a key, so it need not wait for writers that only
 /// reference the row (an edge insert's foreign-key check takes `key share` on both ends, and a
 /// popular dataset is referenced by every plan that reads it).
 const LOCK_EXISTING: &str = "
-    select node_id, key, name, properties, property_times, first_seen, last_seen
-    from node where key = any($1) order by key for no key update";
+    select n.node_id, n.key, n.name, n.first_seen, n.last_seen,
+        case when n.xmin::text is distinct from p.version then n.properties end as properties,
+        case when n.xmin::text is distinct from p.version then n.property_times end
+            as property_times
+    from node n join unnest($1::text[], $2::text[]) as p(key, version) on n.key = p.key
+    order by n.key for no key update of n";
 
-const WRITE_MERGED: &str = "
-    update node n set name = u.name, properties = u.properties, property_times = u.times,
-        first_seen = u.first_seen, last_seen = u.last_seen, updated_at = now()
-    from unnest($1::bigint[], $2::text[], $3::jsonb[], $4::jsonb[], $5::timestamptz[], $6::timestamptz[])
-        as u(node_id, name, properties, times, first_seen, last_seen)
-    where n.node_id = u.node_id";
+/// A null `properties` leaves them as stored (the merge changed nothing in them).
+/// Both in one round trip: the merged nodes (`$1`-`$6`), then the edges (`$7`-`$12`). A
+/// sighting of an edge inside its stored window that adds nothing writes nothing.
+const WRITE_MERGED_AND_EDGES: &str = "
+    with merged as (
+        update node n set name = u.name, properties = coalesce(u.properties, n.properties),
+            property_times = u.times,
+            first_seen = u.first_seen, last_seen = u.last_seen, updated_at = now()
+        from unnest($1::bigint[], $2::text[], $3::jsonb[], $4::jsonb[], $5::timestamptz[], $6::timestamptz[])
+            as u(node_id, name, properties, times, first_seen, last_seen)
+        where n.node_id = u.node_id
+        returning 1
+    )
+    insert into edge (source_id, kind, target_id, properties, first_seen, last_seen)
+    select * from unnest($7::bigint[], $8::text[], $9::bigint[], $10::jsonb[], $11::timestamptz[], $12::timestamptz[])
+    on conflict (source_id, kind, target_id) do update set
+        properties = case
+            when excluded.properties = edge.properties or excluded.properties = '{}'
+                then edge.properties
+            when excluded.last_seen >= edge.last_seen
+                then headwater_merge(edge.properties, excluded.properties)
+            else headwater_merge(excluded.properties, edge.properties) end,
+        first_seen = least(edge.first_seen, excluded.first_seen),
+        last_seen = greatest(edge.last_seen, excluded.last_seen)
+    where excluded.last_seen > edge.last_seen or excluded.first_seen < edge.first_seen
+        or (excluded.properties <> edge.properties and excluded.properties <> '{}')
+    returning (xmax = 0)";
 
-async fn upsert_nodes(
+/// Inserts new nodes and widens immutable ones; returns the ids, how many are new, and the
+/// accumulating nodes that already exist (to merge into).
+async fn insert_nodes<'r, 'a>(
     tx: &mut Transaction<'_, Postgres>,
-    rows: &[NodeRow<'_>],
-) -> Result<(HashMap<String, NodeId>, u64)> {
+    rows: &'r [NodeRow<'a>],
+) -> Result<(HashMap<String, NodeId>, u64, Vec<&'r NodeRow<'a>>)> {
     let keep: Vec<&NodeRow<'_>> = rows
         .iter()
         .filter(|r| r.policy == MergePolicy::Keep)
@@ -247,10 +286,10 @@ async fn upsert_nodes(
         .filter(|r| r.policy == MergePolicy::Merge)
         .collect();
     let (mut ids, mut created) = upsert_kept(tx, &keep).await?;
-    let (merged_ids, merged_created) = upsert_merged(tx, &merge).await?;
-    ids.extend(merged_ids);
-    created += merged_created;
-    Ok((ids, created))
+    let (inserted, existing) = insert_new(tx, &merge).await?;
+    created += inserted.len() as u64;
+    ids.extend(inserted);
+    Ok((ids, created, existing))
 }
 
 async fn upsert_kept(
@@ -295,81 +334,131 @@ fn bind_rows<'q>(query: PgQuery<'q>, batch: &[&'q NodeRow<'_>]) -> PgQuery<'q> {
 
 type PgQuery<'q> = sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>;
 
-/// Inserts what is new (waiting out a concurrent insert of the same key, which then counts as
-/// existing), then merges into the rest under a row lock.
-async fn upsert_merged(
+/// Inserts the accumulating nodes that are new (waiting out a concurrent insert of the same
+/// key, which then counts as existing); returns their ids and the rows that already exist.
+async fn insert_new<'r, 'a>(
     tx: &mut Transaction<'_, Postgres>,
-    batch: &[&NodeRow<'_>],
-) -> Result<(HashMap<String, NodeId>, u64)> {
+    batch: &[&'r NodeRow<'a>],
+) -> Result<(HashMap<String, NodeId>, Vec<&'r NodeRow<'a>>)> {
     if batch.is_empty() {
-        return Ok((HashMap::new(), 0));
+        return Ok((HashMap::new(), Vec::new()));
     }
     let inserted = bind_rows(sqlx::query(INSERT_NEW), batch)
         .fetch_all(&mut **tx)
         .await?;
-    let mut ids: HashMap<String, NodeId> = inserted
+    let ids: HashMap<String, NodeId> = inserted
         .into_iter()
         .map(|r| (r.get("key"), r.get("node_id")))
         .collect();
-    let created = ids.len() as u64;
-    let existing: Vec<&NodeRow<'_>> = batch
+    let existing = batch
         .iter()
         .copied()
         .filter(|r| !ids.contains_key(&r.key))
         .collect();
-    ids.extend(merge_existing(tx, &existing).await?);
-    Ok((ids, created))
+    Ok((ids, existing))
 }
 
-async fn merge_existing(
+/// A stored node merged with a new version: its id, the merged row, and whether its
+/// properties changed.
+type Merged<'a> = (NodeId, (NodeRow<'a>, bool));
+
+/// Merges the new versions into the existing accumulating nodes.
+///
+/// The merge is computed first on versions read without a lock, then the rows are locked and
+/// only those another writer changed meanwhile (a different `xmin`) are merged again. So a
+/// row many writers share is held for one statement and a few small merges, not for decoding
+/// and merging every row of the change set.
+async fn lock_and_merge<'a>(
     tx: &mut Transaction<'_, Postgres>,
-    rows: &[&NodeRow<'_>],
-) -> Result<HashMap<String, NodeId>> {
+    rows: &[&NodeRow<'a>],
+) -> Result<Vec<Merged<'a>>> {
     if rows.is_empty() {
-        return Ok(HashMap::new());
+        return Ok(Vec::new());
     }
     let keys: Vec<&str> = rows.iter().map(|r| r.key.as_str()).collect();
-    let stored = sqlx::query(LOCK_EXISTING)
+    let incoming: HashMap<&str, &NodeRow<'_>> = rows.iter().map(|r| (r.key.as_str(), *r)).collect();
+    let prefetched = sqlx::query(PREFETCH_EXISTING)
         .bind(&keys)
         .fetch_all(&mut **tx)
         .await?;
-    let incoming: HashMap<&str, &NodeRow<'_>> = rows.iter().map(|r| (r.key.as_str(), *r)).collect();
-    let merged: Vec<(NodeId, NodeRow<'_>)> = stored
+    let mut early: HashMap<String, (String, (NodeRow<'a>, bool))> = prefetched
         .iter()
         .filter_map(|row| {
             let new = incoming.get(row.get::<&str, _>("key"))?;
-            Some((row.get("node_id"), merged_row(row, new)))
+            Some((row.get("key"), (row.get("version"), merged_row(row, new))))
         })
         .collect();
-    sqlx::query(WRITE_MERGED)
+    let versions: Vec<Option<&str>> = keys
+        .iter()
+        .map(|k| early.get(*k).map(|(v, _)| v.as_str()))
+        .collect();
+    let locked = sqlx::query(LOCK_EXISTING)
+        .bind(&keys)
+        .bind(&versions)
+        .fetch_all(&mut **tx)
+        .await?;
+    Ok(locked
+        .iter()
+        .filter_map(|row| {
+            let key: &str = row.get("key");
+            let new = incoming.get(key)?;
+            let fresh: Option<Value> = row.get("properties");
+            let merged = match (fresh, early.remove(key)) {
+                (None, Some((_, merged))) => merged,
+                _ => merged_row(row, new),
+            };
+            Some((row.get("node_id"), merged))
+        })
+        .collect())
+}
+
+/// Writes the merged nodes and upserts the edges, in one statement; returns how many edges
+/// are new.
+async fn write_merged_and_edges(
+    tx: &mut Transaction<'_, Postgres>,
+    merged: &[Merged<'_>],
+    edges: &[EdgeRow],
+    ids: &HashMap<String, NodeId>,
+) -> Result<u64> {
+    if merged.is_empty() && edges.is_empty() {
+        return Ok(0);
+    }
+    let keyed = keyed_edges(edges, ids);
+    let created: Vec<bool> = sqlx::query_scalar(WRITE_MERGED_AND_EDGES)
         .bind(merged.iter().map(|(id, _)| *id).collect::<Vec<_>>())
         .bind(
             merged
                 .iter()
-                .map(|(_, r)| r.name.as_str())
+                .map(|(_, (r, _))| r.name.as_str())
                 .collect::<Vec<_>>(),
         )
         .bind(
             merged
                 .iter()
-                .map(|(_, r)| Json(&r.properties))
+                .map(|(_, (r, changed))| changed.then(|| Json(&r.properties)))
                 .collect::<Vec<_>>(),
         )
         .bind(
             merged
                 .iter()
-                .map(|(_, r)| Json(&r.times))
+                .map(|(_, (r, _))| Json(&r.times))
                 .collect::<Vec<_>>(),
         )
-        .bind(merged.iter().map(|(_, r)| r.first_seen).collect::<Vec<_>>())
-        .bind(merged.iter().map(|(_, r)| r.last_seen).collect::<Vec<_>>())
-        .execute(&mut **tx)
+        .bind(merged.iter().map(|(_, (r, _))| r.first_seen).collect::<Vec<_>>())
+        .bind(merged.iter().map(|(_, (r, _))| r.last_seen).collect::<Vec<_>>())
+        .bind(keyed.iter().map(|k| k.0).collect::<Vec<_>>())
+        .bind(keyed.iter().map(|k| k.1).collect::<Vec<_>>())
+        .bind(keyed.iter().map(|k| k.2).collect::<Vec<_>>())
+        .bind(keyed.iter().map(|k| Json(&k.3.properties)).collect::<Vec<_>>())
+        .bind(keyed.iter().map(|k| k.3.first_seen).collect::<Vec<_>>())
+        .bind(keyed.iter().map(|k| k.3.last_seen).collect::<Vec<_>>())
+        .fetch_all(&mut **tx)
         .await?;
-    Ok(merged.into_iter().map(|(id, r)| (r.key, id)).collect())
+    Ok(created.into_iter().filter(|c| *c).count() as u64)
 }
 
-/// The stored row with a new version merged in.
-fn merged_row<'a>(stored: &PgRow, new: &NodeRow<'a>) -> NodeRow<'a> {
+/// The stored row with a new version merged in, and whether its properties changed.
+fn merged_row<'a>(stored: &PgRow, new: &NodeRow<'a>) -> (NodeRow<'a>, bool) {
     let version = StoredNode {
         name: stored.get("name"),
         properties: stored.get("properties"),
@@ -377,7 +466,7 @@ fn merged_row<'a>(stored: &PgRow, new: &NodeRow<'a>) -> NodeRow<'a> {
         first_seen: stored.get("first_seen"),
         last_seen: stored.get("last_seen"),
     };
-    merge_stored(version, new)
+    merge_stored_tracked(version, new)
 }
 
 /// Evaluates guards against the stored rows, share-locking them so a concurrent writer can't
@@ -415,37 +504,6 @@ async fn resolve_endpoints(
         .await?;
     ids.extend(rows.into_iter().map(|r| (r.get("key"), r.get("node_id"))));
     ensure_resolved(&missing, ids)
-}
-
-async fn upsert_edges(
-    tx: &mut Transaction<'_, Postgres>,
-    rows: &[EdgeRow],
-    ids: &HashMap<String, NodeId>,
-) -> Result<u64> {
-    if rows.is_empty() {
-        return Ok(0);
-    }
-    let keyed = keyed_edges(rows, ids);
-    let created: Vec<bool> = sqlx::query_scalar(
-        "insert into edge (source_id, kind, target_id, properties, first_seen, last_seen)
-         select * from unnest($1::bigint[], $2::text[], $3::bigint[], $4::jsonb[], $5::timestamptz[], $6::timestamptz[])
-         on conflict (source_id, kind, target_id) do update set
-             properties = case when excluded.last_seen >= edge.last_seen
-                 then headwater_merge(edge.properties, excluded.properties)
-                 else headwater_merge(excluded.properties, edge.properties) end,
-             first_seen = least(edge.first_seen, excluded.first_seen),
-             last_seen = greatest(edge.last_seen, excluded.last_seen)
-         returning (xmax = 0)",
-    )
-    .bind(keyed.iter().map(|k| k.0).collect::<Vec<_>>())
-    .bind(keyed.iter().map(|k| k.1).collect::<Vec<_>>())
-    .bind(keyed.iter().map(|k| k.2).collect::<Vec<_>>())
-    .bind(keyed.iter().map(|k| Value::Object(k.3.properties.clone())).collect::<Vec<_>>())
-    .bind(keyed.iter().map(|k| k.3.first_seen).collect::<Vec<_>>())
-    .bind(keyed.iter().map(|k| k.3.last_seen).collect::<Vec<_>>())
-    .fetch_all(&mut **tx)
-    .await?;
-    Ok(created.into_iter().filter(|c| *c).count() as u64)
 }
 
 impl PgStore {

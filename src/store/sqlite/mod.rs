@@ -281,11 +281,12 @@ impl Store for SqliteStore {
             .iter()
             .map(|l| (l.source, l.kind.as_str(), l.target))
             .collect();
-        let sql = format!(
-            "select {EDGE_COLUMNS} from edge
-             where (source_id, kind, target_id) in
-                   (select j.value ->> 0, j.value ->> 1, j.value ->> 2 from json_each($1) j)"
-        );
+        // One primary-key lookup per link (see `stored_edges` in write.rs).
+        let sql = "select e.source_id, e.target_id, e.kind, e.properties, e.first_seen,
+                          e.last_seen
+                   from json_each($1) j cross join edge e
+                   on e.source_id = j.value ->> 0 and e.kind = j.value ->> 1
+                      and e.target_id = j.value ->> 2";
         let rows = sqlx::query(&sql)
             .bind(json_list(&triples))
             .fetch_all(&self.reader)

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use sqlx::{Row, Sqlite, SqlitePool, Transaction};
+use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool, Transaction};
 
 use super::{json_list, ts, ts_opt};
 use crate::error::Result;
@@ -140,29 +140,44 @@ async fn upsert_nodes(tx: &mut Tx, rows: &[NodeRow<'_>]) -> Result<(HashMap<Stri
             None => row.clone(),
         })
         .collect();
-    let batch: Vec<NodeJson<'_>> = versions.iter().map(|r| node_json(r, &now)).collect();
-    // `->` keeps the properties as JSON text, so they are written once, not escaped twice.
-    let written = sqlx::query(
-        "insert into node (key, kind, name, properties, property_times, first_seen, last_seen,
-                           created_at, updated_at)
-         select j.value ->> 'key', j.value ->> 'kind', j.value ->> 'name',
-                j.value -> 'properties', j.value -> 'times', j.value ->> 'first_seen',
-                j.value ->> 'last_seen', j.value ->> 'now', j.value ->> 'now'
-         from json_each($1) j where true
-         on conflict (key) do update set
-             name = excluded.name, properties = excluded.properties,
-             property_times = excluded.property_times, first_seen = excluded.first_seen,
-             last_seen = excluded.last_seen, updated_at = excluded.updated_at
-         returning node_id, key",
-    )
-    .bind(serde_json::to_string(&batch).map_err(anyhow::Error::from)?)
-    .fetch_all(&mut **tx)
-    .await?;
-    let ids = written
-        .into_iter()
-        .map(|r| (r.get("key"), r.get("node_id")))
-        .collect();
+    let mut ids = HashMap::with_capacity(versions.len());
+    for chunk in versions.chunks(MAX_BINDS / 9) {
+        let mut insert = QueryBuilder::<Sqlite>::new(
+            "insert into node (key, kind, name, properties, property_times, first_seen,
+                               last_seen, created_at, updated_at) ",
+        );
+        insert.push_values(chunk, |mut row, r| {
+            row.push_bind(r.key.clone())
+                .push_bind(r.kind.as_str())
+                .push_bind(r.name.clone())
+                .push_bind(json_text(&r.properties))
+                .push_bind(json_text(&r.times))
+                .push_bind(ts(r.first_seen))
+                .push_bind(ts(r.last_seen))
+                .push_bind(now.clone())
+                .push_bind(now.clone());
+        });
+        insert.push(
+            " on conflict (key) do update set
+                 name = excluded.name, properties = excluded.properties,
+                 property_times = excluded.property_times, first_seen = excluded.first_seen,
+                 last_seen = excluded.last_seen, updated_at = excluded.updated_at
+             returning node_id, key",
+        );
+        let written: Vec<(NodeId, String)> =
+            insert.build_query_as().fetch_all(&mut **tx).await?;
+        ids.extend(written.into_iter().map(|(id, key)| (key, id)));
+    }
     Ok((ids, created))
+}
+
+/// SQLite binds at most this many values per statement (its default limit since 3.32), so
+/// multi-row writes go in chunks.
+const MAX_BINDS: usize = 32_766;
+
+/// A JSON column's value as the text SQLite keeps.
+fn json_text(value: &impl serde::Serialize) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| "{}".to_owned())
 }
 
 /// What a stored node becomes: immutable nodes only widen their sighting window, merged ones
@@ -178,32 +193,6 @@ fn next_version<'a>(stored: StoredNode, new: &NodeRow<'a>) -> NodeRow<'a> {
             last_seen: stored.last_seen.max(new.last_seen),
             ..new.clone()
         },
-    }
-}
-
-/// A node row as one element of the upsert's JSON array, borrowing the row.
-#[derive(serde::Serialize)]
-struct NodeJson<'a> {
-    key: &'a str,
-    kind: &'static str,
-    name: &'a str,
-    properties: &'a RowProperties<'a>,
-    times: &'a serde_json::Map<String, Value>,
-    first_seen: String,
-    last_seen: String,
-    now: &'a str,
-}
-
-fn node_json<'a>(row: &'a NodeRow<'a>, now: &'a str) -> NodeJson<'a> {
-    NodeJson {
-        key: &row.key,
-        kind: row.kind.as_str(),
-        name: &row.name,
-        properties: &row.properties,
-        times: &row.times,
-        first_seen: ts(row.first_seen),
-        last_seen: ts(row.last_seen),
-        now,
     }
 }
 
@@ -261,7 +250,7 @@ async fn upsert_edges(tx: &mut Tx, rows: &[EdgeRow], ids: &HashMap<String, NodeI
     let seq = tick_clock(tx).await?;
     let now = ts(Utc::now());
     let mut created = 0;
-    let batch: Vec<Value> = keyed
+    let merged: Vec<(NodeId, &str, NodeId, EdgeRow)> = keyed
         .iter()
         .map(|(source, kind, target, row)| {
             let merged = match stored.remove(&(*source, kind.to_string(), *target)) {
@@ -271,24 +260,33 @@ async fn upsert_edges(tx: &mut Tx, rows: &[EdgeRow], ids: &HashMap<String, NodeI
                     (*row).clone()
                 }
             };
-            edge_json((*source, kind, *target), &merged, &now)
+            (*source, *kind, *target, merged)
         })
         .collect();
-    // A stored edge keeps its `seq`: the lineage index already holds it.
-    sqlx::query(
-        "insert into edge (source_id, kind, target_id, properties, first_seen, last_seen,
-                           created_at, updated_at, seq)
-         select j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3, j.value ->> 4,
-                j.value ->> 5, j.value ->> 6, j.value ->> 6, $2
-         from json_each($1) j where true
-         on conflict (source_id, kind, target_id) do update set
-             properties = excluded.properties, first_seen = excluded.first_seen,
-             last_seen = excluded.last_seen, updated_at = excluded.updated_at",
-    )
-    .bind(Value::Array(batch).to_string())
-    .bind(seq)
-    .execute(&mut **tx)
-    .await?;
+    for chunk in merged.chunks(MAX_BINDS / 9) {
+        let mut insert = QueryBuilder::<Sqlite>::new(
+            "insert into edge (source_id, kind, target_id, properties, first_seen, last_seen,
+                               created_at, updated_at, seq) ",
+        );
+        insert.push_values(chunk, |mut row, (source, kind, target, edge)| {
+            row.push_bind(*source)
+                .push_bind(kind.to_string())
+                .push_bind(*target)
+                .push_bind(json_text(&edge.properties))
+                .push_bind(ts(edge.first_seen))
+                .push_bind(ts(edge.last_seen))
+                .push_bind(now.clone())
+                .push_bind(now.clone())
+                .push_bind(seq);
+        });
+        // A stored edge keeps its `seq`: the lineage index already holds it.
+        insert.push(
+            " on conflict (source_id, kind, target_id) do update set
+                 properties = excluded.properties, first_seen = excluded.first_seen,
+                 last_seen = excluded.last_seen, updated_at = excluded.updated_at",
+        );
+        insert.build().execute(&mut **tx).await?;
+    }
     Ok(created)
 }
 
@@ -313,9 +311,11 @@ async fn stored_edges(
 ) -> Result<HashMap<EdgeId, EdgeVersion>> {
     let ids: Vec<Value> = keyed.iter().map(|(s, k, t, _)| json!([s, k, t])).collect();
     let rows = sqlx::query(
-        "select source_id, kind, target_id, properties, first_seen, last_seen from edge
-         where (source_id, kind, target_id) in
-               (select j.value ->> 0, j.value ->> 1, j.value ->> 2 from json_each($1) j)",
+        // `cross join` keeps json_each outside, so each edge is one primary-key lookup (a
+        // row-value `in` used only the key's first column: every edge of a hub dataset).
+        "select e.source_id, e.kind, e.target_id, e.properties, e.first_seen, e.last_seen
+         from json_each($1) j cross join edge e
+         on e.source_id = j.value ->> 0 and e.kind = j.value ->> 1 and e.target_id = j.value ->> 2",
     )
     .bind(Value::Array(ids).to_string())
     .fetch_all(&mut **tx)
@@ -349,19 +349,6 @@ fn merge_edge((properties, first_seen, last_seen): EdgeVersion, new: &EdgeRow) -
         last_seen: last_seen.max(new.last_seen),
         ..new.clone()
     }
-}
-
-/// An edge as one element of the upsert's JSON array.
-fn edge_json(id: (NodeId, &str, NodeId), row: &EdgeRow, now: &str) -> Value {
-    json!([
-        id.0,
-        id.1,
-        id.2,
-        Value::Object(row.properties.clone()).to_string(),
-        ts(row.first_seen),
-        ts(row.last_seen),
-        now
-    ])
 }
 
 async fn insert_aliases(
