@@ -61,11 +61,9 @@ async fn status(State(state): State<AppState>) -> Response {
         Ok(Ok(())) => (StatusCode::OK, version_headers()).into_response(),
         Ok(Err(err)) => {
             tracing::warn!(error = %err, "status probe: database unreachable");
-            Error::Unavailable("the database is unreachable".to_owned()).into_response()
+            Error::unavailable("the database is unreachable").into_response()
         }
-        Err(_) => {
-            Error::Unavailable("the database did not answer in time".to_owned()).into_response()
-        }
+        Err(_) => Error::unavailable("the database did not answer in time").into_response(),
     }
 }
 
