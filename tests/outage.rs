@@ -25,8 +25,6 @@ use support::{Answer, Service, free_ports, http_client};
 /// Units of work for the whole run; the clients stop long before they run out.
 const UNITS: usize = 1500;
 const CLIENTS: usize = 6;
-/// The service waits this long for a connection before answering 503.
-const ACQUIRE_TIMEOUT_SECS: u64 = 2;
 /// Acknowledged requests before the database goes down.
 const BEFORE: usize = 60;
 /// How long the database stays down.
@@ -42,22 +40,13 @@ async fn a_database_outage_answers_503_and_the_service_recovers_by_itself() {
     create_database(&cluster.url("postgres"), "headwater").await;
     let url = cluster.url("headwater");
     let [port] = free_ports::<1>();
-    let timeout = ACQUIRE_TIMEOUT_SECS.to_string();
-    let settings = [("HEADWATER_DB_ACQUIRE_TIMEOUT_SECS", timeout.as_str())];
-    let service = Arc::new(Service::start(port, &url, &settings));
+    // The default acquire timeout: what producers get.
+    let service = Arc::new(Service::start(port, &url, &[]));
     let http = http_client();
     service.wait_ready(&http).await;
 
     let workload = Arc::new(Workload::new(UNITS, 2));
-    let control = Arc::new(Control::default());
-    let units = clients::units(&workload, |_| true);
-    let posting = tokio::spawn(clients::post(
-        service.clone(),
-        workload.clone(),
-        units,
-        CLIENTS,
-        control.clone(),
-    ));
+    let (control, posting) = clients::start(&service, &workload, CLIENTS);
     wait_for_acks(&control, BEFORE).await;
 
     let down = Instant::now();
@@ -272,18 +261,10 @@ async fn check_index_recovered(
     let mut walked = 0;
     for request in after.filter(|r| !matches!(r.kind, Kind::SplineEvent { .. })) {
         let key = request.landmark();
-        let query = [
-            ("node", key.as_str()),
-            ("direction", "upstream"),
-            ("depth", "1"),
-        ];
-        let lineage = service
-            .get_json(&http, "/api/v1/graph/lineage", &query)
-            .await;
-        let edges = lineage["edges"].as_array().unwrap();
+        let edges = service.upstream_edges(&http, &key).await;
         assert!(
             edges.iter().any(|e| e["kind"] == "input"),
-            "lineage after the outage misses the input of {key}: {lineage}"
+            "lineage after the outage misses the input of {key}: {edges:?}"
         );
         walked += 1;
     }
