@@ -127,15 +127,7 @@ async fn clean_run(workload: &Arc<Workload>, url: &str) -> Snapshot {
 
 /// Posts the workload and SIGKILLs the service once [`KILL_AT`] of it is acknowledged.
 async fn ingest_until_killed(service: &Arc<Service>, workload: &Arc<Workload>) -> Vec<Outcome> {
-    let control = Arc::new(Control::default());
-    let units = clients::units(workload, |_| true);
-    let posting = tokio::spawn(clients::post(
-        service.clone(),
-        workload.clone(),
-        units,
-        CLIENTS,
-        control.clone(),
-    ));
+    let (control, posting) = clients::start(service, workload, CLIENTS);
     let kill_after = (workload.requests.len() as f64 * KILL_AT) as usize;
     while control.acknowledged.load(Ordering::SeqCst) < kill_after {
         assert!(!posting.is_finished(), "the ingest ended before the kill");
@@ -211,21 +203,11 @@ async fn check_through_the_api(service: &Service, workload: &Workload, outcomes:
             .unwrap();
         assert_eq!(node.status, 200, "{key}: {}", node.body);
         if key.starts_with("dataset:") {
-            let query = [
-                ("node", key.as_str()),
-                ("direction", "upstream"),
-                ("depth", "1"),
-            ];
-            let lineage = service
-                .get_json(&http, "/api/v1/graph/lineage", &query)
-                .await;
-            let edges = lineage["edges"].as_array().unwrap();
-            assert!(
-                edges
-                    .iter()
-                    .any(|e| e["kind"] == "output" && e["target"] == key),
-                "no job writes {key}: {lineage}"
-            );
+            let edges = service.upstream_edges(&http, &key).await;
+            let written = edges
+                .iter()
+                .any(|e| e["kind"] == "output" && e["target"] == key);
+            assert!(written, "no job writes {key}: {edges:?}");
         }
     }
 }

@@ -15,9 +15,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::{DateTime, TimeDelta, Utc};
+use headwater::ingest::spline::convert::event_key;
 use serde_json::{Value, json};
 use support::snapshot::{GraphDb, Snapshot};
-use support::workload::base36;
 use support::{Answer, Service as Replica, free_ports, http_client, server_url, with_databases};
 use uuid::Uuid;
 
@@ -187,10 +187,10 @@ struct Written {
 impl Written {
     fn run_keys(&self) -> BTreeSet<String> {
         let ol = self.ol_runs.iter().map(|id| format!("run:{id}"));
-        let spline = self
-            .spline_runs
-            .iter()
-            .map(|(plan, ts)| format!("run:{plan}:{}", base36(*ts)));
+        let spline = self.spline_runs.iter().map(|(plan, ts)| {
+            let plan: Uuid = plan.parse().unwrap();
+            format!("run:{}", event_key(&plan, *ts))
+        });
         ol.chain(spline).collect()
     }
 }

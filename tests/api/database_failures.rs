@@ -252,6 +252,13 @@ async fn a_write_that_keeps_conflicting_answers_503_and_stores_nothing() {
     assert_eq!(app.counts().await, Counts::ZERO);
 }
 
+fn one_connection() -> PoolSettings {
+    PoolSettings {
+        max_connections: 1,
+        acquire_timeout: Duration::from_secs(30),
+    }
+}
+
 /// A 2xx promises a durable commit: a database set to `synchronous_commit = off` does not get
 /// to acknowledge Headwater's writes before flushing them.
 #[tokio::test]
@@ -262,11 +269,7 @@ async fn sessions_commit_synchronously_even_where_the_database_says_off() {
         "alter database {name} set synchronous_commit = off"
     ))
     .await;
-    let settings = PoolSettings {
-        max_connections: 1,
-        acquire_timeout: Duration::from_secs(30),
-    };
-    let store = PgStore::connect_lazy(db.url(), settings).unwrap();
+    let store = PgStore::connect_lazy(db.url(), one_connection()).unwrap();
     let setting: String = sqlx::query_scalar("show synchronous_commit")
         .fetch_one(store.pool())
         .await
@@ -284,11 +287,7 @@ async fn sessions_commit_synchronously_even_where_the_database_says_off() {
 #[tokio::test]
 async fn sqlite_commits_are_synced() {
     let db = TestDb::new(Sqlite).await;
-    let settings = PoolSettings {
-        max_connections: 1,
-        acquire_timeout: Duration::from_secs(30),
-    };
-    let store = SqliteStore::connect_lazy(db.url(), settings).unwrap();
+    let store = SqliteStore::connect_lazy(db.url(), one_connection()).unwrap();
     let synchronous: i64 = sqlx::query_scalar("pragma synchronous")
         .fetch_one(store.pool())
         .await

@@ -50,6 +50,20 @@ pub fn units(workload: &Workload, wanted: impl Fn(usize) -> bool) -> Vec<Vec<usi
     units
 }
 
+/// Starts posting the whole workload in the background, until it runs out or the returned
+/// control's `stop` is set.
+pub fn start(
+    service: &Arc<Service>,
+    workload: &Arc<Workload>,
+    clients: usize,
+) -> (Arc<Control>, tokio::task::JoinHandle<Vec<Outcome>>) {
+    let control = Arc::new(Control::default());
+    let units = units(workload, |_| true);
+    let (service, workload) = (service.clone(), workload.clone());
+    let posting = tokio::spawn(post(service, workload, units, clients, control.clone()));
+    (control, posting)
+}
+
 /// Posts `units` with `clients` concurrent clients until they run out or `control.stop` is
 /// set; returns every request's outcome, by request index.
 pub async fn post(

@@ -97,24 +97,28 @@ impl Cluster {
         std::fs::read_to_string(self.dir.0.join("server.log")).unwrap_or_default()
     }
 
-    fn run(&self, program: &str, args: &[&str]) {
+    /// A server binary, run as the cluster's user.
+    fn command(&self, program: &str) -> Command {
         let program = self.bin.join(program);
-        let mut command = match &self.user {
+        match &self.user {
             Some(user) => {
                 let mut c = Command::new("runuser");
                 c.args(["-u", user, "--"]).arg(&program);
                 c
             }
             None => Command::new(&program),
-        };
-        let output = command
+        }
+    }
+
+    fn run(&self, program: &str, args: &[&str]) {
+        let output = self
+            .command(program)
             .args(args)
             .output()
-            .unwrap_or_else(|e| panic!("running {}: {e}", program.display()));
+            .unwrap_or_else(|e| panic!("running {program}: {e}"));
         assert!(
             output.status.success(),
-            "{} {args:?} failed ({}):\n{}{}\nserver log:\n{}",
-            program.display(),
+            "{program} {args:?} failed ({}):\n{}{}\nserver log:\n{}",
             output.status,
             String::from_utf8_lossy(&output.stdout),
             String::from_utf8_lossy(&output.stderr),

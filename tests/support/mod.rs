@@ -151,14 +151,9 @@ impl Service {
         content_type: &str,
         body: String,
     ) -> Result<Answer, reqwest::Error> {
-        let begun = Instant::now();
-        let response = http
-            .post(self.url(path))
-            .header(reqwest::header::CONTENT_TYPE, content_type)
-            .body(body)
-            .send()
-            .await?;
-        Answer::read(response, begun).await
+        let request = http.post(self.url(path));
+        let request = request.header(reqwest::header::CONTENT_TYPE, content_type);
+        Answer::of(request.body(body)).await
     }
 
     /// GETs `path` and reads the whole answer.
@@ -168,9 +163,14 @@ impl Service {
         path: &str,
         query: &[(&str, &str)],
     ) -> Result<Answer, reqwest::Error> {
-        let begun = Instant::now();
-        let response = http.get(self.url(path)).query(query).send().await?;
-        Answer::read(response, begun).await
+        Answer::of(http.get(self.url(path)).query(query)).await
+    }
+
+    /// The edges of the lineage one job hop upstream of `key`; panics unless it answers 200.
+    pub async fn upstream_edges(&self, http: &reqwest::Client, key: &str) -> Vec<Value> {
+        let query = [("node", key), ("direction", "upstream"), ("depth", "1")];
+        let lineage = self.get_json(http, "/api/v1/graph/lineage", &query).await;
+        lineage["edges"].as_array().unwrap().clone()
     }
 
     /// GETs JSON; panics unless it answers 200.
@@ -212,7 +212,10 @@ pub struct Answer {
 }
 
 impl Answer {
-    async fn read(response: reqwest::Response, begun: Instant) -> Result<Answer, reqwest::Error> {
+    /// Sends the request and reads the whole answer, timing both.
+    async fn of(request: reqwest::RequestBuilder) -> Result<Answer, reqwest::Error> {
+        let begun = Instant::now();
+        let response = request.send().await?;
         let header = |name: reqwest::header::HeaderName| {
             response
                 .headers()

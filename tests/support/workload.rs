@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 
+use headwater::ingest::spline::convert::event_key;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -64,7 +65,7 @@ impl Request {
             Kind::SplineEvent {
                 plan, timestamp_ms, ..
             } => {
-                format!("run:{plan}:{}", base36(timestamp_ms))
+                format!("run:{}", event_key(&plan, timestamp_ms))
             }
             _ => format!("dataset:{}", uri(self.index, "out")),
         }
@@ -233,21 +234,6 @@ fn openlineage(index: usize, run: Uuid) -> Request {
     }
 }
 
-/// Java's `Long.toString(n, 36)` for n ≥ 0: Spline's run keys end with the event timestamp so.
-pub fn base36(mut n: i64) -> String {
-    const DIGITS: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
-    let mut out = Vec::new();
-    loop {
-        out.push(DIGITS[(n % 36) as usize]);
-        n /= 36;
-        if n == 0 {
-            break;
-        }
-    }
-    out.reverse();
-    String::from_utf8(out).unwrap()
-}
-
 #[test]
 fn every_request_owns_its_landmark_and_hubs_belong_to_none() {
     let workload = Workload::new(12, 7);
@@ -267,5 +253,4 @@ fn every_request_owns_its_landmark_and_hubs_belong_to_none() {
     assert_eq!(workload.owner_of(&format!("job:{plan}")), Some(index));
     assert_eq!(workload.owner_of(&format!("op:{plan}:op-3")), Some(index));
     assert_eq!(workload.owner_of("dataset:s3://faults/hubs/spline-1"), None);
-    assert_eq!(base36(1684226827008), "lhq160w0");
 }
