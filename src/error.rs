@@ -257,8 +257,11 @@ impl From<sqlx::Error> for Error {
 pub enum Failure {
     /// The server is down, shutting down or starting, or the connection broke.
     Outage,
-    /// Out of something: pooled connections, server connections, memory, disk; or a lock it
-    /// would not wait for (PostgreSQL `lock_timeout`, SQLite busy or locked).
+    /// No pooled connection within the acquire timeout: all of them busy, or the server not
+    /// answering (the pool keeps trying to connect until the timeout).
+    NoConnection,
+    /// Out of something: server connections, memory, disk; or a lock it would not wait for
+    /// (PostgreSQL `lock_timeout`, SQLite busy or locked).
     Saturated,
     /// Aborted over a conflict with a concurrent transaction: deadlock or serialization
     /// failure.
@@ -269,6 +272,10 @@ impl Failure {
     fn detail(self) -> &'static str {
         match self {
             Failure::Outage => "the database is unavailable; nothing was stored; retry later",
+            Failure::NoConnection => {
+                "no database connection within the acquire timeout (the database is busy or \
+                 unreachable); nothing was stored; retry later"
+            }
             Failure::Saturated => "the database is busy; nothing was stored; retry later",
             Failure::LockConflict => {
                 "the write kept conflicting with concurrent writes; nothing was stored; retry later"
@@ -286,7 +293,7 @@ pub fn classify(err: &sqlx::Error) -> Option<Failure> {
         sqlx::Error::Io(_) | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed => {
             Some(Failure::Outage)
         }
-        sqlx::Error::PoolTimedOut => Some(Failure::Saturated),
+        sqlx::Error::PoolTimedOut => Some(Failure::NoConnection),
         sqlx::Error::Database(db) => {
             let code = db.code()?;
             if db.try_downcast_ref::<PgDatabaseError>().is_some() {
