@@ -1,5 +1,7 @@
 //! [`audit`](crate::store::audit) on PostgreSQL.
 
+use std::collections::HashMap;
+
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use sqlx::types::Json;
@@ -13,10 +15,16 @@ use crate::store::audit::{
 use crate::store::retention::incident_edges;
 
 /// Archives a payload and, when it is new, records who sent it, in one statement: a stored
-/// payload without its audit record can't exist. Returns whether the payload was new.
-pub async fn insert_raw(tx: &mut Transaction<'_, Postgres>, raw: &RawPayload) -> Result<bool> {
+/// payload without its audit record can't exist. The same round trip reads the stored aliases
+/// among `alias_keys`, which the write needs next. Returns whether the payload was new, and
+/// the aliases (alias → canonical key).
+pub async fn insert_raw(
+    tx: &mut Transaction<'_, Postgres>,
+    raw: &RawPayload,
+    alias_keys: &[String],
+) -> Result<(bool, HashMap<String, String>)> {
     let digest = Sha256::digest(&raw.body).to_vec();
-    let inserted: i64 = sqlx::query_scalar(
+    let (inserted, aliases): (bool, Json<Vec<(String, String)>>) = sqlx::query_as(
         "with raw as (
              insert into raw_payload (format, version, content_type, sha256, body, wire_bytes, received_at, event_time)
              values ($1, $2, $3, $4, $5, $6, $7, $8)
@@ -28,7 +36,10 @@ pub async fn insert_raw(tx: &mut Transaction<'_, Postgres>, raw: &RawPayload) ->
                  'sha256', encode($4, 'hex'), 'bytes', $6::bigint, 'version', $2)
              from raw
          )
-         select count(*) from raw",
+         select exists (select 1 from raw),
+             coalesce((select json_agg(json_build_array(a.alias, n.key))
+                       from node_alias a join node n using (node_id)
+                       where a.alias = any($11)), '[]')",
     )
     .bind(&raw.format)
     .bind(&raw.version)
@@ -40,9 +51,10 @@ pub async fn insert_raw(tx: &mut Transaction<'_, Postgres>, raw: &RawPayload) ->
     .bind(raw.event_time)
     .bind(raw.received_by.as_deref().unwrap_or(NOBODY))
     .bind(raw.request_id.as_deref())
+    .bind(alias_keys)
     .fetch_one(&mut **tx)
     .await?;
-    Ok(inserted == 1)
+    Ok((inserted, aliases.0.into_iter().collect()))
 }
 
 /// Appends one record.

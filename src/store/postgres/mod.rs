@@ -112,21 +112,24 @@ impl PgStore {
 
     async fn try_apply(&self, raw: &RawPayload, changes: &ChangeSet) -> Result<ApplyOutcome> {
         let mut tx = begin_write(&self.pool).await?;
-        if !audit::insert_raw(&mut tx, raw).await? {
+        let keys = alias_lookup_keys(changes);
+        let (inserted, aliases) = audit::insert_raw(&mut tx, raw, &keys).await?;
+        if !inserted {
             tx.commit().await.map_err(Error::from_commit)?;
             return Ok(ApplyOutcome {
                 duplicate: true,
                 ..ApplyOutcome::default()
             });
         }
-        let outcome = write_graph(&mut tx, changes).await?;
+        let outcome = write_graph(&mut tx, changes, aliases).await?;
         tx.commit().await.map_err(Error::from_commit)?;
         Ok(outcome)
     }
 
     async fn try_reapply(&self, changes: &ChangeSet) -> Result<ApplyOutcome> {
         let mut tx = begin_write(&self.pool).await?;
-        let outcome = write_graph(&mut tx, changes).await?;
+        let aliases = stored_aliases(&mut tx, changes).await?;
+        let outcome = write_graph(&mut tx, changes, aliases).await?;
         tx.commit().await.map_err(Error::from_commit)?;
         Ok(outcome)
     }
@@ -159,19 +162,21 @@ async fn durable_commits(conn: &mut PgConnection) -> std::result::Result<(), sql
 }
 
 /// Writes a change set's nodes, edges and aliases, checking its guards; shared by `apply` and
-/// `reapply`, so a replayed payload writes exactly what it wrote when it arrived.
+/// `reapply`, so a replayed payload writes exactly what it wrote when it arrived. `stored` are
+/// the stored aliases among the keys it mentions ([`stored_aliases`]).
 async fn write_graph(
     tx: &mut Transaction<'_, Postgres>,
     changes: &ChangeSet,
+    stored: HashMap<String, String>,
 ) -> Result<ApplyOutcome> {
-    let known = known_aliases(stored_aliases(tx, changes).await?, changes);
+    let known = known_aliases(stored, changes);
     let changes = normalize(changes, &known);
     let (mut ids, nodes_created, existing) = insert_nodes(tx, &changes.nodes).await?;
     check_guards(tx, &changes.guards).await?;
     resolve_endpoints(tx, &changes.edges, &mut ids).await?;
     // Rows other writers share (a popular dataset, an Airflow DAG's run) are locked as late
     // as possible: the lock, then one statement writing the merges and the edges, then commit.
-    let merged = lock_and_merge(tx, &existing).await?;
+    let merged = lock_and_merge(tx, existing).await?;
     ids.extend(merged.iter().map(|(id, (row, _))| (row.key.clone(), *id)));
     let edges_created = write_merged_and_edges(tx, &merged, &changes.edges, &ids).await?;
     insert_aliases(tx, &changes.aliases, &ids).await?;
@@ -254,11 +259,27 @@ const UPSERT_KEEP: &str = "
 
 /// Accumulating nodes are merged in Rust ([`merge_timed`]) so every backend applies one rule:
 /// new keys are inserted as they are, existing rows are locked, merged and written back.
+///
+/// In the same round trip, the rows that existed already, read without a lock with their row
+/// version (`xmin`), to merge into. The statement's snapshot predates its own inserts, so the
+/// second half sees exactly the rows that were there before; a key a concurrent writer
+/// inserted meanwhile is in neither half (the insert waits it out, then skips it), and is read
+/// afterwards with [`PREFETCH_EXISTING`].
 const INSERT_NEW: &str = "
-    insert into node (key, kind, name, properties, property_times, first_seen, last_seen)
-    select * from unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::jsonb[], $6::timestamptz[], $7::timestamptz[])
-    on conflict (key) do nothing
-    returning node_id, key";
+    with inserted as (
+        insert into node (key, kind, name, properties, property_times, first_seen, last_seen)
+        select * from unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::jsonb[], $6::timestamptz[], $7::timestamptz[])
+        on conflict (key) do nothing
+        returning node_id, key
+    )
+    select node_id, key, true as inserted, null::text as name, null::jsonb as properties,
+        null::jsonb as property_times, null::timestamptz as first_seen,
+        null::timestamptz as last_seen, null::text as version
+    from inserted
+    union all
+    select node_id, key, false, name, properties, property_times, first_seen, last_seen,
+        xmin::text
+    from node where key = any($1)";
 
 /// The stored versions to merge into, read without a lock, each with its row version (`xmin`).
 const PREFETCH_EXISTING: &str = "
@@ -307,12 +328,13 @@ const WRITE_MERGED_AND_EDGES: &str = "
         or (excluded.properties <> edge.properties and excluded.properties <> '{}')
     returning (xmax = 0)";
 
-/// Inserts new nodes and widens immutable ones; returns the ids, how many are new, and the
-/// accumulating nodes that already exist (to merge into).
+/// Inserts new nodes and widens immutable ones; returns the ids (of every node of the change
+/// set), how many are new, and the accumulating nodes that already exist with their stored
+/// versions (to merge into).
 async fn insert_nodes<'r, 'a>(
     tx: &mut Transaction<'_, Postgres>,
     rows: &'r [NodeRow<'a>],
-) -> Result<(HashMap<String, NodeId>, u64, Vec<&'r NodeRow<'a>>)> {
+) -> Result<(HashMap<String, NodeId>, u64, Existing<'r, 'a>)> {
     let keep: Vec<&NodeRow<'_>> = rows
         .iter()
         .filter(|r| r.policy == MergePolicy::Keep)
@@ -325,6 +347,7 @@ async fn insert_nodes<'r, 'a>(
     let (inserted, existing) = insert_new(tx, &merge).await?;
     created += inserted.len() as u64;
     ids.extend(inserted);
+    ids.extend(existing.stored.iter().map(|s| (s.key.clone(), s.id)));
     Ok((ids, created, existing))
 }
 
@@ -370,28 +393,83 @@ fn bind_rows<'q>(query: PgQuery<'q>, batch: &[&'q NodeRow<'_>]) -> PgQuery<'q> {
 
 type PgQuery<'q> = sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>;
 
+/// A stored accumulating node as read before the lock: id, key, row version, and the new
+/// version merged into it (and whether that changed its properties).
+struct Prefetched<'a> {
+    id: NodeId,
+    key: String,
+    version: String,
+    merged: (NodeRow<'a>, bool),
+}
+
+/// The accumulating nodes of a change set that already exist.
+struct Existing<'r, 'a> {
+    /// Their new versions.
+    rows: Vec<&'r NodeRow<'a>>,
+    /// Their stored versions, merged with the new ones.
+    stored: Vec<Prefetched<'a>>,
+}
+
 /// Inserts the accumulating nodes that are new (waiting out a concurrent insert of the same
-/// key, which then counts as existing); returns their ids and the rows that already exist.
+/// key, which then counts as existing); returns their ids, and the rows that already exist
+/// with their stored versions merged.
 async fn insert_new<'r, 'a>(
     tx: &mut Transaction<'_, Postgres>,
     batch: &[&'r NodeRow<'a>],
-) -> Result<(HashMap<String, NodeId>, Vec<&'r NodeRow<'a>>)> {
+) -> Result<(HashMap<String, NodeId>, Existing<'r, 'a>)> {
+    let mut existing = Existing {
+        rows: Vec::new(),
+        stored: Vec::new(),
+    };
     if batch.is_empty() {
-        return Ok((HashMap::new(), Vec::new()));
+        return Ok((HashMap::new(), existing));
     }
-    let inserted = bind_rows(sqlx::query(INSERT_NEW), batch)
+    let returned = bind_rows(sqlx::query(INSERT_NEW), batch)
         .fetch_all(&mut **tx)
         .await?;
+    let incoming: HashMap<&str, &NodeRow<'_>> =
+        batch.iter().map(|r| (r.key.as_str(), *r)).collect();
+    let (inserted, stored): (Vec<PgRow>, Vec<PgRow>) =
+        returned.into_iter().partition(|r| r.get("inserted"));
     let ids: HashMap<String, NodeId> = inserted
         .into_iter()
         .map(|r| (r.get("key"), r.get("node_id")))
         .collect();
-    let existing = batch
+    existing.stored = prefetched(&stored, &incoming);
+    existing.rows = batch
         .iter()
         .copied()
         .filter(|r| !ids.contains_key(&r.key))
         .collect();
+    let raced: Vec<&str> = existing
+        .rows
+        .iter()
+        .map(|r| r.key.as_str())
+        .filter(|k| !existing.stored.iter().any(|s| s.key == *k))
+        .collect();
+    if !raced.is_empty() {
+        let rows = sqlx::query(PREFETCH_EXISTING)
+            .bind(&raced)
+            .fetch_all(&mut **tx)
+            .await?;
+        existing.stored.extend(prefetched(&rows, &incoming));
+    }
     Ok((ids, existing))
+}
+
+fn prefetched<'a>(rows: &[PgRow], incoming: &HashMap<&str, &NodeRow<'a>>) -> Vec<Prefetched<'a>> {
+    rows.iter()
+        .filter_map(|row| {
+            let key: String = row.get("key");
+            let new = incoming.get(key.as_str())?;
+            Some(Prefetched {
+                id: row.get("node_id"),
+                version: row.get("version"),
+                merged: merged_row(row, new),
+                key,
+            })
+        })
+        .collect()
 }
 
 /// A stored node merged with a new version: its id, the merged row, and whether its
@@ -400,29 +478,24 @@ type Merged<'a> = (NodeId, (NodeRow<'a>, bool));
 
 /// Merges the new versions into the existing accumulating nodes.
 ///
-/// The merge is computed first on versions read without a lock, then the rows are locked and
-/// only those another writer changed meanwhile (a different `xmin`) are merged again. So a
-/// row many writers share is held for one statement and a few small merges, not for decoding
-/// and merging every row of the change set.
+/// The merge was computed on versions read without a lock ([`insert_new`]); now the rows are
+/// locked and only those another writer changed meanwhile (a different `xmin`) are merged
+/// again. So a row many writers share is held for one statement and a few small merges, not
+/// for decoding and merging every row of the change set.
 async fn lock_and_merge<'a>(
     tx: &mut Transaction<'_, Postgres>,
-    rows: &[&NodeRow<'a>],
+    existing: Existing<'_, 'a>,
 ) -> Result<Vec<Merged<'a>>> {
-    if rows.is_empty() {
+    if existing.rows.is_empty() {
         return Ok(Vec::new());
     }
-    let keys: Vec<&str> = rows.iter().map(|r| r.key.as_str()).collect();
-    let incoming: HashMap<&str, &NodeRow<'_>> = rows.iter().map(|r| (r.key.as_str(), *r)).collect();
-    let prefetched = sqlx::query(PREFETCH_EXISTING)
-        .bind(&keys)
-        .fetch_all(&mut **tx)
-        .await?;
-    let mut early: HashMap<String, (String, (NodeRow<'a>, bool))> = prefetched
-        .iter()
-        .filter_map(|row| {
-            let new = incoming.get(row.get::<&str, _>("key"))?;
-            Some((row.get("key"), (row.get("version"), merged_row(row, new))))
-        })
+    let keys: Vec<&str> = existing.rows.iter().map(|r| r.key.as_str()).collect();
+    let incoming: HashMap<&str, &NodeRow<'_>> =
+        existing.rows.iter().map(|r| (r.key.as_str(), *r)).collect();
+    let mut early: HashMap<String, (String, (NodeRow<'a>, bool))> = existing
+        .stored
+        .into_iter()
+        .map(|p| (p.key, (p.version, p.merged)))
         .collect();
     let versions: Vec<Option<&str>> = keys
         .iter()
