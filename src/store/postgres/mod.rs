@@ -444,12 +444,27 @@ async fn write_merged_and_edges(
                 .map(|(_, (r, _))| Json(&r.times))
                 .collect::<Vec<_>>(),
         )
-        .bind(merged.iter().map(|(_, (r, _))| r.first_seen).collect::<Vec<_>>())
-        .bind(merged.iter().map(|(_, (r, _))| r.last_seen).collect::<Vec<_>>())
+        .bind(
+            merged
+                .iter()
+                .map(|(_, (r, _))| r.first_seen)
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            merged
+                .iter()
+                .map(|(_, (r, _))| r.last_seen)
+                .collect::<Vec<_>>(),
+        )
         .bind(keyed.iter().map(|k| k.0).collect::<Vec<_>>())
         .bind(keyed.iter().map(|k| k.1).collect::<Vec<_>>())
         .bind(keyed.iter().map(|k| k.2).collect::<Vec<_>>())
-        .bind(keyed.iter().map(|k| Json(&k.3.properties)).collect::<Vec<_>>())
+        .bind(
+            keyed
+                .iter()
+                .map(|k| Json(&k.3.properties))
+                .collect::<Vec<_>>(),
+        )
         .bind(keyed.iter().map(|k| k.3.first_seen).collect::<Vec<_>>())
         .bind(keyed.iter().map(|k| k.3.last_seen).collect::<Vec<_>>())
         .fetch_all(&mut **tx)

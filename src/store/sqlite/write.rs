@@ -164,8 +164,7 @@ async fn upsert_nodes(tx: &mut Tx, rows: &[NodeRow<'_>]) -> Result<(HashMap<Stri
                  last_seen = excluded.last_seen, updated_at = excluded.updated_at
              returning node_id, key",
         );
-        let written: Vec<(NodeId, String)> =
-            insert.build_query_as().fetch_all(&mut **tx).await?;
+        let written: Vec<(NodeId, String)> = insert.build_query_as().fetch_all(&mut **tx).await?;
         ids.extend(written.into_iter().map(|(id, key)| (key, id)));
     }
     Ok((ids, created))
