@@ -7,7 +7,6 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use chrono::Utc;
 use serde::Serialize;
-use serde_json::Value;
 use serde_json::value::RawValue;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -18,8 +17,8 @@ use super::body::{self, ReceivedBody};
 use super::metrics::{IngestFormat, record_ingest, record_reject};
 use super::producer::blocking;
 use crate::error::{Error, Problem, Result};
+use crate::ingest::openlineage;
 use crate::ingest::openlineage::wire::{DatasetEvent, JobEvent, RunEvent};
-use crate::ingest::{json, openlineage};
 use crate::model::RawPayload;
 
 pub(super) const TAG: &str = "openlineage";
@@ -187,17 +186,12 @@ async fn batch_items(
 ) -> Result<Vec<Box<RawValue>>> {
     let received = receive(state, headers, body).await?;
     let bytes = received.bytes;
-    blocking(move || json::decode(&bytes)).await
+    blocking(move || openlineage::batch(&bytes)).await
 }
 
 async fn store_item(state: &AppState, index: usize, item: &RawValue) -> Result<()> {
     let text = item.get().to_owned();
-    let at = format!("[{index}]");
-    let parsed = blocking(move || {
-        let value: Value = serde_json::from_str(&text).map_err(|e| Error::Internal(e.into()))?;
-        openlineage::event_value(&value, &at).map(|p| (p, text))
-    })
-    .await;
+    let parsed = blocking(move || openlineage::batch_item(&text, index).map(|p| (p, text))).await;
     let (parsed, text) = parsed?;
     let wire_bytes = text.len();
     let raw = raw_payload(text.into_bytes().into(), wire_bytes, &parsed);
