@@ -4,7 +4,8 @@
 //! on a listener until a shutdown future resolves.
 
 mod anomalies;
-mod body;
+// Public so the fuzz targets (`fuzz/`) inflate bodies exactly as the handlers do.
+pub mod body;
 mod columns;
 mod docs;
 mod export;
@@ -96,7 +97,7 @@ impl AppState {
 
 /// Every route, with its OpenAPI description, before state is attached.
 fn routes() -> (Router<AppState>, OpenApi) {
-    OpenApiRouter::with_openapi(docs::base())
+    let (router, doc) = OpenApiRouter::with_openapi(docs::base())
         .merge(producer::router())
         .merge(openlineage::router())
         .merge(marquez::router())
@@ -108,7 +109,10 @@ fn routes() -> (Router<AppState>, OpenApi) {
         .merge(anomalies::router())
         .merge(health::router())
         .merge(metrics::router())
-        .split_for_parts()
+        .split_for_parts();
+    let mut doc = doc;
+    docs::widen_unsigned_parameters(&mut doc);
+    (router, doc)
 }
 
 /// The whole application: routes, the OpenAPI document and its UI, and middleware.
@@ -120,6 +124,7 @@ pub fn app(state: AppState) -> Router {
         .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
         .fallback(|| async { Error::NotFound("no such route".to_owned()) })
         .with_state(state)
+        .layer(axum::middleware::from_fn(query::reject_nul))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             timeout,

@@ -10,6 +10,7 @@ mod graph_questions;
 mod health_metrics;
 mod lineage_index;
 mod marquez_api;
+mod nul_characters;
 mod openapi;
 mod openlineage_fixtures;
 mod openlineage_ingest;
