@@ -287,7 +287,7 @@ impl Store for SqliteStore {
                    from json_each($1) j cross join edge e
                    on e.source_id = j.value ->> 0 and e.kind = j.value ->> 1
                       and e.target_id = j.value ->> 2";
-        let rows = sqlx::query(&sql)
+        let rows = sqlx::query(sql)
             .bind(json_list(&triples))
             .fetch_all(&self.reader)
             .await?;
