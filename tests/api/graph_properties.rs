@@ -34,7 +34,11 @@ const DATASETS: [(&str, &str, &str); 4] = [
     ("s3://lake", "raw/orders", "s3a://lake/raw/orders"),
     ("s3://lake", "raw/customers", "s3://lake/raw/customers"),
     ("s3://lake", "marts/revenue", "s3://lake/marts/revenue/"),
-    ("hdfs://nn:8020", "/data/events", "hdfs://nn:8020/data/events"),
+    (
+        "hdfs://nn:8020",
+        "/data/events",
+        "hdfs://nn:8020/data/events",
+    ),
 ];
 const COLUMNS: [&str; 3] = ["id", "amount", "name"];
 const JOBS: [&str; 2] = ["daily", "hourly"];
@@ -81,7 +85,10 @@ enum Payload {
     Plan(usize),
     /// An execution event of plan `plan` at time `at`: its body is a function of both, as
     /// Spline identifies an event by them.
-    SplineEvent { plan: usize, at: usize },
+    SplineEvent {
+        plan: usize,
+        at: usize,
+    },
     OpenLineage(OlEvent),
 }
 
@@ -114,15 +121,17 @@ fn ol_event() -> impl Strategy<Value = OlEvent> {
         datasets(),
         0..3u8,
     )
-        .prop_map(|((job, run, event_type, at), inputs, outputs, mark)| OlEvent {
-            job,
-            run,
-            event_type,
-            at,
-            inputs,
-            outputs,
-            mark,
-        })
+        .prop_map(
+            |((job, run, event_type, at), inputs, outputs, mark)| OlEvent {
+                job,
+                run,
+                event_type,
+                at,
+                inputs,
+                outputs,
+                mark,
+            },
+        )
 }
 
 fn payload() -> impl Strategy<Value = Payload> {
@@ -135,8 +144,11 @@ fn payload() -> impl Strategy<Value = Payload> {
 
 /// Two plans, and up to eight events; every plan an event names is posted too.
 fn scenario() -> impl Strategy<Value = Scenario> {
-    (prop::collection::vec(plan(), 2), prop::collection::vec(payload(), 1..=8)).prop_map(
-        |(plans, mut payloads)| {
+    (
+        prop::collection::vec(plan(), 2),
+        prop::collection::vec(payload(), 1..=8),
+    )
+        .prop_map(|(plans, mut payloads)| {
             let mut named: Vec<usize> = payloads
                 .iter()
                 .filter_map(|p| match p {
@@ -148,8 +160,7 @@ fn scenario() -> impl Strategy<Value = Scenario> {
             named.dedup();
             payloads.extend(named.into_iter().map(Payload::Plan));
             Scenario { plans, payloads }
-        },
-    )
+        })
 }
 
 /// A random arrival order in which every plan comes before its events (an event of a plan not
@@ -164,7 +175,10 @@ fn plan_id(plan: usize) -> String {
 
 fn ol_dataset(d: usize, columns: &BTreeSet<usize>, facets: Value) -> Value {
     let (namespace, name, _) = DATASETS[d];
-    let fields: Vec<Value> = columns.iter().map(|c| json!({"name": COLUMNS[*c]})).collect();
+    let fields: Vec<Value> = columns
+        .iter()
+        .map(|c| json!({"name": COLUMNS[*c]}))
+        .collect();
     let mut facets = facets;
     facets["schema"] = json!({"fields": fields});
     json!({"namespace": namespace, "name": name, "facets": facets})
@@ -340,7 +354,10 @@ async fn dump(db: &TestDb) -> Dump {
             .iter()
             .map(|r| {
                 let row = (text(&r[1]), text(&r[2]), json_of(&r[3]), json_of(&r[4]));
-                (text(&r[0]), (row.0, row.1, row.2, row.3, text(&r[5]), text(&r[6])))
+                (
+                    text(&r[0]),
+                    (row.0, row.1, row.2, row.3, text(&r[5]), text(&r[6])),
+                )
             })
             .collect(),
         edges: edges
@@ -537,7 +554,10 @@ fn prune_then_replay(backend: Backend) {
                 batch_size: 3,
                 dry_run: false,
             };
-            db.store().prune(&request).await.map_err(|e| format!("prune: {e:?}"))?;
+            db.store()
+                .prune(&request)
+                .await
+                .map_err(|e| format!("prune: {e:?}"))?;
             let pruned = dump(&db).await;
             replay_all(&db).await?;
             let replayed = dump(&db).await.same_as(&pruned);
@@ -560,11 +580,23 @@ async fn ingest_around_a_cutoff(
 ) -> Result<DateTime<Utc>, String> {
     let now = |_| Utc::now();
     let (old, new) = order.split_at(split.min(order.len()));
-    ingest(db, scenario, old, &(0..scenario.payloads.len()).map(now).collect::<Vec<_>>()).await?;
+    ingest(
+        db,
+        scenario,
+        old,
+        &(0..scenario.payloads.len()).map(now).collect::<Vec<_>>(),
+    )
+    .await?;
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     let cutoff = Utc::now();
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    ingest(db, scenario, new, &(0..scenario.payloads.len()).map(now).collect::<Vec<_>>()).await?;
+    ingest(
+        db,
+        scenario,
+        new,
+        &(0..scenario.payloads.len()).map(now).collect::<Vec<_>>(),
+    )
+    .await?;
     Ok(cutoff)
 }
 
@@ -612,8 +644,13 @@ fn part_of(part: &Dump, whole: &Dump) -> Result<(), String> {
         let Some(w) = w else {
             return Err(format!("{what} was rebuilt but is not in the pruned graph"));
         };
-        let keys = |v: &Value| v.as_object().map(|o| o.keys().cloned().collect::<BTreeSet<_>>());
-        let properties = keys(p.0).unwrap_or_default().is_subset(&keys(w.0).unwrap_or_default());
+        let keys = |v: &Value| {
+            v.as_object()
+                .map(|o| o.keys().cloned().collect::<BTreeSet<_>>())
+        };
+        let properties = keys(p.0)
+            .unwrap_or_default()
+            .is_subset(&keys(w.0).unwrap_or_default());
         match properties && w.1 <= p.1 && w.2 >= p.2 {
             true => Ok(()),
             false => Err(format!("{what}: rebuilt {p:?}, pruned {w:?}")),
@@ -624,7 +661,11 @@ fn part_of(part: &Dump, whole: &Dump) -> Result<(), String> {
         if w.is_some_and(|w| w.0 != n.0) {
             return Err(format!("node {key} changed kind: {n:?} / {w:?}"));
         }
-        within(format!("node {key}"), (&n.2, &n.4, &n.5), w.map(|w| (&w.2, &*w.4, &*w.5)))?;
+        within(
+            format!("node {key}"),
+            (&n.2, &n.4, &n.5),
+            w.map(|w| (&w.2, &*w.4, &*w.5)),
+        )?;
     }
     for (id, e) in &part.edges {
         let w = whole.edges.get(id).map(|w| (&w.0, &*w.1, &*w.2));
@@ -651,7 +692,9 @@ async fn kept_writes_are_rebuilt(
             .iter()
             .any(|p| key.starts_with(&format!("run:{p}:")));
         if !rebuilt.nodes.contains_key(&key) && !refused {
-            return Err(format!("{key} was written after the cutoff but not rebuilt"));
+            return Err(format!(
+                "{key} was written after the cutoff but not rebuilt"
+            ));
         }
     }
     Ok(())
@@ -682,7 +725,10 @@ async fn events_at_the_same_instant_merge_alike_in_either_order(
                "inputs": [{"namespace": "s3://lake", "name": "raw/orders",
                            "facets": {"schema": {"fields": fields}}}]})
     };
-    let (start, fail) = (event("START", &["id", "amount"]), event("FAIL", &["amount"]));
+    let (start, fail) = (
+        event("START", &["id", "amount"]),
+        event("FAIL", &["amount"]),
+    );
     let mut dumps = Vec::new();
     for pair in [[&start, &fail], [&fail, &start]] {
         let app = TestApp::new(TestDb::new(backend).await);

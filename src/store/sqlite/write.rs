@@ -21,8 +21,8 @@ use crate::store::write::{
     merge_stored, missing_endpoints,
 };
 use crate::store::{
-    ApplyOutcome, EdgeRow, NodeRow, RowProperties, edge_newer_wins, known_aliases, merge_properties,
-    normalize,
+    ApplyOutcome, EdgeRow, NodeRow, RowProperties, edge_newer_wins, known_aliases,
+    merge_properties, normalize,
 };
 
 type Tx = Transaction<'static, Sqlite>;
