@@ -578,25 +578,14 @@ async fn ingest_around_a_cutoff(
     order: &[usize],
     split: usize,
 ) -> Result<DateTime<Utc>, String> {
-    let now = |_| Utc::now();
     let (old, new) = order.split_at(split.min(order.len()));
-    ingest(
-        db,
-        scenario,
-        old,
-        &(0..scenario.payloads.len()).map(now).collect::<Vec<_>>(),
-    )
-    .await?;
-    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let now = || vec![Utc::now(); scenario.payloads.len()];
+    let pause = || tokio::time::sleep(std::time::Duration::from_millis(5));
+    ingest(db, scenario, old, &now()).await?;
+    pause().await;
     let cutoff = Utc::now();
-    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    ingest(
-        db,
-        scenario,
-        new,
-        &(0..scenario.payloads.len()).map(now).collect::<Vec<_>>(),
-    )
-    .await?;
+    pause().await;
+    ingest(db, scenario, new, &now()).await?;
     Ok(cutoff)
 }
 
