@@ -85,8 +85,8 @@ fn is_gzip(headers: &HeaderMap) -> Result<bool> {
 }
 
 /// Inflates at most `limit + 1` bytes: one byte more than allowed proves the body too large
-/// without inflating the rest.
-fn gunzip(data: &[u8], limit: usize) -> Result<Bytes> {
+/// without inflating the rest. Public for the fuzz targets, which must inflate as [`read`] does.
+pub fn gunzip(data: &[u8], limit: usize) -> Result<Bytes> {
     let mut out = Vec::with_capacity(data.len().saturating_mul(4).min(limit));
     let mut reader = flate2::read::MultiGzDecoder::new(data).take(limit as u64 + 1);
     reader.read_to_end(&mut out).map_err(|e| {

@@ -1,7 +1,11 @@
 //! The OpenAPI document: generated from the handlers' annotations, committed as
 //! `openapi/openapi.json`, served at `/openapi.json` with an interactive page at `/docs`.
 
+use utoipa::Number;
 use utoipa::OpenApi;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::path::{Operation, PathItem};
+use utoipa::openapi::schema::{KnownFormat, Object, Schema, SchemaFormat, SchemaType, Type};
 
 use axum::http::Method;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityRequirement, SecurityScheme};
@@ -93,4 +97,51 @@ fn problem(description: &str) -> utoipa::openapi::Response {
                 .build(),
         )
         .build()
+}
+
+/// utoipa writes a `u32` parameter as `int32` with minimum 0, which promises half the range the
+/// handlers accept: Schemathesis then takes `offset=2147483648` for invalid and fails the
+/// answer that accepts it. Say what is accepted: `int64` from 0 to `u32::MAX`. (utoipa's
+/// `non_strict_integers` would write the format as `u-int32`, a name no tool knows.)
+pub(super) fn widen_unsigned_parameters(doc: &mut utoipa::openapi::OpenApi) {
+    let operations = doc.paths.paths.values_mut().flat_map(operations);
+    let parameters = operations.flat_map(|o| o.parameters.iter_mut().flatten());
+    for parameter in parameters {
+        if let Some(RefOr::T(Schema::Object(schema))) = &mut parameter.schema {
+            widen_if_unsigned(schema);
+        }
+    }
+}
+
+fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
+    [
+        &mut item.get,
+        &mut item.put,
+        &mut item.post,
+        &mut item.delete,
+        &mut item.options,
+        &mut item.head,
+        &mut item.patch,
+        &mut item.trace,
+    ]
+    .into_iter()
+    .flatten()
+}
+
+fn widen_if_unsigned(schema: &mut Object) {
+    let from_zero = match schema.minimum {
+        Some(Number::Int(n)) => n == 0,
+        Some(Number::UInt(n)) => n == 0,
+        Some(Number::Float(n)) => n == 0.0,
+        None => false,
+    };
+    let unsigned = from_zero
+        && schema.schema_type == SchemaType::Type(Type::Integer)
+        && schema.format == Some(SchemaFormat::KnownFormat(KnownFormat::Int32));
+    if unsigned {
+        schema.format = Some(SchemaFormat::KnownFormat(KnownFormat::Int64));
+        if schema.maximum.is_none() {
+            schema.maximum = Some(Number::UInt(u32::MAX as usize));
+        }
+    }
 }

@@ -6,7 +6,8 @@
 mod admin;
 mod anomalies;
 mod auth;
-mod body;
+// Public so the fuzz targets (`fuzz/`) inflate bodies exactly as the handlers do.
+pub mod body;
 mod columns;
 mod cors;
 mod docs;
@@ -150,7 +151,7 @@ impl AppState {
 
 /// Every route, with its OpenAPI description, before state is attached.
 fn routes() -> (Router<AppState>, OpenApi) {
-    let parts = OpenApiRouter::with_openapi(docs::base())
+    let (router, mut doc) = OpenApiRouter::with_openapi(docs::base())
         .merge(producer::router())
         .merge(openlineage::router())
         .merge(marquez::router())
@@ -165,8 +166,8 @@ fn routes() -> (Router<AppState>, OpenApi) {
         .merge(auth::router())
         .merge(admin::router())
         .split_for_parts();
-    let (router, mut doc) = parts;
     docs::secure(&mut doc);
+    docs::widen_unsigned_parameters(&mut doc);
     (router, doc)
 }
 
@@ -194,6 +195,7 @@ pub fn app(state: AppState) -> Router {
             limit_reads,
         ))
         .with_state(state)
+        .layer(axum::middleware::from_fn(query::reject_nul))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             timeout,
@@ -320,4 +322,32 @@ pub async fn shutdown_signal() {
         () = terminate => {},
     }
     tracing::info!("shutting down; finishing in-flight requests");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::routing::get;
+    use tower::ServiceExt;
+
+    /// A read slower than the limit answers 422; a write isn't limited.
+    #[tokio::test]
+    async fn reads_past_the_query_time_limit_answer_422() {
+        let slow = || async {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            "done"
+        };
+        let router = Router::new().route("/slow", get(slow).post(slow)).layer(
+            axum::middleware::from_fn_with_state(Duration::from_millis(20), limit_reads),
+        );
+        let call = |method: &str| {
+            let request = Request::builder().method(method).uri("/slow");
+            router.clone().oneshot(request.body(Body::empty()).unwrap())
+        };
+        let read = call("GET").await.unwrap();
+        assert_eq!(read.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let write = call("POST").await.unwrap();
+        assert_eq!(write.status(), StatusCode::OK);
+    }
 }

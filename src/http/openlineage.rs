@@ -7,7 +7,6 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::{Extension, Json};
 use chrono::Utc;
 use serde::Serialize;
-use serde_json::Value;
 use serde_json::value::RawValue;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -208,9 +207,10 @@ async fn batch_items(
     let received = receive(state, headers, body).await?;
     let bytes = received.bytes;
     let limits = state.settings.ingest;
+    // The depth limit applies to each event on its own (see `store_item`): splitting a batch
+    // into events doesn't recurse, and one deep event must not fail the others.
     blocking(move || {
-        json::check_depth(&bytes, limits.max_json_depth)?;
-        let items: Vec<Box<RawValue>> = json::decode(&bytes)?;
+        let items = openlineage::batch(&bytes)?;
         limits.check_events(items.len())?;
         Ok(items)
     })
@@ -239,10 +239,10 @@ async fn store_item(
     item: &RawValue,
 ) -> Result<()> {
     let text = item.get().to_owned();
-    let at = format!("[{index}]");
+    let depth = state.settings.ingest.max_json_depth;
     let parsed = blocking(move || {
-        let value: Value = serde_json::from_str(&text).map_err(|e| Error::Internal(e.into()))?;
-        openlineage::event_value(&value, &at).map(|p| (p, text))
+        json::check_depth(text.as_bytes(), depth).map_err(|err| at_item(err, index))?;
+        openlineage::batch_item(&text, index).map(|p| (p, text))
     })
     .await;
     let (parsed, text) = parsed?;
@@ -250,6 +250,18 @@ async fn store_item(
     let wire_bytes = text.len();
     let raw = raw_payload(text.into_bytes().into(), wire_bytes, &parsed, sender);
     state.store.apply(&raw, parsed.changes).await.map(|_| ())
+}
+
+/// An error about one event of a batch, located at it.
+fn at_item(err: Error, index: usize) -> Error {
+    match err {
+        Error::BadRequest { code, detail, .. } => Error::BadRequest {
+            code,
+            detail: format!("[{index}]: {detail}"),
+            path: Some(format!("[{index}]")),
+        },
+        other => other,
+    }
 }
 
 fn failure(index: usize, err: &Error) -> FailedEvent {

@@ -102,7 +102,7 @@ fn version_headers() -> HeaderMap {
         (ExecutionPlanV10 = "application/json"),
     )),
     responses(
-        (status = 201, description = "Stored (or already stored); the plan id", body = Uuid),
+        (status = 201, description = "Stored (or already stored); the plan id", body = Uuid, content_type = "application/json"),
         (status = 400, description = "Malformed JSON, wrong types or missing fields", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The id belongs to a different plan", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body over the size limit", body = Problem, content_type = "application/problem+json"),

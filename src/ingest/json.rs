@@ -62,6 +62,60 @@ fn too_deep(max: usize, offset: usize) -> Error {
     )
 }
 
+/// Refuses a body with a string (or object key) holding U+0000: PostgreSQL can store it
+/// neither as text nor in JSON, so it would fail in the database as our fault, and the
+/// backends must accept the same payloads. JSON can only carry it escaped (`\u0000`), so
+/// the bytes are scanned for that escape; only a body that has one is parsed to find where.
+pub fn reject_nul(body: &[u8], prefix: &str) -> Result<(), Error> {
+    if !has_escaped_nul(body) {
+        return Ok(());
+    }
+    // Malformed JSON is reported by the decode that follows, with its own code.
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return Ok(());
+    };
+    match nul_path(&value, String::new()) {
+        Some(path) => {
+            let path = prefixed(prefix, if path.is_empty() { "$" } else { &path });
+            let detail = format!("{path}: strings must not contain U+0000 (NUL)");
+            Err(Error::bad_request("invalid-field", detail, Some(path)))
+        }
+        None => Ok(()),
+    }
+}
+
+/// Whether `\u0000` appears as an escape: after an odd run of backslashes (`\\u0000` is a
+/// backslash followed by the text `u0000`).
+fn has_escaped_nul(body: &[u8]) -> bool {
+    body.windows(6).enumerate().any(|(at, w)| {
+        w == b"\\u0000" && body[..at].iter().rev().take_while(|b| **b == b'\\').count() % 2 == 0
+    })
+}
+
+/// The path of the first string or key holding U+0000, `""` for the root itself.
+fn nul_path(value: &serde_json::Value, at: String) -> Option<String> {
+    use serde_json::Value;
+    match value {
+        Value::String(s) if s.contains('\0') => Some(at),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| nul_path(v, format!("{at}[{i}]"))),
+        Value::Object(map) => map.iter().find_map(|(k, v)| {
+            let here = if at.is_empty() {
+                k.clone()
+            } else {
+                format!("{at}.{k}")
+            };
+            match k.contains('\0') {
+                true => Some(here),
+                false => nul_path(v, here),
+            }
+        }),
+        _ => None,
+    }
+}
+
 /// Decodes an already-parsed value; error paths are prefixed with `prefix`, the value's own
 /// location in the request (e.g. `outputs[0].facets.schema`), so they point into the body.
 pub fn decode_value<T: DeserializeOwned>(
@@ -211,6 +265,31 @@ mod tests {
         assert_eq!(path.as_deref(), Some("[3].payload.items[0].size"));
         assert_eq!(prefixed("", "a.b"), "a.b");
         assert_eq!(prefixed("x", "$"), "x");
+    }
+
+    /// PostgreSQL can't store U+0000; ingest answered 500 there (and stored it on SQLite).
+    #[test]
+    fn an_escaped_nul_is_refused_where_it_is() {
+        let err = reject_nul(br#"{"a":[1,{"b\u0000":2}]}"#, "[3]").unwrap_err();
+        let Error::BadRequest { code, path, .. } = err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(
+            (code, path.as_deref()),
+            ("invalid-field", Some("[3].a[1].b\u{0}"))
+        );
+        let err = reject_nul(br#"{"x":"a\u0000"}"#, "").unwrap_err();
+        assert!(matches!(err, Error::BadRequest { path: Some(p), .. } if p == "x"));
+        assert!(reject_nul(br#""\u0000""#, "").is_err(), "the root itself");
+        assert!(
+            reject_nul(br#"{"x":"a\\u0000"}"#, "").is_ok(),
+            "an escaped backslash"
+        );
+        assert!(reject_nul(br#"{"x":"a\\\u0000"}"#, "").is_err());
+        assert!(
+            reject_nul(br#"{"x":"\u0000"#, "").is_ok(),
+            "malformed: left to decode"
+        );
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub use operations::{GraphCounts, PoolState, Readiness};
 pub use retention::{PruneReport, PruneRequest};
 
 use std::borrow::Cow;
+use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap};
 
 use async_trait::async_trait;
@@ -650,7 +651,7 @@ fn node_row<'a>(n: &'a NewNode, key: String, known: &HashMap<String, String>) ->
 
 fn merge_node(row: &mut NodeRow<'_>, n: &NewNode, known: &HashMap<String, String>) {
     if row.policy == MergePolicy::Merge {
-        if n.seen_at >= row.last_seen {
+        if name_wins((n.seen_at, &n.name), (row.last_seen, &row.name)) {
             row.name.clone_from(&n.name);
         }
         let newer = resolved_properties(n, known).values().into_owned();
@@ -659,6 +660,12 @@ fn merge_node(row: &mut NodeRow<'_>, n: &NewNode, known: &HashMap<String, String
     }
     row.first_seen = row.first_seen.min(n.seen_at);
     row.last_seen = row.last_seen.max(n.seen_at);
+}
+
+/// Whether a node's name seen at one time replaces one seen at another: the later, and at the
+/// same time the first in text order, so that the order of arrival can't show.
+pub fn name_wins(newer: (DateTime<Utc>, &str), older: (DateTime<Utc>, &str)) -> bool {
+    (newer.0, std::cmp::Reverse(newer.1)) >= (older.0, std::cmp::Reverse(older.1))
 }
 
 /// When each property of a version was set: every top-level key, and every key inside an
@@ -677,7 +684,8 @@ pub fn stamp(properties: &Map<String, Value>, at: DateTime<Utc>) -> Map<String, 
 
 /// The [`MergePolicy::Merge`] rule, as every backend applies it. Each property (and each key
 /// of an object-valued property such as `facets`) keeps the value from the version that set it
-/// last in producer time, whatever order versions arrive in; ties go to the newcomer. Times
+/// last in producer time, whatever order versions arrive in; a tie goes to the value first in
+/// [`json_order`], never to whichever arrived last, so the order of arrival can't show. Times
 /// are tracked per key, so an event that doesn't mention `state` can't make an older `state`
 /// win over a newer one.
 ///
@@ -698,7 +706,7 @@ pub fn merge_timed(
                     let path = format!("{key}/{inner}");
                     let new_t = time(newer_times, &path).unwrap_or(new_t);
                     let old_t = time(times, &path).unwrap_or(i64::MIN);
-                    if new_t >= old_t {
+                    if newer_wins((new_t, &v), (old_t, old.get(&inner))) {
                         changed |= old.get(&inner) != Some(&v);
                         old.insert(inner, v);
                         times.insert(path, Value::from(new_t));
@@ -708,7 +716,8 @@ pub fn merge_timed(
                 times.insert(key, Value::from(latest));
             }
             (_, value) => {
-                if new_t >= time(times, &key).unwrap_or(i64::MIN) {
+                let old_t = time(times, &key).unwrap_or(i64::MIN);
+                if newer_wins((new_t, &value), (old_t, props.get(&key))) {
                     let mut one = Map::new();
                     one.insert(key.clone(), value.clone());
                     times.extend(stamp(
@@ -722,6 +731,76 @@ pub fn merge_timed(
         }
     }
     changed
+}
+
+/// Whether a value set at one time replaces one set at another: the later wins, and at the
+/// same time the one first in [`json_order`] (so a run's terminal state, `COMPLETE` or `FAIL`,
+/// wins over `START` or `RUNNING` sent at the same instant).
+pub fn newer_wins<T: Ord>(newer: (T, &Value), older: (T, Option<&Value>)) -> bool {
+    match (newer.0.cmp(&older.0), older.1) {
+        (Ordering::Equal, Some(old)) => json_order(newer.1, old) != Ordering::Greater,
+        (order, _) => order != Ordering::Less,
+    }
+}
+
+/// A total order on JSON values that doesn't depend on how an object's keys are stored: null,
+/// booleans, numbers, strings, arrays, then objects; strings by their text, arrays and objects
+/// (by sorted key) item by item.
+pub fn json_order(a: &Value, b: &Value) -> Ordering {
+    let rank = |v: &Value| match v {
+        Value::Null => 0,
+        Value::Bool(_) => 1,
+        Value::Number(_) => 2,
+        Value::String(_) => 3,
+        Value::Array(_) => 4,
+        Value::Object(_) => 5,
+    };
+    match (a, b) {
+        (Value::Bool(x), Value::Bool(y)) => x.cmp(y),
+        (Value::Number(x), Value::Number(y)) => number_order(x, y),
+        (Value::String(x), Value::String(y)) => x.cmp(y),
+        (Value::Array(x), Value::Array(y)) => items_order(x.iter(), y.iter()),
+        (Value::Object(x), Value::Object(y)) => map_order(x, y),
+        _ => rank(a).cmp(&rank(b)),
+    }
+}
+
+/// [`json_order`] of two objects.
+fn map_order(x: &Map<String, Value>, y: &Map<String, Value>) -> Ordering {
+    let (x, y): (BTreeMap<_, _>, BTreeMap<_, _>) = (x.iter().collect(), y.iter().collect());
+    let keys = x.keys().cmp(y.keys());
+    keys.then_with(|| items_order(x.into_values(), y.into_values()))
+}
+
+/// Whether an edge's sighting at one time counts as newer than one at another when their
+/// properties merge: the later, and at the same time the properties first in [`json_order`].
+/// (PostgreSQL breaks the tie by its own `jsonb` order, in SQL; either way the order of arrival
+/// can't show.)
+pub fn edge_newer_wins(
+    newer: (DateTime<Utc>, &Map<String, Value>),
+    older: (DateTime<Utc>, &Map<String, Value>),
+) -> bool {
+    match newer.0.cmp(&older.0) {
+        Ordering::Equal => map_order(newer.1, older.1) != Ordering::Greater,
+        order => order == Ordering::Greater,
+    }
+}
+
+fn number_order(x: &serde_json::Number, y: &serde_json::Number) -> Ordering {
+    let (fx, fy) = (x.as_f64().unwrap_or(0.0), y.as_f64().unwrap_or(0.0));
+    fx.total_cmp(&fy)
+        .then_with(|| x.to_string().cmp(&y.to_string()))
+}
+
+fn items_order<'v>(
+    x: impl Iterator<Item = &'v Value>,
+    y: impl Iterator<Item = &'v Value>,
+) -> Ordering {
+    let (x, y): (Vec<_>, Vec<_>) = (x.collect(), y.collect());
+    let mut pairs = x.iter().zip(&y).map(|(p, q)| json_order(p, q));
+    pairs
+        .find(|o| o.is_ne())
+        .unwrap_or_else(|| x.len().cmp(&y.len()))
 }
 
 /// The [`MergePolicy::Merge`] rule, as every backend must apply it: keys of `newer` win, and
@@ -800,7 +879,7 @@ fn edge_row(e: &NewEdge, source: String, target: String) -> EdgeRow {
 fn merge_edge(row: &mut EdgeRow, e: &NewEdge) {
     let older_props = std::mem::take(&mut row.properties);
     let newer = e.properties.clone();
-    row.properties = match e.seen_at >= row.last_seen {
+    row.properties = match edge_newer_wins((e.seen_at, &newer), (row.last_seen, &older_props)) {
         true => merge_properties(older_props, newer),
         false => merge_properties(newer, older_props),
     };
@@ -866,6 +945,22 @@ mod tests {
                 "{order:?}"
             );
         }
+    }
+
+    /// Ties went to whichever version arrived last (found by the order property in
+    /// tests/api/graph_properties.rs).
+    #[test]
+    fn a_tie_in_producer_time_merges_alike_in_either_order() {
+        let start = (10, json!({"state": "START", "facets": {"schema": [1, 2]}}));
+        let fail = (10, json!({"state": "FAIL", "facets": {"schema": [2]}}));
+        let one = merged(&[start.clone(), fail.clone()]);
+        assert_eq!(one, merged(&[fail, start]));
+        assert_eq!(one, json!({"state": "FAIL", "facets": {"schema": [1, 2]}}));
+        let (a, b) = (json!({"index": 0}), json!({"index": 1}));
+        let (a, b) = (a.as_object().unwrap(), b.as_object().unwrap());
+        assert!(edge_newer_wins((at(5), a), (at(5), b)));
+        assert!(!edge_newer_wins((at(5), b), (at(5), a)));
+        assert!(name_wins((at(5), "a"), (at(5), "b")) && !name_wins((at(5), "b"), (at(5), "a")));
     }
 
     #[test]

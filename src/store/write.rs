@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
-use super::{EdgeRow, NodeRow, column_owners, mentioned_keys, merge_timed};
+use super::{EdgeRow, NodeRow, column_owners, mentioned_keys, merge_timed, name_wins};
 use crate::error::{Error, Result};
 use crate::model::{ChangeSet, Guard, NodeId};
 
@@ -61,7 +61,7 @@ pub fn merge_stored_tracked<'a>(stored: StoredNode, new: &NodeRow<'a>) -> (NodeR
         &new.times,
     );
     let row = NodeRow {
-        name: match new.last_seen >= stored.last_seen {
+        name: match name_wins((new.last_seen, &new.name), (stored.last_seen, &stored.name)) {
             true => new.name.clone(),
             false => stored.name,
         },

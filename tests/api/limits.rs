@@ -195,33 +195,6 @@ async fn questions_beyond_the_depth_or_node_limits_are_refused(
     impact.assert_problem(StatusCode::BAD_REQUEST, "invalid-parameter", Some("depth"));
 }
 
-#[rstest]
-#[tokio::test]
-async fn reads_past_the_time_limit_answer_422(#[values(Postgres, Sqlite)] backend: Backend) {
-    let settings = HttpSettings {
-        query: QueryLimits {
-            timeout: Duration::ZERO,
-            ..QueryLimits::default()
-        },
-        ..HttpSettings::default()
-    };
-    let app = app(backend, settings).await;
-    let answer = app.get("/api/v1/graph/nodes").await;
-    let problem = answer.assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "query-timeout", None);
-    assert!(
-        problem["detail"]
-            .as_str()
-            .unwrap()
-            .contains("HEADWATER_QUERY_TIMEOUT_SECS")
-    );
-    // Writes are not reads: the limit doesn't apply to them.
-    store_plan(
-        &app,
-        &minimal_plan(&plan_id(1), &["s3://a/in"], "s3://a/out", "x"),
-    )
-    .await;
-}
-
 /// PostgreSQL's own `statement_timeout` stops a long statement, and answers as the limit does.
 #[tokio::test]
 async fn a_statement_past_the_postgres_timeout_is_a_query_timeout() {
@@ -251,4 +224,44 @@ async fn a_statement_past_the_postgres_timeout_is_a_query_timeout() {
         .await
         .unwrap();
     tx.rollback().await.unwrap();
+}
+
+/// Splitting a batch into events doesn't recurse, so the depth limit is checked per event:
+/// a body of nothing but brackets is refused, not a crash, and a deep event fails alone.
+#[rstest]
+#[tokio::test]
+async fn a_batch_is_depth_checked_event_by_event(#[values(Postgres, Sqlite)] backend: Backend) {
+    let app = app(backend, tight()).await;
+    let brackets = format!("{}{}", "[".repeat(1_000_000), "]".repeat(1_000_000));
+    let answer = app
+        .post(
+            "/api/v1/lineage/batch",
+            Some("application/json"),
+            &[],
+            brackets,
+        )
+        .await;
+    let result = answer.json();
+    assert_eq!(
+        result["failed_events"][0]["code"], "json-too-deep",
+        "{result}"
+    );
+    let mut deep = event(2);
+    deep["run"]["facets"] = json!({"x": [[[[[[[[["too deep"]]]]]]]]]});
+    let batch = json!([event(1), deep]);
+    let answer = app
+        .post(
+            "/api/v1/lineage/batch",
+            Some("application/json"),
+            &[],
+            batch.to_string(),
+        )
+        .await;
+    let result = answer.json();
+    assert_eq!(result["summary"]["successful"], 1, "{result}");
+    assert_eq!(
+        result["failed_events"][0]["code"], "json-too-deep",
+        "{result}"
+    );
+    assert_eq!(result["failed_events"][0]["path"], "[1]", "{result}");
 }

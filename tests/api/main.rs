@@ -6,12 +6,14 @@ mod helpers;
 
 mod commands;
 mod database_failures;
+mod graph_properties;
 mod graph_queries;
 mod graph_questions;
 mod health_metrics;
 mod limits;
 mod lineage_index;
 mod marquez_api;
+mod nul_characters;
 mod openapi;
 mod openlineage_fixtures;
 mod openlineage_ingest;

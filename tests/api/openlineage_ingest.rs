@@ -684,6 +684,38 @@ async fn an_all_bad_batch_is_a_failure_and_stores_nothing(
     assert_eq!(app.counts().await, Counts::ZERO);
 }
 
+/// An event nested deeper than the JSON parser goes, or with a number out of range, passes the
+/// split of a batch into events; it answered a 500 marked retriable (so clients retried it for
+/// ever) before it was a 400 at its index.
+#[rstest]
+#[tokio::test]
+async fn a_batch_event_too_deep_or_out_of_range_fails_alone_and_is_not_retriable(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
+    let app = TestApp::new(pool);
+    let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+    let good = event("g-0", "START", T1).to_string();
+    let too_deep = with(event("g-1", "START", T1), json!({"x": 0})).to_string();
+    let too_deep = too_deep.replacen("\"x\":0", &format!("\"x\":{deep}"), 1);
+    let out_of_range = with(event("g-2", "START", T1), json!({"x": 0})).to_string();
+    let out_of_range = out_of_range.replacen("\"x\":0", "\"x\":1e400", 1);
+    let body = format!("[{good},{too_deep},{out_of_range}]");
+    let response = app.post(BATCH, Some("application/json"), &[], body).await;
+    assert_eq!(response.status, StatusCode::OK, "{}", response.text());
+    let result = response.json();
+    assert_eq!(result["summary"]["successful"], 1, "{result:#}");
+    assert_eq!(result["summary"]["non_retriable"], 2, "{result:#}");
+    let codes = ["json-too-deep", "malformed-json"];
+    let failed = result["failed_events"].as_array().unwrap();
+    for ((failed, index), code) in failed.iter().zip(1..).zip(codes) {
+        assert_eq!(failed["index"], index, "{failed:#}");
+        assert_eq!(failed["status"], 400, "{failed:#}");
+        assert_eq!(failed["code"], code, "{failed:#}");
+        assert_eq!(failed["path"], format!("[{index}]"), "{failed:#}");
+    }
+}
+
 /// A batch of only good events is a success with no failures, each event stored.
 #[rstest]
 #[tokio::test]

@@ -459,6 +459,7 @@ async fn field_types(
 #[into_params(parameter_in = Query)]
 struct PageParams {
     /// Most items (default 100, at most 1000).
+    #[param(maximum = 1000)]
     limit: Option<u32>,
     /// Items to skip (default 0).
     offset: Option<u32>,
@@ -498,7 +499,10 @@ struct Namespaces {
     tag = TAG,
     operation_id = "marquez.namespaces.list",
     params(PageParams),
-    responses((status = 200, description = "Namespaces", body = Namespaces))
+    responses(
+        (status = 200, description = "Namespaces", body = Namespaces),
+        (status = 400, description = "A bad parameter", body = Problem, content_type = "application/problem+json"),
+    )
 )]
 async fn list_namespaces(
     State(state): State<AppState>,
@@ -533,7 +537,10 @@ struct Datasets {
     tag = TAG,
     operation_id = "marquez.datasets.list",
     params(("namespace" = String, Path, description = "The namespace, URL-encoded"), PageParams),
-    responses((status = 200, description = "A page of datasets", body = Datasets))
+    responses(
+        (status = 200, description = "A page of datasets", body = Datasets),
+        (status = 400, description = "A bad parameter", body = Problem, content_type = "application/problem+json"),
+    )
 )]
 async fn list_datasets(
     State(state): State<AppState>,
@@ -571,7 +578,10 @@ struct Jobs {
     tag = TAG,
     operation_id = "marquez.jobs.list",
     params(("namespace" = String, Path, description = "The namespace, URL-encoded"), PageParams),
-    responses((status = 200, description = "A page of jobs", body = Jobs))
+    responses(
+        (status = 200, description = "A page of jobs", body = Jobs),
+        (status = 400, description = "A bad parameter", body = Problem, content_type = "application/problem+json"),
+    )
 )]
 async fn list_jobs(
     State(state): State<AppState>,
@@ -616,6 +626,7 @@ struct Runs {
     ),
     responses(
         (status = 200, description = "A page of runs", body = Runs),
+        (status = 400, description = "A bad parameter", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such job", body = Problem, content_type = "application/problem+json"),
     )
 )]

@@ -52,6 +52,7 @@ struct OperationDetails {
     params(("operationId" = String, Path, description = "`<planId>:<operation id>`, e.g. `<planId>:op-0`")),
     responses(
         (status = 200, description = "The operation", body = OperationDetails),
+        (status = 400, description = "A bad parameter", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such operation", body = Problem, content_type = "application/problem+json"),
     )
 )]

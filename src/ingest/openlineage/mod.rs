@@ -9,6 +9,7 @@ pub mod facets;
 pub mod wire;
 
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::error::Error;
 use crate::ingest::json;
@@ -30,8 +31,37 @@ pub struct Parsed {
 
 /// Parses one event from a request body.
 pub fn event(body: &[u8]) -> Result<Parsed, Error> {
+    json::reject_nul(body, "")?;
     let value: Value = json::decode(body)?;
     event_value(&value, "")
+}
+
+/// Splits a batch body into its events, each still raw: a bad event must not spoil the others.
+pub fn batch(body: &[u8]) -> Result<Vec<Box<RawValue>>, Error> {
+    json::decode(body)
+}
+
+/// Parses event `index` of a [`batch`] (its text, `item.get()`); error paths start with
+/// `[index]`.
+///
+/// Splitting checks the syntax of each event but neither its nesting depth nor its numbers'
+/// range, so parsing it can still fail: the sender's fault, a 400 that points at the event.
+pub fn batch_item(item: &str, index: usize) -> Result<Parsed, Error> {
+    let at = format!("[{index}]");
+    json::reject_nul(item.as_bytes(), &at)?;
+    let value: Value = json::decode(item.as_bytes()).map_err(|err| match err {
+        Error::BadRequest {
+            code,
+            detail,
+            path: None,
+        } => Error::BadRequest {
+            code,
+            detail: format!("{at}: {detail}"),
+            path: Some(at.clone()),
+        },
+        other => other,
+    })?;
+    event_value(&value, &at)
 }
 
 /// Translates one parsed event; `at` is its location in the request (`""` or `[i]`).
@@ -234,6 +264,28 @@ mod tests {
         let dataset = json!({"eventTime": "2024-01-01T00:00:00Z", "dataset": {"namespace": "file", "name": "/tmp/x"}});
         let parsed = event_value(&dataset, "").unwrap();
         assert_eq!(parsed.changes.nodes[0].key, "dataset:file:///tmp/x");
+    }
+
+    /// Splitting a batch does not check nesting depth or number range; an event too deep or
+    /// with a number out of range was a 500 ("retriable") before it was a 400 at its index.
+    #[test]
+    fn a_batch_event_too_deep_or_out_of_range_is_a_bad_request_at_its_index() {
+        let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+        let items = [
+            format!(r#"{{"eventTime":"2024-01-01T00:00:00Z","x":{deep}}}"#),
+            r#"{"eventTime":"2024-01-01T00:00:00Z","x":1e400}"#.to_owned(),
+        ];
+        let body = format!("[{},{}]", items[0], items[1]);
+        let split = batch(body.as_bytes()).unwrap();
+        assert_eq!(split.len(), 2, "the split accepts both");
+        for (index, item) in split.iter().enumerate() {
+            let err = batch_item(item.get(), index).unwrap_err();
+            let Error::BadRequest { code, path, .. } = &err else {
+                panic!("{err:?}")
+            };
+            assert_eq!(*code, "malformed-json");
+            assert_eq!(path.as_deref(), Some(format!("[{index}]").as_str()));
+        }
     }
 
     #[test]

@@ -68,6 +68,7 @@ pub fn plan(
     body: &[u8],
     received_at: DateTime<Utc>,
 ) -> Result<(Uuid, ChangeSet), Error> {
+    json::reject_nul(body, "")?;
     let plan: wire::ExecutionPlan = match version {
         ApiVersion::V10 => json::decode::<v10::ExecutionPlanV10>(body)?.into(),
         ApiVersion::V11 | ApiVersion::V12 => json::decode(body)?,
@@ -96,6 +97,7 @@ pub fn plan_id(body: &[u8]) -> Option<Uuid> {
 
 /// Parses an event array into its graph changes.
 pub fn events(version: ApiVersion, body: &[u8]) -> Result<ChangeSet, Error> {
+    json::reject_nul(body, "")?;
     let events: Vec<wire::ExecutionEvent> = match version {
         ApiVersion::V10 => json::decode::<Vec<v10::ExecutionEventV10>>(body)?
             .into_iter()

@@ -319,7 +319,8 @@ const WRITE_MERGED_AND_EDGES: &str = "
         properties = case
             when excluded.properties = edge.properties or excluded.properties = '{}'
                 then edge.properties
-            when excluded.last_seen >= edge.last_seen
+            when excluded.last_seen > edge.last_seen
+                or (excluded.last_seen = edge.last_seen and excluded.properties <= edge.properties)
                 then headwater_merge(edge.properties, excluded.properties)
             else headwater_merge(excluded.properties, edge.properties) end,
         first_seen = least(edge.first_seen, excluded.first_seen),

@@ -21,7 +21,8 @@ use crate::store::write::{
     merge_stored, missing_endpoints,
 };
 use crate::store::{
-    ApplyOutcome, EdgeRow, NodeRow, RowProperties, known_aliases, merge_properties, normalize,
+    ApplyOutcome, EdgeRow, NodeRow, RowProperties, edge_newer_wins, known_aliases,
+    merge_properties, normalize,
 };
 
 type Tx = Transaction<'static, Sqlite>;
@@ -343,7 +344,8 @@ async fn stored_edges(
 
 fn merge_edge((properties, first_seen, last_seen): EdgeVersion, new: &EdgeRow) -> EdgeRow {
     let properties = object(properties);
-    let properties = match new.last_seen >= last_seen {
+    let newer = edge_newer_wins((new.last_seen, &new.properties), (last_seen, &properties));
+    let properties = match newer {
         true => merge_properties(properties, new.properties.clone()),
         false => merge_properties(new.properties.clone(), properties),
     };
