@@ -7,10 +7,12 @@ mod anomalies;
 mod body;
 mod columns;
 mod docs;
+mod explorer;
 mod export;
 mod graph;
 mod health;
 mod impact;
+mod layout;
 mod marquez;
 mod metrics;
 mod openlineage;
@@ -101,6 +103,7 @@ fn routes() -> (Router<AppState>, OpenApi) {
         .merge(openlineage::router())
         .merge(marquez::router())
         .merge(graph::router())
+        .merge(layout::router())
         .merge(spline_consumer::router())
         .merge(columns::router())
         .merge(impact::router())
@@ -111,13 +114,15 @@ fn routes() -> (Router<AppState>, OpenApi) {
         .split_for_parts()
 }
 
-/// The whole application: routes, the OpenAPI document and its UI, and middleware.
+/// The whole application: routes, the OpenAPI document and its UI, the explorer, and
+/// middleware.
 pub fn app(state: AppState) -> Router {
     let (router, openapi) = routes();
     let timeout = state.settings.request_timeout;
     metrics::init();
     router
         .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
+        .merge(explorer::router())
         .fallback(|| async { Error::NotFound("no such route".to_owned()) })
         .with_state(state)
         .layer(TimeoutLayer::with_status_code(

@@ -5,6 +5,7 @@ mod db;
 mod helpers;
 
 mod commands;
+mod explorer;
 mod graph_queries;
 mod graph_questions;
 mod health_metrics;
