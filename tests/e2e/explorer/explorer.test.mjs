@@ -167,6 +167,10 @@ test("a job whose last run failed is marked", async () => {
   const job = page.locator(`#graph .node[data-key="${KEYS.failedJob}"]`);
   assert.match(await job.getAttribute("class"), /failed/);
   assert.equal(await job.locator("text.badge").textContent(), "FAILED");
+  // Drawn in red, not in the job's colours.
+  const red = "rgb(180, 35, 24)";
+  assert.equal(await job.locator("rect.badge-box").evaluate((r) => getComputedStyle(r).fill), red);
+  assert.equal(await job.locator("rect.body").evaluate((r) => getComputedStyle(r).stroke), red);
   assert.match(await job.getAttribute("aria-label"), /last run failed/);
   await page.waitForSelector("#status:has-text('whose last run failed')");
   await shot("03-failed-run");

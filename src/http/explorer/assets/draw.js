@@ -12,15 +12,34 @@ export function el(name, attributes = {}, parent = null) {
   return node;
 }
 
+const FONT_FAMILY = getComputedStyle(document.documentElement).fontFamily || "sans-serif";
+const measure = document.createElement("canvas").getContext("2d");
+
+/** Width in pixels of `text` in the given weight and size of the page's font. */
+function widthOf(text, font) {
+  measure.font = `${font} ${FONT_FAMILY}`;
+  return measure.measureText(text).width;
+}
+
 /**
- * `text` cut to about `room` pixels of 13px text. The middle goes: names such as
- * `postgres.public.jaffle_shop.customers` differ at their ends.
+ * `text` cut to fit `room` pixels, measured in the font it is drawn in. The middle goes:
+ * names such as `postgres.public.jaffle_shop.customers` differ at their ends.
  */
-export function fit(text, room, perChar = 7.2) {
-  const max = Math.max(4, Math.floor(room / perChar));
-  if (text.length <= max) return text;
-  const head = Math.ceil((max - 1) / 3);
-  return `${text.slice(0, head)}…${text.slice(text.length - (max - 1 - head))}`;
+export function fit(text, room, font = "600 13px") {
+  if (widthOf(text, font) <= room) return text;
+  let [lo, hi] = [1, text.length - 1];
+  while (lo < hi) {
+    const keep = Math.ceil((lo + hi) / 2);
+    if (widthOf(cut(text, keep), font) <= room) lo = keep;
+    else hi = keep - 1;
+  }
+  return cut(text, lo);
+}
+
+/** `text` with only `keep` characters left, a third from its start and the rest from its end. */
+function cut(text, keep) {
+  const head = Math.ceil(keep / 3);
+  return `${text.slice(0, head)}…${text.slice(text.length - (keep - head))}`;
 }
 
 /** A smooth path through the route's points: horizontal at every point, as data flows. */
@@ -65,11 +84,13 @@ function drawNode(layer, node, root) {
   if (node.kind === "dataset" || node.kind === "job") {
     el("rect", { class: "stripe", width: 6, height: node.height - 2, x: 1, y: 1, rx: node.kind === "dataset" ? 8 : 1 }, g);
   }
-  const room = node.width - 22 - (failed ? 54 : 0);
+  const room = node.width - 22 - (failed ? 56 : 0);
   el("text", { class: "name", x: 14, y: node.height > 40 ? 19 : 21 }, g).textContent = fit(node.name, room);
   if (node.height > 40) {
-    const sub = node.namespace ? `${node.kind} · ${node.namespace}` : node.kind;
-    el("text", { class: "sub", x: 14, y: 36 }, g).textContent = fit(sub, node.width - 22, 6.2);
+    const kind = `${node.kind} · `;
+    const room = node.width - 22 - widthOf(kind, "11px");
+    const sub = node.namespace ? kind + fit(node.namespace, room, "11px") : node.kind;
+    el("text", { class: "sub", x: 14, y: 36 }, g).textContent = sub;
   }
   if (failed) {
     el("rect", { class: "badge-box", x: node.width - 54, y: 6, width: 48, height: 16, rx: 3 }, g);
@@ -94,7 +115,7 @@ function drawNode(layer, node, root) {
 function drawGroup(layer, group) {
   const g = el("g", { class: "group", "data-group": group.key }, layer);
   el("rect", { x: group.x, y: group.y, width: group.width, height: group.height, rx: 8 }, g);
-  el("text", { x: group.x + 10, y: group.y + 16 }, g).textContent = fit(`${group.name} (operations)`, group.width - 40, 6.8);
+  el("text", { x: group.x + 10, y: group.y + 16 }, g).textContent = fit(`${group.name} (operations)`, group.width - 40, "600 12px");
   const close = el("text", {
     class: "close",
     x: group.x + group.width - 18,

@@ -282,7 +282,10 @@ function nameOf(key) {
 
 /** The status line: size, failures, and what was left out. */
 function summarise(layout) {
-  const count = (kind) => layout.nodes.filter((n) => n.kind === kind).length;
+  const count = (kind, word = kind) => {
+    const n = layout.nodes.filter((node) => node.kind === kind).length;
+    return `${n} ${word}${n === 1 ? "" : "s"}`;
+  };
   const failedRuns = layout.nodes.filter((n) => n.lastRun?.state === "FAILED").length;
   const lonely = layout.nodes.length <= 1 && layout.edges.length === 0;
   if (lonely) {
@@ -290,7 +293,8 @@ function summarise(layout) {
     const what = state.collapseJobs ? "No datasets" : "Nothing";
     return say(`${what} ${where} ${nameOf(layout.root)}${state.asOf ? ` as of ${state.asOf}` : ""}.`);
   }
-  const parts = [`${count("dataset")} datasets, ${count("job")} jobs, ${layout.edges.length} edges`];
+  const operations = layout.nodes.some((n) => n.kind === "operation") ? `, ${count("operation")}` : "";
+  const parts = [`${count("dataset")}, ${count("job")}${operations}, ${layout.edges.length} edges`];
   if (failedRuns) parts.push(`${failedRuns} job${failedRuns > 1 ? "s" : ""} whose last run failed`);
   if (state.asOf) parts.push(`as of ${state.asOf}`);
   if (layout.truncated) {
@@ -608,7 +612,7 @@ async function trace(fieldKey, refresh = true) {
     g.classList.add("traced");
     if (names) {
       const width = Number(g.querySelector("rect.body").getAttribute("width"));
-      el("text", { class: "columns", x: 14, y: -5 }, g).textContent = fit(`▸ ${names.join(", ")}`, width, 6.5);
+      el("text", { class: "columns", x: 14, y: -5 }, g).textContent = fit(`▸ ${names.join(", ")}`, width, "600 11px");
     }
   }
   for (const path of svg.querySelectorAll(".edge")) {
