@@ -392,6 +392,8 @@ impl ExportRecord {
             body: text.into_bytes().into(),
             received_at: self.received_at,
             event_time: self.event_time,
+            received_by: None,
+            request_id: None,
         })
     }
 }
@@ -453,6 +455,9 @@ pub struct ImportSummary {
     pub rejects: Vec<Reject>,
 }
 
+/// Who the audit log says stored an imported payload.
+pub const IMPORT_ACTOR: &str = "cli:import";
+
 /// Imports files one after another; see [`import_file`].
 pub async fn import(
     store: &dyn Store,
@@ -498,7 +503,10 @@ pub async fn import_file(
         progress.set_position(before + read as u64);
         for (item, result) in payloads(record) {
             let outcome = match result {
-                Ok((raw, changes)) => store.apply(&raw, changes).await,
+                Ok((mut raw, changes)) => {
+                    raw.received_by = Some(IMPORT_ACTOR.to_owned());
+                    store.apply(&raw, changes).await
+                }
                 Err(err) => Err(err),
             };
             match outcome {
@@ -582,6 +590,8 @@ fn spline_payload(format: &str, record: &str) -> Payload {
         body: record.as_bytes().to_vec().into(),
         received_at: Utc::now(),
         event_time: None,
+        received_by: None,
+        request_id: None,
     };
     let changes = changes(&raw)?;
     Ok((raw, changes))
@@ -598,6 +608,8 @@ fn openlineage_payload(record: &str) -> Payload {
         body: record.as_bytes().to_vec().into(),
         received_at: Utc::now(),
         event_time: Some(parsed.event_time),
+        received_by: None,
+        request_id: None,
     };
     Ok((raw, parsed.changes))
 }
@@ -648,6 +660,8 @@ mod tests {
                 wire_bytes: 3,
                 received_at: Utc::now(),
                 event_time: None,
+                received_by: None,
+                request_id: None,
             };
             let line = serde_json::to_string(&ExportRecord::from_raw(raw).unwrap()).unwrap();
             assert!(!line.contains('\n'), "{line}");
@@ -725,6 +739,8 @@ mod tests {
             wire_bytes: 2,
             received_at: Utc::now(),
             event_time: None,
+            received_by: None,
+            request_id: None,
         };
         assert!(changes(&raw).is_err());
         raw.format = SPLINE_PLAN.into();

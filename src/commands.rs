@@ -5,14 +5,16 @@ use std::time::Duration;
 use anyhow::Context;
 
 use crate::archive::{self, Progress, TimeRange};
+use crate::auth::{self, Tokens};
 use crate::config::{
-    Cli, Command, DatabaseArgs, ExportArgs, ImportArgs, PruneArgs, ReplayArgs, ServeArgs,
-    TimeRangeArgs, redact,
+    AuthArgs, Cli, Command, DatabaseArgs, ExportArgs, ImportArgs, NewTokenArgs, PruneArgs,
+    ReplayArgs, ServeArgs, TimeRangeArgs, TokenCommand, redact,
 };
 use crate::graph::index;
-use crate::http::{self, AppState, HttpSettings};
+use crate::http::{self, AppState, CorsPolicy, HttpSettings, QueryLimits};
+use crate::ingest::IngestLimits;
 use crate::store::postgres::PoolSettings;
-use crate::store::{Database, PruneReport, PruneRequest, Store};
+use crate::store::{AuditAction, AuditEntry, Database, PruneReport, PruneRequest, Store};
 
 /// How long start-up waits for the database (e.g. a container still booting) before giving up.
 const STARTUP_WAIT: Duration = Duration::from_secs(30);
@@ -34,6 +36,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Export(args) => export(args).await,
         Command::Import(args) => import(args).await,
         Command::Prune(args) => prune(args).await,
+        Command::Token(TokenCommand::New(args)) => new_token(&args),
         Command::Config(args) => {
             print!(
                 "{}",
@@ -57,7 +60,16 @@ fn range(args: TimeRangeArgs) -> TimeRange {
 async fn replay(args: ReplayArgs) -> anyhow::Result<()> {
     let store = open(&args.database).await?;
     let mut progress = Progress::new("replay", PROGRESS_EVERY);
-    let summary = archive::replay(&*store, range(args.range), &mut progress).await?;
+    let range = range(args.range);
+    let summary = archive::replay(&*store, range, &mut progress).await?;
+    let detail = serde_json::json!({"replayed": summary.replayed, "failed": summary.failed.len()});
+    store
+        .record(&command_entry(
+            AuditAction::Replay,
+            http::range_target(range),
+            detail,
+        ))
+        .await?;
     for (id, format, reason) in &summary.failed {
         eprintln!("replay: payload {id} ({format}) failed: {reason}");
     }
@@ -97,9 +109,15 @@ async fn import(args: ImportArgs) -> anyhow::Result<()> {
 }
 
 fn connect(args: &DatabaseArgs) -> anyhow::Result<Database> {
+    connect_with(args, None)
+}
+
+/// [`connect`], with reads limited to `query_timeout` each.
+fn connect_with(args: &DatabaseArgs, query_timeout: Option<Duration>) -> anyhow::Result<Database> {
     let settings = PoolSettings {
         max_connections: args.db_max_connections,
         acquire_timeout: Duration::from_secs(args.db_acquire_timeout_secs),
+        query_timeout,
     };
     Database::connect_lazy(&args.url(), settings).map_err(|e| anyhow::anyhow!("{e}"))
 }
@@ -130,6 +148,9 @@ async fn prune(args: PruneArgs) -> anyhow::Result<()> {
     let store = open(&args.database).await?;
     let request = prune_request(args.older_than, args.batch_size, args.dry_run)?;
     let report = store.prune(&request).await?;
+    if !args.dry_run {
+        audit_prune(&*store, "cli:prune", &request, &report).await?;
+    }
     let verb = if args.dry_run {
         "would delete"
     } else {
@@ -184,11 +205,7 @@ fn schedule_prune(store: std::sync::Arc<dyn Store>, args: &ServeArgs) {
         loop {
             ticks.tick().await;
             let outcome = match prune_request(older_than, batch_size, false) {
-                Ok(request) => store
-                    .prune(&request)
-                    .await
-                    .map(|report| describe_prune(&request, "deleted", &report))
-                    .map_err(anyhow::Error::from),
+                Ok(request) => scheduled_prune(&*store, &request).await,
                 Err(err) => Err(err),
             };
             match outcome {
@@ -199,23 +216,124 @@ fn schedule_prune(store: std::sync::Arc<dyn Store>, args: &ServeArgs) {
     });
 }
 
+async fn scheduled_prune(store: &dyn Store, request: &PruneRequest) -> anyhow::Result<String> {
+    let report = store.prune(request).await?;
+    audit_prune(store, "scheduled-prune", request, &report).await?;
+    Ok(describe_prune(request, "deleted", &report))
+}
+
+/// Records a prune that deleted something; a prune that found nothing to do leaves no trace.
+async fn audit_prune(
+    store: &dyn Store,
+    actor: &str,
+    request: &PruneRequest,
+    report: &PruneReport,
+) -> anyhow::Result<()> {
+    if report.raw_payloads == 0 && report.node_total() == 0 {
+        return Ok(());
+    }
+    let detail = serde_json::json!({"rawPayloads": report.raw_payloads, "nodes": report.nodes, "edges": report.edges});
+    let mut entry = command_entry(AuditAction::Prune, http::cutoff_target(request), detail);
+    entry.actor = actor.to_owned();
+    store.record(&entry).await?;
+    Ok(())
+}
+
+/// An audit record of a command run by hand.
+fn command_entry(action: AuditAction, target: String, detail: serde_json::Value) -> AuditEntry {
+    AuditEntry {
+        actor: format!("cli:{}", action.as_str()),
+        action,
+        target,
+        request_id: None,
+        detail,
+    }
+}
+
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let database = connect(&args.database)?;
+    let tokens = authentication(&args.auth, args.addr)?;
+    let cors = CorsPolicy::parse(&args.cors.cors_origins, args.cors.cors_allow_writes)?;
+    let query_timeout = Duration::from_secs(args.limits.query_timeout_secs);
+    let database = connect_with(&args.database, Some(query_timeout))?;
     migrate(&database).await?;
     let store = database.store();
     schedule_prune(store.clone(), &args);
-    let settings = HttpSettings {
-        max_body_bytes: args.max_body_bytes,
-        request_timeout: Duration::from_secs(args.request_timeout_secs),
-    };
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
         .with_context(|| format!("binding {}", args.addr))?;
     tracing::info!(addr = %args.addr, backend = database.backend(), database = %redact(&args.database.url()), "headwater listening");
-    let state = AppState::shared(store, settings, args.lineage_index);
+    let state =
+        AppState::shared(store, http_settings(&args), args.lineage_index).secured(tokens, cors);
     if let Some(index) = &state.index {
         index::keep_fresh(index.clone(), INDEX_REFRESH);
     }
     http::serve(listener, state, http::shutdown_signal()).await?;
+    Ok(())
+}
+
+fn http_settings(args: &ServeArgs) -> HttpSettings {
+    let limits = &args.limits;
+    let count = |n: u32| n as usize;
+    HttpSettings {
+        max_body_bytes: args.max_body_bytes,
+        request_timeout: Duration::from_secs(args.request_timeout_secs),
+        ingest: IngestLimits {
+            max_json_depth: count(limits.max_json_depth),
+            max_plan_operations: count(limits.max_plan_operations),
+            max_plan_attributes: count(limits.max_plan_attributes),
+            max_batch_events: count(limits.max_batch_events),
+        },
+        query: QueryLimits {
+            max_depth: limits.max_query_depth,
+            max_nodes: limits.max_result_nodes,
+            timeout: Duration::from_secs(limits.query_timeout_secs),
+        },
+    }
+}
+
+/// The tokens to check, or `None` for no authentication, which only a loopback address (or
+/// an explicit `--insecure-no-auth`) allows: a service reachable from the network without
+/// tokens would let anyone rewrite or delete the lineage.
+fn authentication(args: &AuthArgs, addr: std::net::SocketAddr) -> anyhow::Result<Option<Tokens>> {
+    match (&args.tokens_file, args.insecure_no_auth) {
+        (Some(_), true) => {
+            anyhow::bail!("--insecure-no-auth and a tokens file contradict each other; drop one")
+        }
+        (Some(path), false) => {
+            let tokens = Tokens::load(path)?;
+            anyhow::ensure!(
+                !tokens.is_empty(),
+                "tokens file {} lists no [[token]]; nobody could use the API",
+                path.display()
+            );
+            tracing::info!(tokens = tokens.len(), "authentication is on");
+            Ok(Some(tokens))
+        }
+        (None, _) if addr.ip().is_loopback() => {
+            tracing::info!("authentication is off: listening on loopback without a tokens file");
+            Ok(None)
+        }
+        (None, true) => {
+            tracing::warn!(%addr, "authentication is OFF on a network address (--insecure-no-auth)");
+            Ok(None)
+        }
+        (None, false) => anyhow::bail!(
+            "refusing to serve on {addr} without authentication: name a tokens file with \
+             HEADWATER_TOKENS_FILE or --tokens-file (`headwater token new` makes tokens), \
+             listen on a loopback address, or pass --insecure-no-auth"
+        ),
+    }
+}
+
+/// Prints a fresh secret once (it is stored nowhere), and the block for the tokens file.
+fn new_token(args: &NewTokenArgs) -> anyhow::Result<()> {
+    let scopes = auth::parse_scopes(&args.scopes)?;
+    let secret = auth::new_secret()?;
+    let block = auth::toml_block(&args.name, &secret, &scopes, &args.namespaces);
+    println!(
+        "# The secret, shown once; give it to `{}`:\n# {secret}\n",
+        args.name
+    );
+    println!("# Append to the tokens file (HEADWATER_TOKENS_FILE):\n{block}");
     Ok(())
 }

@@ -63,6 +63,31 @@ pub enum Command {
     /// Print the effective settings (flags, environment, config file, defaults) and where
     /// each came from, secrets redacted.
     Config(ServeArgs),
+    /// Make API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+/// `headwater token ...`.
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Print a fresh random secret, and the `[[token]]` block (with only its hash) to paste
+    /// into the tokens file.
+    New(NewTokenArgs),
+}
+
+/// Settings of `token new`.
+#[derive(Debug, Args)]
+pub struct NewTokenArgs {
+    /// Who will hold the token; the audit log records it.
+    #[arg(long)]
+    pub name: String,
+    /// What it allows, comma-separated: `producer`, `consumer`, `admin`.
+    #[arg(long, value_delimiter = ',', required = true)]
+    pub scopes: Vec<String>,
+    /// Limit it to these dataset and job namespaces, comma-separated (default: all).
+    #[arg(long, value_delimiter = ',')]
+    pub namespaces: Vec<String>,
 }
 
 /// Which part of the archive, by time of receipt (RFC 3339, e.g. `2026-01-31T00:00:00Z`).
@@ -167,6 +192,69 @@ pub struct ServeArgs {
     /// the database hop by hop).
     #[arg(long, env = "HEADWATER_LINEAGE_INDEX", default_value_t = true, action = clap::ArgAction::Set)]
     pub lineage_index: bool,
+    /// Who may call the API.
+    #[command(flatten)]
+    pub auth: AuthArgs,
+    /// Which other web origins may call the API from a browser.
+    #[command(flatten)]
+    pub cors: CorsArgs,
+    /// Bounds on everything that grows with input.
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+/// Authentication settings of `serve`.
+#[derive(Debug, Clone, Args)]
+pub struct AuthArgs {
+    /// TOML file of API tokens (`[[token]]` entries: `name`, `sha256`, `scopes`, optional
+    /// `namespaces`); `headwater token new` writes entries. Without one, authentication is
+    /// off, which only a loopback address allows.
+    #[arg(long, env = "HEADWATER_TOKENS_FILE", value_name = "FILE")]
+    pub tokens_file: Option<PathBuf>,
+    /// Serve without authentication on a non-loopback address (anyone who can reach the port
+    /// can read, write and delete lineage).
+    #[arg(long, env = "HEADWATER_INSECURE_NO_AUTH", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub insecure_no_auth: bool,
+}
+
+/// Cross-origin (CORS) settings of `serve`.
+#[derive(Debug, Clone, Args)]
+pub struct CorsArgs {
+    /// Origins whose pages may read the API (`GET`), comma-separated, `*` for any, `none` for
+    /// no cross-origin access at all.
+    #[arg(long, env = "HEADWATER_CORS_ORIGINS", default_value = "*")]
+    pub cors_origins: String,
+    /// Also let those origins write (`POST`, `DELETE`): producers and admins in a browser.
+    #[arg(long, env = "HEADWATER_CORS_ALLOW_WRITES", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub cors_allow_writes: bool,
+}
+
+/// Limits of `serve`: each has a default that lets every real producer through and keeps one
+/// request from taking the service down; each answers a 4xx that names it.
+#[derive(Debug, Clone, Args)]
+pub struct LimitArgs {
+    /// Deepest nesting of arrays and objects accepted in a JSON body.
+    #[arg(long, env = "HEADWATER_MAX_JSON_DEPTH", default_value_t = 64, value_parser = clap::value_parser!(u32).range(2..=1000))]
+    pub max_json_depth: u32,
+    /// Most operations one Spline execution plan may hold.
+    #[arg(long, env = "HEADWATER_MAX_PLAN_OPERATIONS", default_value_t = 50_000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_plan_operations: u32,
+    /// Most attributes one Spline execution plan may hold.
+    #[arg(long, env = "HEADWATER_MAX_PLAN_ATTRIBUTES", default_value_t = 200_000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_plan_attributes: u32,
+    /// Most events in one request (an OpenLineage batch, a Spline event array).
+    #[arg(long, env = "HEADWATER_MAX_BATCH_EVENTS", default_value_t = 1_000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_batch_events: u32,
+    /// Largest `depth` a lineage query may ask for.
+    #[arg(long, env = "HEADWATER_MAX_QUERY_DEPTH", default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub max_query_depth: u32,
+    /// Largest `maxNodes` a lineage query may ask for.
+    #[arg(long, env = "HEADWATER_MAX_RESULT_NODES", default_value_t = 100_000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_result_nodes: u32,
+    /// Seconds a read may run (PostgreSQL's `statement_timeout` for queries) before it answers
+    /// 422.
+    #[arg(long, env = "HEADWATER_QUERY_TIMEOUT_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    pub query_timeout_secs: u64,
 }
 
 /// Where the database is, and how to pool connections to it.
@@ -527,9 +615,74 @@ impl ServeArgs {
             ),
             ("HEADWATER_LINEAGE_INDEX", self.lineage_index.to_string()),
         ]
+        .into_iter()
+        .chain(self.auth.describe())
+        .chain(self.cors.describe())
+        .chain(self.limits.describe())
+        .collect::<Vec<_>>()
         .iter()
         .map(|(name, value)| format!("{name} = {value}  # {}\n", sources.of(name)))
         .collect()
+    }
+}
+
+impl AuthArgs {
+    fn describe(&self) -> [(&'static str, String); 2] {
+        let file = self.tokens_file.as_ref();
+        [
+            (
+                "HEADWATER_TOKENS_FILE",
+                file.map_or_else(|| "(none)".to_owned(), |p| p.display().to_string()),
+            ),
+            (
+                "HEADWATER_INSECURE_NO_AUTH",
+                self.insecure_no_auth.to_string(),
+            ),
+        ]
+    }
+}
+
+impl CorsArgs {
+    fn describe(&self) -> [(&'static str, String); 2] {
+        [
+            ("HEADWATER_CORS_ORIGINS", self.cors_origins.clone()),
+            (
+                "HEADWATER_CORS_ALLOW_WRITES",
+                self.cors_allow_writes.to_string(),
+            ),
+        ]
+    }
+}
+
+impl LimitArgs {
+    fn describe(&self) -> [(&'static str, String); 7] {
+        [
+            ("HEADWATER_MAX_JSON_DEPTH", self.max_json_depth.to_string()),
+            (
+                "HEADWATER_MAX_PLAN_OPERATIONS",
+                self.max_plan_operations.to_string(),
+            ),
+            (
+                "HEADWATER_MAX_PLAN_ATTRIBUTES",
+                self.max_plan_attributes.to_string(),
+            ),
+            (
+                "HEADWATER_MAX_BATCH_EVENTS",
+                self.max_batch_events.to_string(),
+            ),
+            (
+                "HEADWATER_MAX_QUERY_DEPTH",
+                self.max_query_depth.to_string(),
+            ),
+            (
+                "HEADWATER_MAX_RESULT_NODES",
+                self.max_result_nodes.to_string(),
+            ),
+            (
+                "HEADWATER_QUERY_TIMEOUT_SECS",
+                self.query_timeout_secs.to_string(),
+            ),
+        ]
     }
 }
 
@@ -661,8 +814,16 @@ mod tests {
             text.contains("HEADWATER_LINEAGE_INDEX = true  # default\n"),
             "{text}"
         );
+        assert!(
+            text.contains("HEADWATER_TOKENS_FILE = (none)  # default\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("HEADWATER_MAX_JSON_DEPTH = 64  # default\n"),
+            "{text}"
+        );
         assert!(!text.contains("s3cr3t"), "{text}");
-        assert_eq!(text.lines().count(), 13, "{text}");
+        assert_eq!(text.lines().count(), 24, "{text}");
     }
 
     #[test]
@@ -844,23 +1005,57 @@ mod tests {
     }
 
     #[test]
+    fn switches_take_a_bare_flag_an_environment_value_or_a_file_boolean() {
+        let (serve, _) = serve_args("", &["--insecure-no-auth"]);
+        assert!(serve.auth.insecure_no_auth);
+        let (serve, sources) =
+            serve_args("insecure_no_auth = true\ncors_allow_writes = true\n", &[]);
+        assert!(serve.auth.insecure_no_auth && serve.cors.cors_allow_writes);
+        assert_eq!(sources.of("HEADWATER_INSECURE_NO_AUTH"), Source::File);
+        let (serve, _) = serve_args("", &[]);
+        assert!(!serve.auth.insecure_no_auth && !serve.cors.cors_allow_writes);
+        assert_eq!(serve.cors.cors_origins, "*");
+    }
+
+    #[test]
+    fn limits_have_safe_defaults_and_refuse_nonsense() {
+        let (serve, _) = serve_args("max_query_depth = 20\n", &[]);
+        assert_eq!(serve.limits.max_query_depth, 20);
+        assert_eq!(serve.limits.max_result_nodes, 100_000);
+        assert_eq!(serve.limits.query_timeout_secs, 30);
+        let text = file_error("max_json_depth = 1\n");
+        assert!(text.contains("key `max_json_depth`"), "{text}");
+    }
+
+    #[test]
     fn file_keys_are_the_environment_variables() {
         let keys: Vec<String> = file_settings(&Cli::command()).into_keys().collect();
         assert_eq!(
             keys,
             [
                 "addr",
+                "cors_allow_writes",
+                "cors_origins",
                 "data_dir",
                 "database_url",
                 "db_acquire_timeout_secs",
                 "db_max_connections",
+                "insecure_no_auth",
                 "lineage_index",
                 "log_format",
+                "max_batch_events",
                 "max_body_bytes",
+                "max_json_depth",
+                "max_plan_attributes",
+                "max_plan_operations",
+                "max_query_depth",
+                "max_result_nodes",
                 "prune_batch_size",
                 "prune_interval",
                 "prune_older_than",
+                "query_timeout_secs",
                 "request_timeout_secs",
+                "tokens_file",
             ]
         );
     }

@@ -37,6 +37,17 @@ pub enum Error {
         /// Where, as a JSON path into the body.
         path: Option<String>,
     },
+    /// 401: no bearer token, or one that isn't configured.
+    #[error("{detail}")]
+    Unauthorized {
+        /// What is missing or wrong.
+        detail: String,
+        /// A token was presented but is not valid (`WWW-Authenticate` then says so).
+        invalid_token: bool,
+    },
+    /// 403: a valid token without the scope or the namespace the request needs.
+    #[error("{0}")]
+    Forbidden(String),
     /// 404: the thing asked for is not stored.
     #[error("{0}")]
     NotFound(String),
@@ -54,9 +65,22 @@ pub enum Error {
         /// The limit in bytes.
         limit: usize,
     },
+    /// 413: the payload holds more of something (operations, events) than a limit allows.
+    #[error("{detail}")]
+    OverLimit {
+        /// Stable machine-readable code, e.g. `too-many-operations`.
+        code: &'static str,
+        /// What is over which limit.
+        detail: String,
+        /// Where in the request.
+        path: Option<String>,
+    },
     /// 415: a `Content-Type` or `Content-Encoding` we don't speak.
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// 422: a read ran past the query time limit; a narrower question may not.
+    #[error("{0}")]
+    QueryTimeout(String),
     /// 503: the database can't be reached right now; worth retrying.
     #[error("{0}")]
     Unavailable(String),
@@ -97,10 +121,15 @@ impl Error {
         match self {
             Error::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Error::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Error::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            Error::Forbidden(_) => StatusCode::FORBIDDEN,
             Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::Conflict { .. } => StatusCode::CONFLICT,
-            Error::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::PayloadTooLarge { .. } | Error::OverLimit { .. } => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
             Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Error::QueryTimeout(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -110,11 +139,16 @@ impl Error {
     /// reason).
     pub fn code(&self) -> &'static str {
         match self {
-            Error::BadRequest { code, .. } | Error::Unprocessable { code, .. } => code,
+            Error::BadRequest { code, .. }
+            | Error::Unprocessable { code, .. }
+            | Error::OverLimit { code, .. } => code,
+            Error::Unauthorized { .. } => "unauthorized",
+            Error::Forbidden(_) => "forbidden",
             Error::NotFound(_) => "not-found",
             Error::Conflict { .. } => "conflict",
             Error::PayloadTooLarge { .. } => "payload-too-large",
             Error::UnsupportedMediaType(_) => "unsupported-media-type",
+            Error::QueryTimeout(_) => "query-timeout",
             Error::Unavailable(_) => "unavailable",
             Error::Internal(_) => "internal",
         }
@@ -124,6 +158,7 @@ impl Error {
         match self {
             Error::BadRequest { path, .. }
             | Error::Unprocessable { path, .. }
+            | Error::OverLimit { path, .. }
             | Error::Conflict { path, .. } => path.clone(),
             _ => None,
         }
@@ -179,11 +214,38 @@ impl IntoResponse for Error {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
-        if matches!(self, Error::Unavailable(_)) {
+        match self {
             // Both OpenLineage clients retry a 503; tell them when.
-            headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            Error::Unavailable(_) => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            }
+            Error::Unauthorized { invalid_token, .. } => {
+                let challenge = match invalid_token {
+                    true => "Bearer realm=\"headwater\", error=\"invalid_token\"",
+                    false => "Bearer realm=\"headwater\"",
+                };
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static(challenge),
+                );
+            }
+            _ => {}
         }
         response
+    }
+}
+
+/// SQLSTATE of a statement cancelled, here by `statement_timeout`.
+const QUERY_CANCELED: &str = "57014";
+
+impl Error {
+    /// The answer to a read that ran past the query time limit.
+    pub fn query_timeout() -> Self {
+        Error::QueryTimeout(
+            "the query ran past the time limit (HEADWATER_QUERY_TIMEOUT_SECS); ask for less: \
+             a smaller depth or maxNodes, or a narrower filter"
+                .to_owned(),
+        )
     }
 }
 
@@ -193,6 +255,9 @@ impl From<sqlx::Error> for Error {
             sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
                 tracing::warn!(error = %err, "database unavailable");
                 Error::Unavailable("the database is unavailable; retry later".to_owned())
+            }
+            sqlx::Error::Database(db) if db.code().as_deref() == Some(QUERY_CANCELED) => {
+                Error::query_timeout()
             }
             other => Error::Internal(other.into()),
         }

@@ -12,11 +12,13 @@
 //! - [`graph`]: bounded, cycle-safe traversal over any [`graph::EdgeSource`]. Pure, no SQL.
 //! - [`store`]: the storage interface and its PostgreSQL implementation. Knows no HTTP or wire format.
 //! - [`http`]: axum routers, extractors and the OpenAPI document; orchestrates the others.
+//! - [`auth`]: API tokens, scopes and namespace limits. Knows no HTTP.
 //! - [`error`]: the one error type, and how it maps onto HTTP problem responses.
 //! - [`archive`]: the raw-payload archive as a whole: replay, export, import.
 //! - [`config`] and [`telemetry`]: command line, settings and logging.
 
 pub mod archive;
+pub mod auth;
 pub mod commands;
 pub mod config;
 pub mod error;

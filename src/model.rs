@@ -346,6 +346,11 @@ pub struct RawPayload {
     pub received_at: DateTime<Utc>,
     /// When the event it carries happened, for formats with one event per payload.
     pub event_time: Option<DateTime<Utc>>,
+    /// Who sent it (a token's name; `None`: nobody in particular, such as an archive being
+    /// replayed), for the audit log.
+    pub received_by: Option<String>,
+    /// The request that carried it, to find it in the server log.
+    pub request_id: Option<String>,
 }
 
 // Properties are parsed JSON, or with `RawProperties` the JSON text the database returned:
@@ -378,22 +383,65 @@ pub type RawProperties = Box<serde_json::value::RawValue>;
 pub trait Properties {
     /// The `namespace` property.
     fn namespace(&self) -> Option<String>;
+    /// The namespace of the job a run belongs to (`job.namespace`).
+    fn job_namespace(&self) -> Option<String>;
 }
 
 impl Properties for Value {
     fn namespace(&self) -> Option<String> {
         self.get("namespace")?.as_str().map(str::to_owned)
     }
+
+    fn job_namespace(&self) -> Option<String> {
+        self.get("job")?
+            .get("namespace")?
+            .as_str()
+            .map(str::to_owned)
+    }
+}
+
+impl Properties for Map<String, Value> {
+    fn namespace(&self) -> Option<String> {
+        self.get("namespace")?.as_str().map(str::to_owned)
+    }
+
+    fn job_namespace(&self) -> Option<String> {
+        self.get("job")?
+            .get("namespace")?
+            .as_str()
+            .map(str::to_owned)
+    }
+}
+
+/// The few properties shaping reads, picked out of JSON text without parsing the rest.
+#[derive(serde::Deserialize)]
+struct Picked {
+    namespace: Option<Value>,
+    job: Option<PickedJob>,
+}
+
+#[derive(serde::Deserialize)]
+struct PickedJob {
+    namespace: Option<Value>,
+}
+
+impl Picked {
+    fn of(raw: &RawProperties) -> Option<Picked> {
+        serde_json::from_str(raw.get()).ok()
+    }
 }
 
 impl Properties for RawProperties {
     fn namespace(&self) -> Option<String> {
-        #[derive(serde::Deserialize)]
-        struct Namespace {
-            namespace: Option<Value>,
-        }
-        let found: Namespace = serde_json::from_str(self.get()).ok()?;
-        found.namespace?.as_str().map(str::to_owned)
+        Picked::of(self)?.namespace?.as_str().map(str::to_owned)
+    }
+
+    fn job_namespace(&self) -> Option<String> {
+        Picked::of(self)?
+            .job?
+            .namespace?
+            .as_str()
+            .map(str::to_owned)
     }
 }
 

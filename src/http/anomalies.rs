@@ -5,8 +5,8 @@
 
 use std::collections::HashMap;
 
-use axum::Json;
 use axum::extract::State;
+use axum::{Extension, Json};
 use petgraph::algo::tarjan_scc;
 use petgraph::graphmap::DiGraphMap;
 use serde::{Deserialize, Serialize};
@@ -17,6 +17,8 @@ use utoipa_axum::routes;
 use super::AppState;
 use super::graph::{TAG, bounded};
 use super::query::ApiQuery;
+use super::scope;
+use crate::auth::Principal;
 use crate::error::{Problem, Result};
 use crate::model::NodeId;
 use crate::store::{Page, Store};
@@ -70,8 +72,10 @@ struct Anomalies {
 )]
 async fn get_anomalies(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     ApiQuery(params): ApiQuery<AnomalyParams>,
 ) -> Result<Json<Anomalies>> {
+    scope::unlimited_only(&principal, "the anomalies of the whole graph")?;
     let page = Page {
         limit: bounded(params.limit, 100, 1..=1_000, "limit")?,
         offset: params.offset.unwrap_or(0),

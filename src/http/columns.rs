@@ -4,8 +4,8 @@
 
 use std::collections::HashSet;
 
-use axum::Json;
 use axum::extract::State;
+use axum::{Extension, Json};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -14,17 +14,18 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::AppState;
-use super::graph::{TAG, bounded, find, find_as_of, subgraph};
+use super::graph::{TAG, bounded, subgraph};
 use super::query::ApiQuery;
+use super::scope::Reader;
 use super::walker::Walker;
+use crate::auth::Principal;
 use crate::error::{Error, Problem, Result};
 use crate::graph::{self, Direction, HopRule, Limits, Step, Topology, Traversal, Walk};
 use crate::model::{Edge, EdgeKind, Node, NodeId, NodeKind, field_key};
-use crate::store::Store;
 
 const DEFAULT_DEPTH: u32 = 10;
-const MAX_DEPTH: u32 = 50;
-const MAX_NODES: usize = 10_000;
+/// Column answers are small; a walk this big means a question too wide to be useful.
+pub(super) const MAX_NODES: usize = 10_000;
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(get_column_lineage))
@@ -118,16 +119,34 @@ struct ColumnLineage {
 )]
 async fn get_column_lineage(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     ApiQuery(params): ApiQuery<ColumnParams>,
 ) -> Result<Json<ColumnLineage>> {
-    let depth = bounded(params.depth, DEFAULT_DEPTH, 0..=MAX_DEPTH, "depth")?;
+    let max_depth = state.settings.query.max_depth;
+    let depth = bounded(
+        params.depth,
+        DEFAULT_DEPTH.min(max_depth),
+        0..=max_depth,
+        "depth",
+    )?;
     let direction = params.direction.unwrap_or_default();
     let store = state.store.as_ref();
-    let (start, root) = column(store, &params.node, &params.column, params.as_of).await?;
+    let reader = Reader::new(store, &principal);
+    let (start, root) = column(&reader, &params.node, &params.column, params.as_of).await?;
     let walker = Walker::new(&state, params.as_of).await?;
-    let t = walk(&walker, start, direction, &[EdgeKind::Derives], depth).await?;
+    let max_nodes = MAX_NODES.min(state.settings.query.max_nodes as usize);
+    let t = walk(
+        &walker,
+        start,
+        direction,
+        &[EdgeKind::Derives],
+        depth,
+        max_nodes,
+    )
+    .await?;
     let ids: HashSet<NodeId> = t.hops.keys().copied().collect();
     let (nodes, edges) = subgraph(store, ids, store.edges(&t.edges).await?).await?;
+    let (nodes, edges) = reader.retain(nodes, edges, Some(&root.key)).await?;
     Ok(Json(ColumnLineage {
         root: root.key,
         direction,
@@ -140,12 +159,12 @@ async fn get_column_lineage(
 
 /// Finds a dataset's column; 404 says whether the dataset or the column is unknown.
 pub(super) async fn column(
-    store: &dyn Store,
+    reader: &Reader<'_>,
     dataset: &str,
     name: &str,
     as_of: Option<DateTime<Utc>>,
 ) -> Result<(NodeId, Node)> {
-    let (_, dataset) = find_as_of(store, dataset, as_of).await?;
+    let (_, dataset) = reader.find_as_of(dataset, as_of).await?;
     if dataset.kind != NodeKind::Dataset {
         let detail = format!(
             "`{}` is a {}, not a dataset",
@@ -159,7 +178,7 @@ pub(super) async fn column(
         ));
     }
     let key = field_key(&dataset.key, name);
-    match find(store, &key).await {
+    match reader.find(&key).await {
         Err(Error::NotFound(_)) => Err(Error::NotFound(format!(
             "dataset `{}` has no column `{name}`",
             dataset.key
@@ -175,11 +194,9 @@ pub(super) async fn walk(
     direction: Direction,
     kinds: &[EdgeKind],
     depth: u32,
+    max_nodes: usize,
 ) -> Result<Traversal> {
-    let limits = Limits {
-        depth,
-        max_nodes: MAX_NODES,
-    };
+    let limits = Limits { depth, max_nodes };
     let spec = |steps| Walk {
         kinds,
         steps,

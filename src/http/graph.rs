@@ -2,10 +2,10 @@
 
 use std::collections::{HashMap, HashSet};
 
-use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
@@ -16,7 +16,9 @@ use utoipa_axum::routes;
 
 use super::AppState;
 use super::query::ApiQuery;
+use super::scope::Reader;
 use super::walker::Walker;
+use crate::auth::Principal;
 use crate::error::{Error, Problem, Result};
 use crate::graph::view::{self, Filter};
 use crate::graph::{self, Anchor, Direction, Limits, Step, Traversal};
@@ -27,9 +29,7 @@ use crate::store::{NodeQuery, Store};
 pub(super) const TAG: &str = "graph";
 
 const DEFAULT_DEPTH: u32 = 5;
-const MAX_DEPTH: u32 = 50;
 const DEFAULT_MAX_NODES: u32 = 5_000;
-const MAX_MAX_NODES: u32 = 100_000;
 const DEFAULT_PAGE: u32 = 50;
 const MAX_PAGE: u32 = 1_000;
 /// Edges listed per direction on the node page; a popular dataset may have thousands of readers.
@@ -153,28 +153,40 @@ pub(super) fn bounded(
 )]
 async fn get_lineage(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     headers: HeaderMap,
     ApiQuery(params): ApiQuery<LineageParams>,
 ) -> Result<Response> {
     let format = super::export::negotiate(params.format.as_deref(), &headers)?;
-    let answer = lineage(&state, &params).await?;
+    let answer = lineage(&state, &principal, &params).await?;
     let (nodes, edges) = (&answer.nodes, &answer.edges);
     let json = || Json(&answer).into_response();
     Ok(super::export::render(format, nodes, edges, json))
 }
 
-pub(super) async fn lineage(state: &AppState, params: &LineageParams) -> Result<LineageResponse> {
-    let depth = bounded(params.depth, DEFAULT_DEPTH, 0..=MAX_DEPTH, "depth")?;
+pub(super) async fn lineage(
+    state: &AppState,
+    principal: &Principal,
+    params: &LineageParams,
+) -> Result<LineageResponse> {
+    let limits = state.settings.query;
+    let depth = bounded(
+        params.depth,
+        DEFAULT_DEPTH.min(limits.max_depth),
+        0..=limits.max_depth,
+        "depth",
+    )?;
     let max_nodes = bounded(
         params.max_nodes,
-        DEFAULT_MAX_NODES,
-        1..=MAX_MAX_NODES,
+        DEFAULT_MAX_NODES.min(limits.max_nodes),
+        1..=limits.max_nodes,
         "maxNodes",
     )?;
     let filter = filter_of(params)?;
     let direction = params.direction.unwrap_or_default();
     let store = state.store.as_ref();
-    let (start, node) = find_as_of(store, &params.node, params.as_of).await?;
+    let reader = Reader::new(store, principal);
+    let (start, node) = reader.find_as_of(&params.node, params.as_of).await?;
     let walker = Walker::new(state, params.as_of).await?;
     let anchor = graph::anchor(walker.edges(), start, node.kind).await?;
     let anchor = anchor.unwrap_or(Anchor {
@@ -193,7 +205,7 @@ pub(super) async fn lineage(state: &AppState, params: &LineageParams) -> Result<
         graph::lineage(&walker, anchor.node, anchor.kind, direction, limits).await?;
     let grow = Growth {
         walker: &walker,
-        store,
+        reader,
         as_of: params.as_of,
         limits,
     };
@@ -225,6 +237,8 @@ pub(super) async fn lineage(state: &AppState, params: &LineageParams) -> Result<
         .map(|(id, n)| (*id, n.key.clone()))
         .collect();
     let (nodes, edges) = rendered(loaded, edges);
+    // Before collapsing: a job the reader may not see must not pass data on as a `flows_to`.
+    let (nodes, edges) = reader.retain(nodes, edges, Some(&node.key)).await?;
     let (nodes, edges) = match params.collapse_jobs.unwrap_or(false) {
         true => view::collapse_jobs(nodes, edges, &node.key),
         false => (nodes, edges),
@@ -232,6 +246,9 @@ pub(super) async fn lineage(state: &AppState, params: &LineageParams) -> Result<
     let (nodes, edges) = view::filter(nodes, edges, &filter, &node.key);
     let kept: HashSet<&str> = nodes.iter().map(|n| n.key.as_str()).collect();
     jobs.retain(|_, key| kept.contains(key.as_str()));
+    if reader.is_limited() {
+        frontier.retain(|k| kept.contains(k.as_str()));
+    }
     Ok(LineageResponse {
         root: node.key,
         direction,
@@ -249,7 +266,7 @@ pub(super) async fn lineage(state: &AppState, params: &LineageParams) -> Result<
 /// What a lineage answer adds beyond its walk: hops around chosen nodes, jobs' operations.
 struct Growth<'a> {
     walker: &'a Walker<'a>,
-    store: &'a dyn Store,
+    reader: Reader<'a>,
     as_of: Option<DateTime<Utc>>,
     limits: Limits,
 }
@@ -324,7 +341,7 @@ impl Growth<'_> {
         }
         let mut found = Vec::with_capacity(keys.len());
         for key in keys {
-            match find_as_of(self.store, &key, self.as_of).await {
+            match self.reader.find_as_of(&key, self.as_of).await {
                 Ok(node) => found.push(node),
                 Err(Error::NotFound(detail)) => {
                     return Err(Error::bad_request(
@@ -468,6 +485,7 @@ struct NodePage {
 )]
 async fn list_nodes(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     ApiQuery(params): ApiQuery<NodesParams>,
 ) -> Result<Json<NodePage>> {
     let limit = bounded(params.limit, DEFAULT_PAGE, 1..=MAX_PAGE, "limit")?;
@@ -485,6 +503,9 @@ async fn list_nodes(
         }
         false => None,
     };
+    // A limited reader's pages may hold fewer items than `limit`; the cursor still moves on.
+    let reader = Reader::new(state.store.as_ref(), &principal);
+    let (items, _) = reader.retain(items, Vec::new(), None).await?;
     Ok(Json(NodePage { items, next_cursor }))
 }
 
@@ -552,10 +573,12 @@ struct NodeDetails {
 )]
 async fn get_node(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     ApiQuery(params): ApiQuery<NodeParams>,
 ) -> Result<Json<NodeDetails>> {
     let store = state.store.as_ref();
-    let (id, node) = find(store, &params.key).await?;
+    let reader = Reader::new(store, &principal);
+    let (id, node) = reader.find(&params.key).await?;
     let adjacent = store.adjacent(id, NEIGHBOUR_LIMIT).await?;
     let mut ids: HashSet<NodeId> = adjacent
         .edges
@@ -564,6 +587,7 @@ async fn get_node(
         .collect();
     ids.insert(id);
     let (nodes, edges) = subgraph(store, ids, adjacent.edges).await?;
+    let (nodes, edges) = reader.retain(nodes, edges, None).await?;
     let neighbours = nodes.into_iter().filter(|n| n.key != node.key).collect();
     Ok(Json(NodeDetails {
         node,

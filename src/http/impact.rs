@@ -2,8 +2,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use axum::Json;
 use axum::extract::State;
+use axum::{Extension, Json};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -13,16 +13,17 @@ use utoipa_axum::routes;
 
 use super::AppState;
 use super::columns::{column, walk};
-use super::graph::{TAG, bounded, find_as_of};
+use super::graph::{TAG, bounded};
 use super::query::ApiQuery;
+use super::scope::{self, Reader};
 use super::walker::Walker;
+use crate::auth::Principal;
 use crate::error::{Problem, Result};
 use crate::graph::{self, Anchor, Direction, Limits, Traversal};
 use crate::model::{EdgeKind, Node, NodeId, NodeKind};
 use crate::store::Store;
 
-const MAX_DEPTH: u32 = 50;
-const MAX_NODES: usize = 100_000;
+use super::columns::MAX_NODES as COLUMN_NODES;
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(get_impact))
@@ -104,31 +105,47 @@ struct Impact {
 )]
 async fn get_impact(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     ApiQuery(params): ApiQuery<ImpactParams>,
 ) -> Result<Json<Impact>> {
-    let depth = bounded(params.depth, MAX_DEPTH, 0..=MAX_DEPTH, "depth")?;
+    let limits = state.settings.query;
+    let depth = bounded(
+        params.depth,
+        limits.max_depth,
+        0..=limits.max_depth,
+        "depth",
+    )?;
+    let max_nodes = limits.max_nodes as usize;
     let store = state.store.as_ref();
+    let reader = Reader::new(store, &principal);
     let walker = Walker::new(&state, params.as_of).await?;
     let (start, root, t) = match &params.column {
         Some(name) => {
-            let (start, root) = column(store, &params.node, name, params.as_of).await?;
+            let (start, root) = column(&reader, &params.node, name, params.as_of).await?;
             let kinds = [EdgeKind::Derives, EdgeKind::Affects];
-            (
+            let max_nodes = max_nodes.min(COLUMN_NODES);
+            let t = walk(
+                &walker,
                 start,
-                root,
-                walk(&walker, start, Direction::Downstream, &kinds, depth).await?,
+                Direction::Downstream,
+                &kinds,
+                depth,
+                max_nodes,
             )
+            .await?;
+            (start, root, t)
         }
         None => {
-            let (start, root) = find_as_of(store, &params.node, params.as_of).await?;
+            let (start, root) = reader.find_as_of(&params.node, params.as_of).await?;
+            let limits = Limits { depth, max_nodes };
             (
                 start,
                 root.clone(),
-                downstream(&walker, start, &root, depth).await?,
+                downstream(&walker, start, &root, limits).await?,
             )
         }
     };
-    let items = impacted(store, start, &t).await?;
+    let items = impacted(&reader, start, &t).await?;
     Ok(Json(Impact {
         root: root.key,
         truncated: t.truncated,
@@ -141,7 +158,7 @@ async fn downstream(
     walker: &Walker<'_>,
     start: NodeId,
     node: &Node,
-    depth: u32,
+    limits: Limits,
 ) -> Result<Traversal> {
     let anchor = graph::anchor(walker.edges(), start, node.kind).await?;
     let anchor = anchor.unwrap_or(Anchor {
@@ -149,10 +166,6 @@ async fn downstream(
         kind: node.kind,
         path: Vec::new(),
     });
-    let limits = Limits {
-        depth,
-        max_nodes: MAX_NODES,
-    };
     graph::lineage(
         walker,
         anchor.node,
@@ -163,10 +176,18 @@ async fn downstream(
     .await
 }
 
-/// The reached nodes but the start, plus the datasets owning reached columns.
-async fn impacted(store: &dyn Store, start: NodeId, t: &Traversal) -> Result<Vec<Impacted>> {
+/// The reached nodes but the start, plus the datasets owning reached columns: those the reader
+/// may see. Impact counts what would break, so what lies beyond a job the reader may not see
+/// is still listed.
+async fn impacted(reader: &Reader<'_>, start: NodeId, t: &Traversal) -> Result<Vec<Impacted>> {
+    let store = reader.store;
     let ids: Vec<NodeId> = t.hops.keys().copied().filter(|id| *id != start).collect();
-    let nodes = store.nodes(&ids).await?;
+    let mut nodes = store.nodes(&ids).await?;
+    if reader.is_limited() {
+        let loaded: Vec<Node> = nodes.iter().map(|(_, n)| n.clone()).collect();
+        let visible = scope::visible_keys(store, reader.principal, &loaded).await?;
+        nodes.retain(|(_, n)| visible.contains(&n.key));
+    }
     let mut items: HashMap<String, Impacted> = HashMap::new();
     for (id, node) in nodes {
         let hops = t.hops[&id];

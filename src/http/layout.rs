@@ -7,6 +7,7 @@ use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use axum::Json;
+use axum::Extension;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use axum::response::{IntoResponse, Response};
@@ -21,6 +22,7 @@ use super::AppState;
 use super::graph::{LineageParams, LineageResponse, TAG, lineage, list};
 use super::marquez::render;
 use super::query::ApiQuery;
+use crate::auth::Principal;
 use crate::error::{Problem, Result};
 use crate::graph::Direction;
 use crate::graph::export::Format;
@@ -152,12 +154,13 @@ struct LaidGroup {
 )]
 async fn get_layout(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     headers: HeaderMap,
     ApiQuery(params): ApiQuery<LineageParams>,
 ) -> Result<Response> {
     let format = super::export::negotiate(params.format.as_deref(), &headers)?;
     let begun = Instant::now();
-    let answer = lineage(&state, &params).await?;
+    let answer = lineage(&state, &principal, &params).await?;
     if format != Format::Json {
         let json = || Json(&answer).into_response();
         return Ok(super::export::render(

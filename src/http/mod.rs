@@ -3,9 +3,12 @@
 //! [`app`] is the seam tests use (`app(state).oneshot(request)`); [`serve`] runs the same router
 //! on a listener until a shutdown future resolves.
 
+mod admin;
 mod anomalies;
+mod auth;
 mod body;
 mod columns;
+mod cors;
 mod docs;
 mod explorer;
 mod export;
@@ -19,6 +22,7 @@ mod openlineage;
 mod paths;
 mod producer;
 mod query;
+mod scope;
 mod spline_consumer;
 mod walker;
 
@@ -28,7 +32,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{MatchedPath, Request};
-use axum::http::{HeaderName, StatusCode, header};
+use axum::http::{HeaderName, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::classify::{ServerErrorsAsFailures, SharedClassifier};
@@ -41,10 +45,15 @@ use utoipa::openapi::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::SwaggerUi;
 
+use crate::auth::Tokens;
 use crate::error::Error;
 use crate::graph::index::{LineageIndex, LinkFeed};
+use crate::ingest::IngestLimits;
 use crate::store::Store;
 
+pub use admin::{cutoff_target, range_target};
+pub use auth::{Access, access};
+pub use cors::CorsPolicy;
 pub use docs::api_doc;
 
 /// Limits the HTTP layer enforces.
@@ -54,6 +63,10 @@ pub struct HttpSettings {
     pub max_body_bytes: usize,
     /// Longest a request may take before it answers 408.
     pub request_timeout: Duration,
+    /// Bounds on what one payload may hold.
+    pub ingest: IngestLimits,
+    /// Bounds on what one question may ask for.
+    pub query: QueryLimits,
 }
 
 impl Default for HttpSettings {
@@ -61,6 +74,29 @@ impl Default for HttpSettings {
         HttpSettings {
             max_body_bytes: 64 * 1024 * 1024,
             request_timeout: Duration::from_secs(120),
+            ingest: IngestLimits::default(),
+            query: QueryLimits::default(),
+        }
+    }
+}
+
+/// Bounds on lineage questions: how far and how much a walk may go, and for how long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueryLimits {
+    /// Largest `depth` a question may ask for.
+    pub max_depth: u32,
+    /// Largest `maxNodes` a question may ask for, and the most nodes any answer holds.
+    pub max_nodes: u32,
+    /// How long a read may take before it answers 422.
+    pub timeout: Duration,
+}
+
+impl Default for QueryLimits {
+    fn default() -> Self {
+        QueryLimits {
+            max_depth: 50,
+            max_nodes: 100_000,
+            timeout: Duration::from_secs(30),
         }
     }
 }
@@ -74,6 +110,10 @@ pub struct AppState {
     pub settings: HttpSettings,
     /// The in-memory lineage index walks run on; `None` walks the database.
     pub index: Option<Arc<LineageIndex>>,
+    /// The API tokens; `None` when authentication is off.
+    pub auth: Option<Arc<Tokens>>,
+    /// Which browser origins may call the API.
+    pub cors: Arc<CorsPolicy>,
 }
 
 impl AppState {
@@ -83,6 +123,7 @@ impl AppState {
     }
 
     /// Bundles a shared store with settings, with or without an in-memory lineage index.
+    /// Authentication is off and CORS at its defaults until set with [`AppState::secured`].
     pub fn shared(store: Arc<dyn Store>, settings: HttpSettings, indexed: bool) -> Self {
         let index = indexed.then(|| {
             let feed: Arc<dyn LinkFeed> = store.clone();
@@ -92,13 +133,24 @@ impl AppState {
             store,
             settings,
             index,
+            auth: None,
+            cors: Arc::new(CorsPolicy::default()),
+        }
+    }
+
+    /// The same state with authentication by `tokens` (`None`: off) and this CORS policy.
+    pub fn secured(self, tokens: Option<Tokens>, cors: CorsPolicy) -> Self {
+        AppState {
+            auth: tokens.map(Arc::new),
+            cors: Arc::new(cors),
+            ..self
         }
     }
 }
 
 /// Every route, with its OpenAPI description, before state is attached.
 fn routes() -> (Router<AppState>, OpenApi) {
-    OpenApiRouter::with_openapi(docs::base())
+    let parts = OpenApiRouter::with_openapi(docs::base())
         .merge(producer::router())
         .merge(openlineage::router())
         .merge(marquez::router())
@@ -111,7 +163,12 @@ fn routes() -> (Router<AppState>, OpenApi) {
         .merge(anomalies::router())
         .merge(health::router())
         .merge(metrics::router())
-        .split_for_parts()
+        .merge(auth::router())
+        .merge(admin::router())
+        .split_for_parts();
+    let (router, mut doc) = parts;
+    docs::secure(&mut doc);
+    (router, doc)
 }
 
 /// The whole application: routes, the OpenAPI document and its UI, the explorer, and
@@ -119,11 +176,26 @@ fn routes() -> (Router<AppState>, OpenApi) {
 pub fn app(state: AppState) -> Router {
     let (router, openapi) = routes();
     let timeout = state.settings.request_timeout;
+    let cors = state.cors.clone();
     metrics::init();
-    router
+    let router = router
         .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
         .merge(explorer::router())
         .fallback(|| async { Error::NotFound("no such route".to_owned()) })
+        // Innermost: after the request id, trace and metrics layers have seen the request,
+        // so refusals are logged and counted like any answer.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::require,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            cors.clone(),
+            cors::guard_writes,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.settings.query.timeout,
+            limit_reads,
+        ))
         .with_state(state)
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
@@ -137,10 +209,34 @@ pub fn app(state: AppState) -> Router {
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         .layer(SetSensitiveRequestHeadersLayer::new([
             header::AUTHORIZATION,
-        ]))
+        ]));
+    // Outermost, so that preflights are answered before authentication (browsers send them
+    // without credentials) and refusals carry CORS headers the page can read.
+    match cors.layer() {
+        Some(layer) => router.layer(layer),
+        None => router,
+    }
 }
 
-const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+/// Bounds every read by the query time limit, whatever backend or index answers it:
+/// PostgreSQL's `statement_timeout` stops a long statement in the database, this stops the
+/// request (an SQLite query, a walk in memory, many short statements in a row).
+async fn limit_reads(
+    axum::extract::State(limit): axum::extract::State<Duration>,
+    request: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let read = matches!(*request.method(), Method::GET | Method::HEAD);
+    if !read {
+        return next.run(request).await;
+    }
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => Error::query_timeout().into_response(),
+    }
+}
+
+pub(crate) const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 fn panic_response() -> Response {
     Error::Internal(anyhow::anyhow!("a handler panicked")).into_response()

@@ -1,10 +1,10 @@
 //! The OpenLineage producer API: `POST /api/v1/lineage` and `POST /api/v1/lineage/batch`,
 //! where the OpenLineage clients and integrations (Airflow, dbt, Spark, Flink) post by default.
 
-use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
+use axum::{Extension, Json};
 use chrono::Utc;
 use serde::Serialize;
 use serde_json::Value;
@@ -17,6 +17,8 @@ use super::AppState;
 use super::body::{self, ReceivedBody};
 use super::metrics::{IngestFormat, record_ingest, record_reject};
 use super::producer::blocking;
+use super::scope;
+use crate::auth::Principal;
 use crate::error::{Error, Problem, Result};
 use crate::ingest::openlineage::wire::{DatasetEvent, JobEvent, RunEvent};
 use crate::ingest::{json, openlineage};
@@ -58,19 +60,32 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
 )]
 async fn post_lineage(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<StatusCode> {
-    let outcome = store_event(&state, &headers, body).await;
+    let outcome = store_event(&state, &principal, &headers, body).await;
     record_ingest(IngestFormat::OpenLineageEvent, &outcome);
     outcome.map(|()| StatusCode::CREATED)
 }
 
-async fn store_event(state: &AppState, headers: &HeaderMap, body: Body) -> Result<()> {
+async fn store_event(
+    state: &AppState,
+    principal: &Principal,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<()> {
     let received = receive(state, headers, body).await?;
     let bytes = received.bytes.clone();
-    let parsed = blocking(move || openlineage::event(&bytes)).await?;
-    let raw = raw_payload(received.bytes, received.wire_bytes, &parsed);
+    let depth = state.settings.ingest.max_json_depth;
+    let parsed = blocking(move || {
+        json::check_depth(&bytes, depth)?;
+        openlineage::event(&bytes)
+    })
+    .await?;
+    scope::check_writes(principal, &parsed.changes)?;
+    let sender = Sender::of(principal, headers);
+    let raw = raw_payload(received.bytes, received.wire_bytes, &parsed, &sender);
     let outcome = state.store.apply(&raw, parsed.changes).await?;
     tracing::debug!(kind = ?parsed.kind, ?outcome, "openlineage event stored");
     Ok(())
@@ -141,6 +156,7 @@ pub struct FailedEvent {
 )]
 async fn post_lineage_batch(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<BatchResult>> {
@@ -156,8 +172,9 @@ async fn post_lineage_batch(
         ..BatchSummary::default()
     };
     let mut failed_events = Vec::new();
+    let sender = Sender::of(&principal, &headers);
     for (index, item) in items.iter().enumerate() {
-        let outcome = store_item(&state, index, item).await;
+        let outcome = store_item(&state, &sender, index, item).await;
         record_ingest(IngestFormat::OpenLineageBatchItem, &outcome);
         match outcome {
             Ok(()) => summary.successful += 1,
@@ -187,10 +204,37 @@ async fn batch_items(
 ) -> Result<Vec<Box<RawValue>>> {
     let received = receive(state, headers, body).await?;
     let bytes = received.bytes;
-    blocking(move || json::decode(&bytes)).await
+    let limits = state.settings.ingest;
+    blocking(move || {
+        json::check_depth(&bytes, limits.max_json_depth)?;
+        let items: Vec<Box<RawValue>> = json::decode(&bytes)?;
+        limits.check_events(items.len())?;
+        Ok(items)
+    })
+    .await
 }
 
-async fn store_item(state: &AppState, index: usize, item: &RawValue) -> Result<()> {
+/// Who sent a payload, for its audit record.
+struct Sender<'a> {
+    principal: &'a Principal,
+    request_id: Option<String>,
+}
+
+impl<'a> Sender<'a> {
+    fn of(principal: &'a Principal, headers: &HeaderMap) -> Self {
+        Sender {
+            principal,
+            request_id: super::producer::request_id(headers),
+        }
+    }
+}
+
+async fn store_item(
+    state: &AppState,
+    sender: &Sender<'_>,
+    index: usize,
+    item: &RawValue,
+) -> Result<()> {
     let text = item.get().to_owned();
     let at = format!("[{index}]");
     let parsed = blocking(move || {
@@ -199,19 +243,19 @@ async fn store_item(state: &AppState, index: usize, item: &RawValue) -> Result<(
     })
     .await;
     let (parsed, text) = parsed?;
+    scope::check_writes(sender.principal, &parsed.changes)?;
     let wire_bytes = text.len();
-    let raw = raw_payload(text.into_bytes().into(), wire_bytes, &parsed);
+    let raw = raw_payload(text.into_bytes().into(), wire_bytes, &parsed, sender);
     state.store.apply(&raw, parsed.changes).await.map(|_| ())
 }
 
 fn failure(index: usize, err: &Error) -> FailedEvent {
     let status = err.status_code();
-    let (code, path) = match err {
-        Error::BadRequest { code, path, .. } | Error::Unprocessable { code, path, .. } => {
-            (*code, path.clone())
-        }
-        _ => ("internal", None),
+    let path = match err {
+        Error::BadRequest { path, .. } | Error::Unprocessable { path, .. } => path.clone(),
+        _ => None,
     };
+    let code = err.code();
     FailedEvent {
         index,
         reason: err.to_string(),
@@ -235,11 +279,18 @@ async fn receive(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Re
     body::read(headers, body, state.settings.max_body_bytes).await
 }
 
-fn raw_payload(body: bytes::Bytes, wire_bytes: usize, parsed: &openlineage::Parsed) -> RawPayload {
+fn raw_payload(
+    body: bytes::Bytes,
+    wire_bytes: usize,
+    parsed: &openlineage::Parsed,
+    sender: &Sender<'_>,
+) -> RawPayload {
     RawPayload {
         format: OPENLINEAGE_FORMAT.to_owned(),
         version: parsed.spec_version.clone(),
         event_time: Some(parsed.event_time),
+        received_by: Some(sender.principal.name.clone()),
+        request_id: sender.request_id.clone(),
         content_type: "application/json".to_owned(),
         body,
         wire_bytes,

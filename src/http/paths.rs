@@ -3,8 +3,8 @@
 use std::collections::HashMap;
 use std::hash::RandomState;
 
-use axum::Json;
 use axum::extract::State;
+use axum::{Extension, Json};
 use petgraph::algo::{all_simple_paths, astar};
 use petgraph::graphmap::DiGraphMap;
 use serde::{Deserialize, Serialize};
@@ -13,12 +13,14 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::AppState;
-use super::graph::{TAG, bounded, find};
+use super::graph::{TAG, bounded};
 use super::query::ApiQuery;
+use super::scope::{self, Reader};
 use super::walker::Walker;
+use crate::auth::Principal;
 use crate::error::{Problem, Result};
 use crate::graph::{self, HopRule, Limits, Step, Walk};
-use crate::model::{EdgeKind, NodeId};
+use crate::model::{EdgeKind, Node, NodeId};
 
 /// Bound on the subgraph searched for paths.
 const MAX_NODES: usize = 10_000;
@@ -77,13 +79,15 @@ struct Paths {
 )]
 async fn get_paths(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     ApiQuery(params): ApiQuery<PathParams>,
 ) -> Result<Json<Paths>> {
     let max_paths = bounded(params.max_paths, 10, 1..=100, "maxPaths")? as usize;
     let max_length = bounded(params.max_length, 10, 1..=50, "maxLength")?;
     let store = state.store.as_ref();
-    let (from, from_node) = find(store, &params.from).await?;
-    let (to, to_node) = find(store, &params.to).await?;
+    let reader = Reader::new(store, &principal);
+    let (from, from_node) = reader.find(&params.from).await?;
+    let (to, to_node) = reader.find(&params.to).await?;
     let limits = Limits {
         depth: max_length,
         max_nodes: MAX_NODES,
@@ -96,14 +100,15 @@ async fn get_paths(
     };
     let walker = Walker::new(&state, None).await?;
     let reach = graph::walk(&walker, &[from], 0, spec).await?;
-    let g: DiGraphMap<NodeId, ()> = reach.edges.iter().map(|e| (e.source, e.target)).collect();
-    let (shortest, paths, more) = search(&g, from, to, max_paths, max_length as usize);
-    let keys: HashMap<NodeId, String> = store
-        .nodes(&reach.hops.keys().copied().collect::<Vec<_>>())
-        .await?
-        .into_iter()
-        .map(|(id, n)| (id, n.key))
+    let keys = visible_keys(&reader, reach.hops.keys().copied().collect()).await?;
+    // Paths only run through nodes the reader may see.
+    let g: DiGraphMap<NodeId, ()> = reach
+        .edges
+        .iter()
+        .filter(|e| keys.contains_key(&e.source) && keys.contains_key(&e.target))
+        .map(|e| (e.source, e.target))
         .collect();
+    let (shortest, paths, more) = search(&g, from, to, max_paths, max_length as usize);
     let render = |path: Vec<NodeId>| {
         path.iter()
             .filter_map(|id| keys.get(id).cloned())
@@ -116,6 +121,19 @@ async fn get_paths(
         paths: paths.into_iter().map(render).collect(),
         truncated: more || (reach.truncated && !g.contains_node(to)),
     }))
+}
+
+/// The keys of the reached nodes the reader may see, by id.
+async fn visible_keys(reader: &Reader<'_>, ids: Vec<NodeId>) -> Result<HashMap<NodeId, String>> {
+    let nodes = reader.store.nodes(&ids).await?;
+    let (ids, nodes): (Vec<NodeId>, Vec<Node>) = nodes.into_iter().unzip();
+    let visible = scope::visible_keys(reader.store, reader.principal, &nodes).await?;
+    Ok(ids
+        .into_iter()
+        .zip(nodes)
+        .filter(|(_, n)| visible.contains(&n.key))
+        .map(|(id, n)| (id, n.key))
+        .collect())
 }
 
 /// A shortest path and up to `max_paths` simple paths (shortest first), and whether there

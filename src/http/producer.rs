@@ -6,11 +6,11 @@
 
 use std::time::Duration;
 
-use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use chrono::Utc;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -19,11 +19,14 @@ use uuid::Uuid;
 use super::AppState;
 use super::body::{self, ReceivedBody};
 use super::metrics::{IngestFormat, record_ingest};
+use super::scope;
+use crate::auth::Principal;
 use crate::error::{Error, Problem, Result};
+use crate::ingest::json;
 use crate::ingest::spline::v10::{ExecutionEventV10, ExecutionPlanV10};
 use crate::ingest::spline::wire::{ExecutionEvent, ExecutionPlan};
 use crate::ingest::spline::{self, ApiVersion, MEDIA_TYPE_V10, MEDIA_TYPE_V11, MEDIA_TYPE_V12};
-use crate::model::{ChangeSet, RawPayload};
+use crate::model::{ChangeSet, NodeKind, RawPayload};
 
 pub(super) const TAG: &str = "spline-producer";
 
@@ -111,16 +114,22 @@ fn version_headers() -> HeaderMap {
 )]
 async fn post_execution_plan(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<(StatusCode, Json<Uuid>)> {
-    let outcome = store_plan(&state, &headers, body).await;
+    let outcome = store_plan(&state, &principal, &headers, body).await;
     record_ingest(IngestFormat::SplinePlan, &outcome);
     outcome.map(|id| (StatusCode::CREATED, Json(id)))
 }
 
-async fn store_plan(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Uuid> {
-    let (version, raw) = receive(state, headers, body, "spline.plan").await?;
+async fn store_plan(
+    state: &AppState,
+    principal: &Principal,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Uuid> {
+    let (version, raw) = receive(state, principal, headers, body, "spline.plan").await?;
     // The agent posts the plan again on every run: the same bytes were parsed, validated and
     // stored before, so the answer is the same, and nothing is written.
     if let Some(id) = spline::plan_id(&raw.body)
@@ -131,7 +140,15 @@ async fn store_plan(state: &AppState, headers: &HeaderMap, body: Body) -> Result
     }
     let received_at = raw.received_at;
     let parse_body = raw.body.clone();
-    let (id, changes) = blocking(move || spline::plan(version, &parse_body, received_at)).await?;
+    let limits = state.settings.ingest;
+    let (id, changes) = blocking(move || {
+        json::check_depth(&parse_body, limits.max_json_depth)?;
+        let (id, changes) = spline::plan(version, &parse_body, received_at)?;
+        limits.check_plan(&changes)?;
+        Ok((id, changes))
+    })
+    .await?;
+    scope::check_writes(principal, &changes)?;
     let outcome = state.store.apply(&raw, changes).await?;
     tracing::debug!(plan_id = %id, ?outcome, "execution plan stored");
     Ok(id)
@@ -162,18 +179,33 @@ async fn store_plan(state: &AppState, headers: &HeaderMap, body: Body) -> Result
 )]
 async fn post_execution_events(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<StatusCode> {
-    let outcome = store_events(&state, &headers, body).await;
+    let outcome = store_events(&state, &principal, &headers, body).await;
     record_ingest(IngestFormat::SplineEvents, &outcome);
     outcome.map(|()| StatusCode::CREATED)
 }
 
-async fn store_events(state: &AppState, headers: &HeaderMap, body: Body) -> Result<()> {
-    let (version, raw) = receive(state, headers, body, "spline.events").await?;
+async fn store_events(
+    state: &AppState,
+    principal: &Principal,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<()> {
+    let (version, raw) = receive(state, principal, headers, body, "spline.events").await?;
     let parse_body = raw.body.clone();
-    let changes: ChangeSet = blocking(move || spline::events(version, &parse_body)).await?;
+    let limits = state.settings.ingest;
+    let changes: ChangeSet = blocking(move || {
+        json::check_depth(&parse_body, limits.max_json_depth)?;
+        let changes = spline::events(version, &parse_body)?;
+        let events = changes.nodes.iter().filter(|n| n.kind == NodeKind::Run);
+        limits.check_events(events.count())?;
+        Ok(changes)
+    })
+    .await?;
+    scope::check_writes(principal, &changes)?;
     let outcome = state.store.apply(&raw, changes).await?;
     tracing::debug!(?outcome, "execution events stored");
     Ok(())
@@ -182,6 +214,7 @@ async fn store_events(state: &AppState, headers: &HeaderMap, body: Body) -> Resu
 /// Picks the API version from `Content-Type`, then reads the body into a raw payload.
 async fn receive(
     state: &AppState,
+    principal: &Principal,
     headers: &HeaderMap,
     body: Body,
     format: &str,
@@ -202,8 +235,16 @@ async fn receive(
         wire_bytes,
         received_at: Utc::now(),
         event_time: None,
+        received_by: Some(principal.name.clone()),
+        request_id: request_id(headers),
     };
     Ok((version, raw))
+}
+
+/// The id the request-id layer gave the request, to tie audit records to log lines.
+pub(super) fn request_id(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(super::REQUEST_ID)?;
+    value.to_str().ok().map(str::to_owned)
 }
 
 /// Parsing a multi-megabyte plan is CPU work; keep it off the async workers.

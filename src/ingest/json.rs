@@ -21,6 +21,47 @@ pub fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, Error> {
     Ok(value)
 }
 
+/// Refuses JSON nested deeper than `max` levels, before any parsing: the decoders recurse once
+/// per level, so a body of nothing but brackets would cost stack and time out of all
+/// proportion to its size. One pass over the bytes, skipping strings.
+pub fn check_depth(body: &[u8], max: usize) -> Result<(), Error> {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for (offset, &byte) in body.iter().enumerate() {
+        if in_string {
+            match (escaped, byte) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > max {
+                    return Err(too_deep(max, offset));
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn too_deep(max: usize, offset: usize) -> Error {
+    Error::bad_request(
+        "json-too-deep",
+        format!(
+            "the JSON nests arrays and objects more than {max} levels deep (at byte {offset}); \
+             the limit is HEADWATER_MAX_JSON_DEPTH"
+        ),
+        None,
+    )
+}
+
 /// Decodes an already-parsed value; error paths are prefixed with `prefix`, the value's own
 /// location in the request (e.g. `outputs[0].facets.schema`), so they point into the body.
 pub fn decode_value<T: DeserializeOwned>(
@@ -112,6 +153,17 @@ fn strip_position(message: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nesting_is_counted_outside_strings_only() {
+        assert!(check_depth(br#"{"a":[[1]],"b":"[[[[[["}"#, 3).is_ok());
+        assert!(check_depth(br#"{"s":"\\\"[[[["}"#, 1).is_ok());
+        let err = check_depth(b"[[[[", 3).unwrap_err();
+        assert_eq!(err.code(), "json-too-deep");
+        assert!(err.to_string().contains("at byte 3"), "{err}");
+        let deep = "[".repeat(100_000);
+        assert!(check_depth(deep.as_bytes(), 64).is_err());
+    }
     use serde::Deserialize;
 
     #[derive(Debug, Deserialize)]

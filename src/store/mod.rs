@@ -4,6 +4,7 @@
 //! raw payloads. What every backend needs the same way (collapsing duplicates inside one change
 //! set, ordering rows so concurrent writers lock them in the same order) lives here.
 
+pub mod audit;
 mod open;
 mod operations;
 pub mod postgres;
@@ -12,6 +13,7 @@ mod rows;
 pub mod sqlite;
 mod write;
 
+pub use audit::{AuditAction, AuditEntry, AuditQuery, AuditRecord, DeleteReport};
 pub use open::Database;
 pub use operations::{GraphCounts, PoolState, Readiness};
 pub use retention::{PruneReport, PruneRequest};
@@ -184,6 +186,17 @@ pub trait Store: EdgeSource + Topology + LinkFeed + Send + Sync + 'static {
 
     /// Nodes and edges by kind, for the metrics scrape: one grouped count each.
     async fn graph_counts(&self) -> Result<GraphCounts>;
+
+    /// Appends a record to the audit log (an ingest's is written by [`Store::apply`] itself).
+    async fn record(&self, entry: &AuditEntry) -> Result<()>;
+
+    /// A page of the audit log, newest first.
+    async fn audit_log(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>>;
+
+    /// Deletes the node keyed `key` and what belongs to it ([`audit::MEMBERS`]), with their
+    /// edges, and records `entry` (its detail replaced by the report), in one transaction.
+    /// `None` when no such node is stored.
+    async fn delete_node(&self, key: &str, entry: AuditEntry) -> Result<Option<DeleteReport>>;
 
     /// The connection pool right now. No I/O, so a scrape can read it while the database is down.
     fn pool_state(&self) -> PoolState;

@@ -76,7 +76,7 @@ graph_row!(PgRow);
 graph_row!(SqliteRow);
 
 /// Reads a time column that the schema declares `not null`.
-fn required_time(row: &impl GraphRow, column: &str) -> DateTime<Utc> {
+pub fn required_time(row: &impl GraphRow, column: &str) -> DateTime<Utc> {
     row.time(column).unwrap_or_default()
 }
 
@@ -165,6 +165,8 @@ pub fn payload_from_row(row: &impl GraphRow) -> StoredPayload {
             wire_bytes: row.int("wire_bytes") as usize,
             received_at: required_time(row, "received_at"),
             event_time: row.time("event_time"),
+            received_by: None,
+            request_id: None,
         },
     }
 }

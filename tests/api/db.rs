@@ -60,6 +60,7 @@ fn settings() -> PoolSettings {
     PoolSettings {
         max_connections: 5,
         acquire_timeout: Duration::from_secs(30),
+        query_timeout: None,
     }
 }
 

@@ -10,7 +10,8 @@ use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, Request, StatusCode, header};
 use flate2::Compression;
 use flate2::write::GzEncoder;
-use headwater::http::HttpSettings;
+use headwater::auth::Tokens;
+use headwater::http::{CorsPolicy, HttpSettings};
 use headwater::{AppState, app};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
@@ -62,6 +63,38 @@ impl TestApp {
         let store = db.store();
         let router = app(AppState::shared(store, settings, true));
         TestApp { router, db }
+    }
+
+    /// The application with authentication by the tokens of `tokens_toml` (a tokens file's
+    /// text), this CORS policy and these settings.
+    pub fn secured(
+        db: TestDb,
+        tokens_toml: &str,
+        cors: CorsPolicy,
+        settings: HttpSettings,
+    ) -> Self {
+        let tokens = Tokens::parse(tokens_toml).expect("a valid tokens file");
+        let state = AppState::shared(db.store(), settings, true).secured(Some(tokens), cors);
+        TestApp {
+            router: app(state),
+            db,
+        }
+    }
+
+    /// Sends a request with `method` to `uri`, with the headers given.
+    pub async fn send(
+        &self,
+        method: &str,
+        uri: &str,
+        headers: &[(&str, &str)],
+        body: impl Into<Vec<u8>>,
+    ) -> TestResponse {
+        let mut builder = Request::builder().method(method).uri(uri);
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        self.request(builder.body(Body::from(body.into())).unwrap())
+            .await
     }
 
     /// Another service on the same database, as a second replica would be: with its own

@@ -63,6 +63,7 @@ async fn status_answers_503_while_the_database_is_unreachable() {
     let settings = PoolSettings {
         max_connections: 1,
         acquire_timeout: Duration::from_millis(500),
+        query_timeout: None,
     };
     let store = PgStore::connect_lazy("postgres://postgres@127.0.0.1:1/none", settings).unwrap();
     let router = app(AppState::new(store, HttpSettings::default()));

@@ -32,7 +32,6 @@ pub(super) const TAG: &str = "marquez";
 
 /// Marquez's default depth.
 const DEFAULT_DEPTH: u32 = 20;
-const MAX_DEPTH: u32 = 50;
 /// Bound on any one answer, so a hub dataset can't produce an unbounded graph.
 const MAX_NODES: usize = 5_000;
 
@@ -46,6 +45,7 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_runs))
         .routes(routes!(search))
         .routes(routes!(list_lineage_events))
+        .layer(axum::middleware::from_fn(super::scope::whole_graph_api))
 }
 
 /// Marquez's graph answer: `{"graph": [...]}`.
@@ -82,13 +82,13 @@ pub struct MarquezEdge {
     pub destination: String,
 }
 
-fn depth(value: Option<u32>) -> Result<u32> {
-    let depth = value.unwrap_or(DEFAULT_DEPTH);
-    match depth <= MAX_DEPTH {
+fn depth(value: Option<u32>, limit: u32) -> Result<u32> {
+    let depth = value.unwrap_or(DEFAULT_DEPTH.min(limit));
+    match depth <= limit {
         true => Ok(depth),
         false => Err(Error::bad_request(
             "invalid-parameter",
-            format!("`depth` must be at most {MAX_DEPTH}"),
+            format!("`depth` must be at most {limit}"),
             Some("depth".into()),
         )),
     }
@@ -132,7 +132,7 @@ async fn get_lineage(
     State(state): State<AppState>,
     ApiQuery(params): ApiQuery<LineageParams>,
 ) -> Result<Json<MarquezGraph>> {
-    let depth = depth(params.depth)?;
+    let depth = depth(params.depth, state.settings.query.max_depth)?;
     let id = MarquezId::parse(&params.node_id, "nodeId")?;
     if matches!(id, MarquezId::Field { .. } | MarquezId::Run { .. }) {
         return Err(Error::NotFound(format!(
@@ -333,7 +333,7 @@ async fn get_column_lineage(
     State(state): State<AppState>,
     ApiQuery(params): ApiQuery<ColumnLineageParams>,
 ) -> Result<Json<MarquezGraph>> {
-    let depth = depth(params.depth)?;
+    let depth = depth(params.depth, state.settings.query.max_depth)?;
     let id = MarquezId::parse(&params.node_id, "nodeId")?;
     let store = state.store.as_ref();
     let (start, node) = find(store, &id.key(), &params.node_id).await?;

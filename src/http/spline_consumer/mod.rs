@@ -10,11 +10,11 @@
 //! Listings page, filter and sort in SQL ([`crate::store::Store::spline_events`]); the
 //! time-aware lineage and impact overviews are pure code over loaded runs ([`walk`]); a plan's
 //! operation order and schemas are pure code over its loaded operations ([`plan_view`]).
-//! Browsers may call every route from any origin ([`cors`]), since the Spline UI does.
+//! Browsers may read every route from any origin by default (`http::cors`), since the Spline
+//! UI does.
 
 mod about;
 mod attributes;
-mod cors;
 mod data_sources;
 mod events;
 mod expressions;
@@ -44,5 +44,5 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
         .merge(attributes::routes())
         .merge(labels::routes())
         .merge(about::routes())
-        .layer(axum::middleware::from_fn(cors::permissive))
+        .layer(axum::middleware::from_fn(super::scope::whole_graph_api))
 }

@@ -18,6 +18,7 @@ use super::render::Transition;
 use super::walk::{Direction, Walk, Walked};
 use crate::error::{Error, Problem, Result};
 use crate::http::AppState;
+use crate::http::graph::bounded;
 use crate::http::query::ApiQuery;
 use crate::model::{Node, NodeId};
 use crate::store::{SplineRun, Store};
@@ -128,7 +129,7 @@ async fn lineage(
     State(state): State<AppState>,
     ApiQuery(params): ApiQuery<OverviewParams>,
 ) -> Result<Json<LineageOverview>> {
-    overview(state.store.as_ref(), params, Direction::Lineage).await
+    overview(&state, params, Direction::Lineage).await
 }
 
 /// Impact overview of an execution event.
@@ -151,15 +152,22 @@ async fn impact(
     State(state): State<AppState>,
     ApiQuery(params): ApiQuery<OverviewParams>,
 ) -> Result<Json<LineageOverview>> {
-    overview(state.store.as_ref(), params, Direction::Impact).await
+    overview(&state, params, Direction::Impact).await
 }
 
 async fn overview(
-    store: &dyn Store,
+    state: &AppState,
     params: OverviewParams,
     direction: Direction,
 ) -> Result<Json<LineageOverview>> {
-    let max_depth = params.max_depth.unwrap_or(DEFAULT_DEPTH);
+    let store = state.store.as_ref();
+    let limit = state.settings.query.max_depth;
+    let max_depth = bounded(
+        params.max_depth,
+        DEFAULT_DEPTH.min(limit),
+        0..=limit,
+        "maxDepth",
+    )?;
     let (run_id, event) = ids::event(store, &params.event_id).await?;
     let start = store.spline_runs(&[run_id]).await?.into_iter().next();
     let start = start.ok_or_else(|| {

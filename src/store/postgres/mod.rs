@@ -15,6 +15,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::types::Json;
 use sqlx::{PgPool, Postgres, Row, Transaction};
 
+mod audit;
 mod prune;
 mod spline_queries;
 
@@ -32,7 +33,7 @@ use super::{
     NodeRow, Page, PoolState, RawEventQuery, RawPayloadQuery, Readiness, SplineEventPage,
     SplineEventQuery, SplineRun, Store, StoredPayload, known_aliases, normalize,
 };
-use super::{PruneReport, PruneRequest};
+use super::{AuditEntry, AuditQuery, AuditRecord, DeleteReport, PruneReport, PruneRequest};
 use crate::error::{Error, Result};
 use crate::graph::index::{LinkChanges, LinkFeed};
 use crate::graph::{EdgeSource, Step, Topology};
@@ -60,6 +61,9 @@ pub struct PoolSettings {
     pub max_connections: u32,
     /// How long a request waits for a free connection before answering 503.
     pub acquire_timeout: Duration,
+    /// How long one read statement may run (PostgreSQL's `statement_timeout`); writes,
+    /// bounded by the request timeout instead, and migrations are exempt. `None`: no limit.
+    pub query_timeout: Option<Duration>,
 }
 
 impl PgStore {
@@ -70,9 +74,13 @@ impl PgStore {
 
     /// Opens a pool lazily: the service starts, and reports 503, while the database is down.
     pub fn connect_lazy(url: &str, settings: PoolSettings) -> Result<Self> {
-        let options: PgConnectOptions = url
+        let mut options: PgConnectOptions = url
             .parse()
             .map_err(|e| Error::Internal(anyhow::anyhow!("invalid database URL: {e}")))?;
+        if let Some(timeout) = settings.query_timeout {
+            let ms = timeout.as_millis().to_string();
+            options = options.options([("statement_timeout", ms.as_str())]);
+        }
         let pool = PgPoolOptions::new()
             .max_connections(settings.max_connections)
             .acquire_timeout(settings.acquire_timeout)
@@ -82,7 +90,16 @@ impl PgStore {
 
     /// Applies pending migrations.
     pub async fn migrate(&self) -> anyhow::Result<()> {
-        MIGRATOR.run(&self.pool).await?;
+        // A migration may rewrite a large table: no statement timeout meant for reads applies.
+        let mut conn = self.pool.acquire().await?;
+        sqlx::query("set statement_timeout = 0")
+            .execute(&mut *conn)
+            .await?;
+        let outcome = MIGRATOR.run(&mut *conn).await;
+        sqlx::query("reset statement_timeout")
+            .execute(&mut *conn)
+            .await?;
+        outcome?;
         Ok(())
     }
 
@@ -92,8 +109,8 @@ impl PgStore {
     }
 
     async fn try_apply(&self, raw: &RawPayload, changes: &ChangeSet) -> Result<ApplyOutcome> {
-        let mut tx = self.pool.begin().await?;
-        if !insert_raw(&mut tx, raw).await? {
+        let mut tx = begin_write(&self.pool).await?;
+        if !audit::insert_raw(&mut tx, raw).await? {
             tx.commit().await?;
             return Ok(ApplyOutcome {
                 duplicate: true,
@@ -106,11 +123,19 @@ impl PgStore {
     }
 
     async fn try_reapply(&self, changes: &ChangeSet) -> Result<ApplyOutcome> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = begin_write(&self.pool).await?;
         let outcome = write_graph(&mut tx, changes).await?;
         tx.commit().await?;
         Ok(outcome)
     }
+}
+
+/// Starts a write transaction, exempt from the read statement timeout (in the same round trip):
+/// a write may wait for a lock a concurrent writer holds, and the request timeout bounds it.
+pub async fn begin_write(pool: &PgPool) -> Result<Transaction<'static, Postgres>> {
+    Ok(pool
+        .begin_with("begin; set local statement_timeout = 0")
+        .await?)
 }
 
 /// Writes a change set's nodes, edges and aliases, checking its guards; shared by `apply` and
@@ -185,27 +210,6 @@ fn retryable(err: &Error) -> bool {
 }
 
 /// Stores the payload unless an identical one is stored; `false` means it was a duplicate.
-async fn insert_raw(tx: &mut Transaction<'_, Postgres>, raw: &RawPayload) -> Result<bool> {
-    let digest = Sha256::digest(&raw.body).to_vec();
-    let inserted = sqlx::query(
-        "insert into raw_payload (format, version, content_type, sha256, body, wire_bytes, received_at, event_time)
-         values ($1, $2, $3, $4, $5, $6, $7, $8)
-         on conflict (format, sha256) do nothing",
-    )
-    .bind(&raw.format)
-    .bind(&raw.version)
-    .bind(&raw.content_type)
-    .bind(digest)
-    .bind(raw.body.as_ref())
-    .bind(raw.wire_bytes as i64)
-    .bind(raw.received_at)
-    .bind(raw.event_time)
-    .execute(&mut **tx)
-    .await?
-    .rows_affected();
-    Ok(inserted == 1)
-}
-
 /// Immutable nodes only have their sighting times widened; merged nodes take new properties.
 const UPSERT_KEEP: &str = "
     insert into node (key, kind, name, properties, property_times, first_seen, last_seen)
@@ -444,12 +448,27 @@ async fn write_merged_and_edges(
                 .map(|(_, (r, _))| Json(&r.times))
                 .collect::<Vec<_>>(),
         )
-        .bind(merged.iter().map(|(_, (r, _))| r.first_seen).collect::<Vec<_>>())
-        .bind(merged.iter().map(|(_, (r, _))| r.last_seen).collect::<Vec<_>>())
+        .bind(
+            merged
+                .iter()
+                .map(|(_, (r, _))| r.first_seen)
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            merged
+                .iter()
+                .map(|(_, (r, _))| r.last_seen)
+                .collect::<Vec<_>>(),
+        )
         .bind(keyed.iter().map(|k| k.0).collect::<Vec<_>>())
         .bind(keyed.iter().map(|k| k.1).collect::<Vec<_>>())
         .bind(keyed.iter().map(|k| k.2).collect::<Vec<_>>())
-        .bind(keyed.iter().map(|k| Json(&k.3.properties)).collect::<Vec<_>>())
+        .bind(
+            keyed
+                .iter()
+                .map(|k| Json(&k.3.properties))
+                .collect::<Vec<_>>(),
+        )
         .bind(keyed.iter().map(|k| k.3.first_seen).collect::<Vec<_>>())
         .bind(keyed.iter().map(|k| k.3.last_seen).collect::<Vec<_>>())
         .fetch_all(&mut **tx)
@@ -921,6 +940,18 @@ impl Store for PgStore {
             nodes: count_by_kind(&self.pool, NODE_COUNTS).await?,
             edges: count_by_kind(&self.pool, EDGE_COUNTS).await?,
         })
+    }
+
+    async fn record(&self, entry: &AuditEntry) -> Result<()> {
+        audit::record(&self.pool, entry).await
+    }
+
+    async fn audit_log(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>> {
+        audit::audit_log(&self.pool, query).await
+    }
+
+    async fn delete_node(&self, key: &str, entry: AuditEntry) -> Result<Option<DeleteReport>> {
+        audit::delete_node(&self.pool, key, entry).await
     }
 
     fn pool_state(&self) -> PoolState {

@@ -14,7 +14,7 @@ use crate::store::retention::{PruneReport, PruneRequest, Stage, incident_edges};
 pub async fn prune(pool: &PgPool, request: &PruneRequest) -> Result<PruneReport> {
     let mut report = PruneReport::default();
     let mut dry = match request.dry_run {
-        true => Some(pool.begin().await?),
+        true => Some(super::begin_write(pool).await?),
         false => None,
     };
     for stage in Stage::ALL {
@@ -22,7 +22,7 @@ pub async fn prune(pool: &PgPool, request: &PruneRequest) -> Result<PruneReport>
             let deleted = match dry.as_mut() {
                 Some(tx) => batch(tx, stage, request, &mut report).await?,
                 None => {
-                    let mut tx = pool.begin().await?;
+                    let mut tx = super::begin_write(pool).await?;
                     let n = batch(&mut tx, stage, request, &mut report).await?;
                     tx.commit().await?;
                     n

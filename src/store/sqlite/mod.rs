@@ -12,6 +12,7 @@
 //! wait for the writer. Another process on the same file (e.g. `headwater import` while the
 //! service runs) waits up to the busy timeout for the lock.
 
+mod audit;
 mod prune;
 mod spline_queries;
 mod write;
@@ -39,6 +40,7 @@ use super::{
     PoolState, PruneReport, PruneRequest, RawEventQuery, RawPayloadQuery, Readiness,
     SplineEventPage, SplineEventQuery, SplineRun, Store, StoredPayload,
 };
+use super::{AuditEntry, AuditQuery, AuditRecord, DeleteReport};
 use crate::error::{Error, Result};
 use crate::graph::index::{LinkChanges, LinkFeed};
 use crate::graph::{EdgeSource, Step, Topology};
@@ -287,7 +289,7 @@ impl Store for SqliteStore {
                    from json_each($1) j cross join edge e
                    on e.source_id = j.value ->> 0 and e.kind = j.value ->> 1
                       and e.target_id = j.value ->> 2";
-        let rows = sqlx::query(&sql)
+        let rows = sqlx::query(sql)
             .bind(json_list(&triples))
             .fetch_all(&self.reader)
             .await?;
@@ -550,6 +552,18 @@ impl Store for SqliteStore {
             nodes: kind_counts(nodes),
             edges: kind_counts(edges),
         })
+    }
+
+    async fn record(&self, entry: &AuditEntry) -> Result<()> {
+        audit::record(&self.writer, entry).await
+    }
+
+    async fn audit_log(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>> {
+        audit::audit_log(&self.reader, query).await
+    }
+
+    async fn delete_node(&self, key: &str, entry: AuditEntry) -> Result<Option<DeleteReport>> {
+        audit::delete_node(&self.writer, key, entry).await
     }
 
     fn pool_state(&self) -> PoolState {

@@ -64,25 +64,30 @@ async fn write_graph(tx: &mut Tx, changes: &ChangeSet) -> Result<ApplyOutcome> {
 }
 
 /// `false` when an identical payload is already stored.
+/// Archives the payload and, when it is new, records who sent it; returns whether it was new.
 async fn insert_raw(tx: &mut Tx, raw: &RawPayload) -> Result<bool> {
     let digest = Sha256::digest(&raw.body).to_vec();
-    let inserted = sqlx::query(
+    let inserted: Option<i64> = sqlx::query_scalar(
         "insert into raw_payload (format, version, content_type, sha256, body, wire_bytes, received_at, event_time)
          values ($1, $2, $3, $4, $5, $6, $7, $8)
-         on conflict (format, sha256) do nothing",
+         on conflict (format, sha256) do nothing
+         returning raw_payload_id",
     )
     .bind(&raw.format)
     .bind(&raw.version)
     .bind(&raw.content_type)
-    .bind(digest)
+    .bind(&digest)
     .bind(raw.body.as_ref())
     .bind(raw.wire_bytes as i64)
     .bind(ts(raw.received_at))
     .bind(ts_opt(raw.event_time))
-    .execute(&mut **tx)
-    .await?
-    .rows_affected();
-    Ok(inserted == 1)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some(id) = inserted else {
+        return Ok(false);
+    };
+    super::audit::ingested(tx, raw, id, &digest).await?;
+    Ok(true)
 }
 
 async fn stored_aliases(tx: &mut Tx, changes: &ChangeSet) -> Result<HashMap<String, String>> {
@@ -164,8 +169,7 @@ async fn upsert_nodes(tx: &mut Tx, rows: &[NodeRow<'_>]) -> Result<(HashMap<Stri
                  last_seen = excluded.last_seen, updated_at = excluded.updated_at
              returning node_id, key",
         );
-        let written: Vec<(NodeId, String)> =
-            insert.build_query_as().fetch_all(&mut **tx).await?;
+        let written: Vec<(NodeId, String)> = insert.build_query_as().fetch_all(&mut **tx).await?;
         ids.extend(written.into_iter().map(|(id, key)| (key, id)));
     }
     Ok((ids, created))
