@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end tests of the explorer (/ui/): builds Headwater, starts `headwater serve` on a free
-# loopback port with a throw-away SQLite data dir, seeds it with Spline and OpenLineage
-# fixtures from tests/data, and runs explorer/explorer.test.mjs (node --test) in Debian's
+# loopback port with a throw-away SQLite data dir and authentication on (a tokens file with
+# fresh secrets: one reader-and-producer, one producer only), seeds it with Spline and
+# OpenLineage fixtures from tests/data, and runs explorer/explorer.test.mjs (node --test) in Debian's
 # Chromium through playwright-core. Screenshots and exported files land in
 # target/e2e-artifacts/explorer/. Exits non-zero on any failure; the server is stopped and the
 # data dir removed however the run ends.
@@ -90,10 +91,27 @@ timeout "$BUILD_TIMEOUT" cargo build --locked -p headwater --quiet || die "cargo
 BIN="$TARGET_DIR/debug/headwater"
 
 TMP="$(mktemp -d "${TMPDIR:-/tmp}/headwater-explorer.XXXXXX")"
+
+# Fresh secrets for this run; the service knows only their SHA-256.
+secret() { head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
+sha256() { printf '%s' "$1" | sha256sum | cut -d' ' -f1; }
+TOKEN="$(secret)"
+PRODUCER_TOKEN="$(secret)"
+cat > "$TMP/tokens.toml" <<TOML
+[[token]]
+name = "explorer-e2e"
+sha256 = "$(sha256 "$TOKEN")"
+scopes = ["consumer", "producer"]
+[[token]]
+name = "explorer-e2e-producer"
+sha256 = "$(sha256 "$PRODUCER_TOKEN")"
+scopes = ["producer"]
+TOML
 PORT="$(node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); })')"
 BASE_URL="http://127.0.0.1:$PORT"
 env -u DATABASE_URL -u HEADWATER_CONFIG RUST_LOG="headwater=warn" \
-    "$BIN" serve --addr "127.0.0.1:$PORT" --data-dir "$TMP/data" > "$TMP/server.log" 2>&1 &
+    "$BIN" serve --addr "127.0.0.1:$PORT" --data-dir "$TMP/data" --tokens-file "$TMP/tokens.toml" \
+    > "$TMP/server.log" 2>&1 &
 SERVER_PID=$!
 deadline=$((SECONDS + STARTUP_TIMEOUT))
 until curl -fsS --max-time 2 -o /dev/null "$BASE_URL/health/ready" 2>/dev/null; do
@@ -103,11 +121,13 @@ until curl -fsS --max-time 2 -o /dev/null "$BASE_URL/health/ready" 2>/dev/null; 
 done
 log "Headwater at $BASE_URL"
 
-timeout "$SEED_TIMEOUT" node "$TESTS/seed.mjs" "$BASE_URL" || die "seeding failed"
+HEADWATER_E2E_TOKEN="$PRODUCER_TOKEN" timeout "$SEED_TIMEOUT" node "$TESTS/seed.mjs" "$BASE_URL" \
+    || die "seeding failed"
 
 mkdir -p "$ARTIFACTS"
 log "tests (screenshots in $ARTIFACTS)"
 cd "$TESTS"
+HEADWATER_E2E_TOKEN="$TOKEN" HEADWATER_E2E_PRODUCER_TOKEN="$PRODUCER_TOKEN" \
 HEADWATER_URL="$BASE_URL" HEADWATER_E2E_CHROMIUM="$CHROMIUM" HEADWATER_E2E_ARTIFACTS="$ARTIFACTS" \
     timeout "$TEST_TIMEOUT" node --test --test-concurrency=1 explorer.test.mjs \
     || die "explorer tests failed"

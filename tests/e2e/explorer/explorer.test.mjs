@@ -10,9 +10,13 @@ import { after, afterEach, before, beforeEach, test } from "node:test";
 import { chromium } from "playwright-core";
 
 const BASE = process.env.HEADWATER_URL;
+/** A reader's token, and one with the producer scope only (the service has auth on). */
+const TOKEN = process.env.HEADWATER_E2E_TOKEN;
+const PRODUCER_TOKEN = process.env.HEADWATER_E2E_PRODUCER_TOKEN;
 const CHROMIUM = process.env.HEADWATER_E2E_CHROMIUM || "/usr/bin/chromium";
 const ARTIFACTS = process.env.HEADWATER_E2E_ARTIFACTS || "e2e-artifacts";
 assert.ok(BASE, "HEADWATER_URL must name the Headwater under test");
+assert.ok(TOKEN && PRODUCER_TOKEN, "HEADWATER_E2E_TOKEN and HEADWATER_E2E_PRODUCER_TOKEN must be set");
 
 const HOST = new URL(BASE).host;
 
@@ -55,20 +59,36 @@ after(async () => {
   await browser?.close();
 });
 
-beforeEach(async () => {
+/**
+ * A fresh browser context and page, watched. With `token`, the tab starts signed in (the
+ * token in its session storage, as the prompt leaves it); without, it starts signed out.
+ */
+async function fresh(token) {
   context = await browser.newContext({ viewport: { width: 1400, height: 820 }, acceptDownloads: true });
+  if (token) await context.addInitScript((t) => sessionStorage.setItem("headwater.token", t), token);
   page = await context.newPage();
   requests = [];
+  apiAuthorization = [];
   problems = [];
-  page.on("request", (r) => requests.push(r.url()));
+  page.on("request", (r) => {
+    requests.push(r.url());
+    if (new URL(r.url()).pathname.startsWith("/api/")) apiAuthorization.push(r.headers().authorization || null);
+  });
   page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
   page.on("console", (m) => {
     if (m.type() === "error") problems.push(`console: ${m.text()}`);
   });
+}
+
+let apiAuthorization;
+
+beforeEach(async () => {
+  await fresh(TOKEN);
 });
 
 afterEach(async () => {
   await context.close();
+  assert.ok(apiAuthorization.every((a) => a === null || a === `Bearer ${TOKEN}`), "a call carried another token");
   const offHost = requests.filter((url) => !sameHost(url));
   assert.deepEqual(offHost, [], "the page asked for something off-host");
   assert.deepEqual(problems, [], "the page logged errors");
@@ -319,4 +339,59 @@ test("the page asks for nothing off its own host", async () => {
   }
   const offHost = requests.filter((url) => !sameHost(url));
   assert.deepEqual(offHost, []);
+});
+
+/** The browser's own console line for an API answer of `status`: expected where tested. */
+function expectAnswers(status) {
+  problems = problems.filter((p) => !p.includes(`status of ${status}`));
+}
+
+test("without a token the page asks for one, keeps it for the tab, and sends it", async () => {
+  await context.close();
+  await fresh(null);
+  await page.goto(`${BASE}/ui/?node=${encodeURIComponent(KEYS.stgOrders)}&direction=both`);
+  const dialog = page.locator("#token-dialog");
+  await dialog.locator("text=This Headwater needs a token").waitFor();
+  assert.equal(await dialog.getAttribute("open"), "");
+  await shot("10-token-prompt");
+  await page.fill("#token", "not-a-token");
+  await page.click("#token-dialog button[value=ok]");
+  await page.locator("#token-reason:has-text('The token was refused.')").waitFor();
+  await page.fill("#token", TOKEN);
+  await page.click("#token-dialog button[value=ok]");
+  await page.waitForSelector(`#graph .node[data-key="${KEYS.customersJob}"]`);
+  assert.equal(await page.evaluate(() => sessionStorage.getItem("headwater.token")), TOKEN);
+  // The first call went without a token, the second with the wrong one, then the right one.
+  assert.deepEqual(apiAuthorization.slice(0, 3), [null, "Bearer not-a-token", `Bearer ${TOKEN}`]);
+  // A new view in the same tab needs no new prompt.
+  await page.selectOption("select[name=direction]", "upstream");
+  await waitForKeys([KEYS.stgOrders, KEYS.stgOrdersJob]);
+  assert.equal(apiAuthorization.at(-1), `Bearer ${TOKEN}`);
+  apiAuthorization = apiAuthorization.filter((a) => a === `Bearer ${TOKEN}`);
+  expectAnswers(401);
+});
+
+test("a refused prompt says a token is needed, and Enter token tries again", async () => {
+  await context.close();
+  await fresh(null);
+  await page.goto(`${BASE}/ui/?node=${encodeURIComponent(KEYS.stgOrders)}`);
+  await page.locator("#token-dialog[open]").waitFor();
+  await page.click("#token-dialog button[value=cancel]");
+  await page.waitForSelector("#status.error:has-text('the API answered 401')");
+  await page.click("#status button:has-text('Enter token')");
+  await page.fill("#token", TOKEN);
+  await page.click("#token-dialog button[value=ok]");
+  await page.waitForSelector(`#graph .node[data-key="${KEYS.stgOrders}"]`);
+  apiAuthorization = apiAuthorization.filter((a) => a !== null);
+  expectAnswers(401);
+});
+
+test("a token without the consumer scope is refused plainly", async () => {
+  await context.close();
+  await fresh(PRODUCER_TOKEN);
+  await page.goto(`${BASE}/ui/?node=${encodeURIComponent(KEYS.stgOrders)}`);
+  await page.waitForSelector("#status.error:has-text('Not allowed')");
+  assert.equal(await page.locator("#token-dialog[open]").count(), 0, "a 403 asks for no other token");
+  apiAuthorization = [];
+  expectAnswers(403);
 });

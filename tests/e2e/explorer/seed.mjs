@@ -1,6 +1,7 @@
 // Seeds a running Headwater with fixtures from tests/data, the way producers would: Spline
 // plans and their events through the producer API, OpenLineage events one by one or as a
-// batch. Usage: node seed.mjs <base url>. Exits non-zero on any answer but 2xx.
+// batch. Usage: node seed.mjs <base url>, with HEADWATER_E2E_TOKEN set when the service wants
+// a producer token. Exits non-zero on any answer but 2xx.
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
@@ -33,11 +34,9 @@ const OPENLINEAGE = [
 ];
 
 async function post(base, route, contentType, body) {
-  const response = await fetch(new URL(route, base), {
-    method: "POST",
-    headers: { "content-type": contentType },
-    body,
-  });
+  const headers = { "content-type": contentType };
+  if (process.env.HEADWATER_E2E_TOKEN) headers.authorization = `Bearer ${process.env.HEADWATER_E2E_TOKEN}`;
+  const response = await fetch(new URL(route, base), { method: "POST", headers, body });
   if (!response.ok) {
     throw new Error(`POST ${route} answered ${response.status}: ${await response.text()}`);
   }
