@@ -20,6 +20,7 @@ use super::scope::Reader;
 use super::walker::Walker;
 use crate::auth::Principal;
 use crate::error::{Error, Problem, Result};
+use crate::graph::export::Format;
 use crate::graph::view::{self, Filter};
 use crate::graph::{self, Anchor, Direction, Limits, Step, Traversal};
 use crate::model::{Edge, EdgeKind, EdgeRecord, Node, NodeId, NodeKind, RawProperties};
@@ -159,9 +160,13 @@ async fn get_lineage(
 ) -> Result<Response> {
     let format = super::export::negotiate(params.format.as_deref(), &headers)?;
     let answer = lineage(&state, &principal, &params).await?;
-    let (nodes, edges) = (&answer.nodes, &answer.edges);
-    let json = || Json(&answer).into_response();
-    Ok(super::export::render(format, nodes, edges, json))
+    Ok(respond(format, &answer))
+}
+
+/// The answer in the negotiated format: JSON as is, or exported.
+pub(super) fn respond(format: Format, answer: &LineageResponse) -> Response {
+    let json = || Json(answer).into_response();
+    super::export::render(format, &answer.nodes, &answer.edges, json)
 }
 
 pub(super) async fn lineage(
@@ -272,10 +277,15 @@ struct Growth<'a> {
 }
 
 impl Growth<'_> {
-    /// Walks one hop both ways from each listed node and merges it in; an expanded node is
-    /// no longer on the frontier unless its own hop was cut.
+    /// Walks one hop both ways from each listed node and merges it in. A grown node is off
+    /// the frontier: all its neighbours are in (or, with `maxNodes` reached, as many as fit).
     async fn expand(&self, traversal: &mut Traversal, keys: Option<&str>) -> Result<()> {
-        for (id, node) in self.listed(keys, "expand").await? {
+        let listed = self.listed(keys, "expand").await?;
+        if listed.is_empty() {
+            return Ok(());
+        }
+        let mut grown = Vec::with_capacity(listed.len());
+        for (id, node) in listed {
             let anchor = graph::anchor(self.walker.edges(), id, node.kind).await?;
             let (start, kind) = anchor.map_or((id, node.kind), |a| (a.node, a.kind));
             let left = self.limits.max_nodes.saturating_sub(traversal.hops.len()) + 1;
@@ -284,9 +294,20 @@ impl Growth<'_> {
                 max_nodes: left,
             };
             let hop = graph::lineage(self.walker, start, kind, Direction::Both, limits).await?;
-            traversal.frontier.remove(&start);
+            let cut = hop.frontier.contains(&start);
             traversal.merge(hop);
+            if !cut {
+                grown.push(start);
+            }
         }
+        // Another node's hop may reach a grown one and stop short of its neighbours, which
+        // are in the answer all the same.
+        for start in grown {
+            traversal.frontier.remove(&start);
+        }
+        // Every cut leaves its node on the frontier: with the grown ones taken off, the answer
+        // is cut exactly when some are left.
+        traversal.truncated = !traversal.frontier.is_empty();
         Ok(())
     }
 

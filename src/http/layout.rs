@@ -19,7 +19,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::AppState;
-use super::graph::{LineageParams, LineageResponse, TAG, lineage, list};
+use super::graph::{LineageParams, LineageResponse, TAG, lineage, list, respond};
 use super::marquez::render;
 use super::query::ApiQuery;
 use crate::auth::Principal;
@@ -162,13 +162,7 @@ async fn get_layout(
     let begun = Instant::now();
     let answer = lineage(&state, &principal, &params).await?;
     if format != Format::Json {
-        let json = || Json(&answer).into_response();
-        return Ok(super::export::render(
-            format,
-            &answer.nodes,
-            &answer.edges,
-            json,
-        ));
+        return Ok(respond(format, &answer));
     }
     let walked = begun.elapsed();
     let runs = last_runs(&state, &answer).await?;

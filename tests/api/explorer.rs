@@ -170,6 +170,16 @@ async fn expand_grows_the_graph_one_hop_from_the_frontier(
     assert!(!keys(&grown).contains(&job(3)));
     assert_eq!(node(&grown, &ds("s3://lake/mid"))["frontier"], false);
     assert_eq!(node(&grown, &ds("s3://lake/out"))["frontier"], true);
+    assert_eq!(grown["truncated"], true);
+    // Grown to the end, nothing is cut any more.
+    let both = format!(
+        "&direction=downstream&depth=1&expand={},{}",
+        encode(&ds("s3://lake/mid")),
+        encode(&ds("s3://lake/out"))
+    );
+    let whole = get_json(&app, &layout_uri(&ds("s3://lake/raw"), &both)).await;
+    assert_eq!(keys(&whole).len(), 7, "{whole}");
+    assert_eq!(whole["truncated"], false);
     // The lineage answer grows the same way.
     let lineage = get_json(
         &app,

@@ -30,42 +30,27 @@ struct Asset {
     body: &'static str,
 }
 
+/// An embedded file of `assets/`.
+macro_rules! asset {
+    ($name:literal, $content_type:expr) => {
+        Asset {
+            name: $name,
+            content_type: $content_type,
+            body: include_str!(concat!("assets/", $name)),
+        }
+    };
+}
+
+const JS: &str = "text/javascript; charset=utf-8";
+
 const ASSETS: &[Asset] = &[
-    Asset {
-        name: "index.html",
-        content_type: "text/html; charset=utf-8",
-        body: include_str!("assets/index.html"),
-    },
-    Asset {
-        name: "explorer.css",
-        content_type: "text/css; charset=utf-8",
-        body: include_str!("assets/explorer.css"),
-    },
-    Asset {
-        name: "explorer.js",
-        content_type: "text/javascript; charset=utf-8",
-        body: include_str!("assets/explorer.js"),
-    },
-    Asset {
-        name: "api.js",
-        content_type: "text/javascript; charset=utf-8",
-        body: include_str!("assets/api.js"),
-    },
-    Asset {
-        name: "draw.js",
-        content_type: "text/javascript; charset=utf-8",
-        body: include_str!("assets/draw.js"),
-    },
-    Asset {
-        name: "export.js",
-        content_type: "text/javascript; charset=utf-8",
-        body: include_str!("assets/export.js"),
-    },
-    Asset {
-        name: "favicon.svg",
-        content_type: "image/svg+xml",
-        body: include_str!("assets/favicon.svg"),
-    },
+    asset!("index.html", "text/html; charset=utf-8"),
+    asset!("explorer.css", "text/css; charset=utf-8"),
+    asset!("explorer.js", JS),
+    asset!("api.js", JS),
+    asset!("draw.js", JS),
+    asset!("export.js", JS),
+    asset!("favicon.svg", "image/svg+xml"),
 ];
 
 /// The explorer's routes. They stay outside the OpenAPI document: they are a page, not API.
