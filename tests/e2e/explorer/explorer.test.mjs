@@ -64,7 +64,7 @@ after(async () => {
  * token in its session storage, as the prompt leaves it); without, it starts signed out.
  */
 async function fresh(token) {
-  context = await browser.newContext({ viewport: { width: 1400, height: 820 }, acceptDownloads: true });
+  context = await browser.newContext({ viewport: { width: 1400, height: 820 }, acceptDownloads: true, timezoneId: "UTC" });
   if (token) await context.addInitScript((t) => sessionStorage.setItem("headwater.token", t), token);
   page = await context.newPage();
   requests = [];
@@ -179,6 +179,19 @@ test("switching the direction redraws, and the URL carries the view", async () =
   await page.goBack();
   await page.goBack();
   await page.goBack();
+  await waitForKeys([KEYS.stgOrders, KEYS.stgOrdersJob, KEYS.customersJob, KEYS.ordersJob, KEYS.customers, KEYS.orders]);
+});
+
+test("time travel: As of goes into the URL, and before the first sighting says so", async () => {
+  await openView({ node: KEYS.stgOrders, direction: "both" });
+  await page.fill("input[name=asOf]", "2000-01-01T00:00:00");
+  await page.locator("input[name=asOf]").dispatchEvent("change");
+  await page.waitForSelector("#status.error:has-text('first seen')");
+  assert.ok(new Date(query().get("asOf")) < new Date("2000-01-02T00:00:00Z"), query().get("asOf"));
+  expectAnswers(404);
+  await page.fill("input[name=asOf]", "2099-01-01T00:00:00");
+  await page.locator("input[name=asOf]").dispatchEvent("change");
+  await page.waitForSelector("#status:has-text('as of 2099-01-01')");
   await waitForKeys([KEYS.stgOrders, KEYS.stgOrdersJob, KEYS.customersJob, KEYS.ordersJob, KEYS.customers, KEYS.orders]);
 });
 
