@@ -20,7 +20,7 @@ use crate::error::Error;
 
 /// Same origin for everything; images may also be `blob:`, for the PNG export, which draws
 /// the SVG onto a canvas through an image.
-const CSP: &str = "default-src 'self'; img-src 'self' blob: data:; object-src 'none'; \
+const CSP: &str = "default-src 'self'; img-src 'self' blob:; object-src 'none'; \
                    base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 /// One embedded file.
