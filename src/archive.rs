@@ -285,6 +285,10 @@ pub async fn replay(
             match outcome {
                 Ok(()) => summary.replayed += 1,
                 Err(Error::Internal(err)) => return Err(err.context("replaying")),
+                // The database is down or busy: every record after this would fail the same.
+                Err(err) if err.status_code().is_server_error() => {
+                    return Err(anyhow::Error::new(err).context("replaying"));
+                }
                 Err(err) => {
                     let reason = describe(&err);
                     summary.failed.push((stored.id, stored.raw.format, reason));
@@ -515,6 +519,10 @@ pub async fn import_file(
                     summary.duplicates += u64::from(o.duplicate);
                 }
                 Err(Error::Internal(err)) => return Err(err.context("importing")),
+                // The database is down or busy: every record after this would fail the same.
+                Err(err) if err.status_code().is_server_error() => {
+                    return Err(anyhow::Error::new(err).context("importing"));
+                }
                 Err(err) => summary.rejects.push(Reject {
                     file: file.to_owned(),
                     line,

@@ -270,8 +270,10 @@ pub struct DatabaseArgs {
     /// Most connections to keep open.
     #[arg(long, env = "HEADWATER_DB_MAX_CONNECTIONS", default_value_t = 10)]
     pub db_max_connections: u32,
-    /// Seconds a request waits for a free connection before answering 503.
-    #[arg(long, env = "HEADWATER_DB_ACQUIRE_TIMEOUT_SECS", default_value_t = 5)]
+    /// Seconds a request waits for a free connection before answering 503. Below the
+    /// OpenLineage clients' own 5 s timeout, so that they get the 503 they retry rather than
+    /// a timeout (which the Java client does not retry).
+    #[arg(long, env = "HEADWATER_DB_ACQUIRE_TIMEOUT_SECS", default_value_t = 3)]
     pub db_acquire_timeout_secs: u64,
 }
 

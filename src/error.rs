@@ -9,6 +9,8 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use sqlx::postgres::PgDatabaseError;
+use sqlx::sqlite::SqliteError;
 use utoipa::ToSchema;
 
 /// Result alias used across the crate.
@@ -81,9 +83,23 @@ pub enum Error {
     /// 422: a read ran past the query time limit; a narrower question may not.
     #[error("{0}")]
     QueryTimeout(String),
-    /// 503: the database can't be reached right now; worth retrying.
-    #[error("{0}")]
-    Unavailable(String),
+    /// 503: the database can't take the request now (down, restarting, out of connections,
+    /// busy, or aborting the write over lock conflicts). Nothing was stored; worth retrying.
+    #[error("{detail}")]
+    Unavailable {
+        /// What is unavailable, for the client.
+        detail: String,
+        /// The database error behind it: logged, and read by the store to retry a transaction.
+        #[source]
+        cause: Option<sqlx::Error>,
+    },
+    /// 503: the connection broke while the database was committing, so the request may or may
+    /// not be stored. Sending it again is safe: ingest is idempotent.
+    #[error(
+        "the connection to the database broke while committing: the request may have been \
+         stored; sending it again is safe"
+    )]
+    CommitUnknown(#[source] sqlx::Error),
     /// 500: our own fault. The cause is logged, not returned.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -116,6 +132,38 @@ impl Error {
         }
     }
 
+    /// A 503 the service decides on by itself (a probe that timed out, a missing migration).
+    pub fn unavailable(detail: impl Into<String>) -> Self {
+        Error::Unavailable {
+            detail: detail.into(),
+            cause: None,
+        }
+    }
+
+    /// The error of a COMMIT. A broken connection leaves its outcome unknown: the database may
+    /// have made the transaction durable before the answer was lost.
+    pub fn from_commit(err: sqlx::Error) -> Self {
+        match classify(&err) {
+            Some(Failure::Outage) => {
+                tracing::warn!(error = %err, "connection lost while committing; outcome unknown");
+                Error::CommitUnknown(err)
+            }
+            _ => err.into(),
+        }
+    }
+
+    /// The database aborted the transaction over a conflict with a concurrent one (deadlock,
+    /// serialization failure): running it again usually succeeds.
+    pub fn is_lock_conflict(&self) -> bool {
+        matches!(
+            self,
+            Error::Unavailable {
+                cause: Some(cause),
+                ..
+            } if classify(cause) == Some(Failure::LockConflict)
+        )
+    }
+
     /// The HTTP status this error answers with.
     pub fn status_code(&self) -> StatusCode {
         match self {
@@ -130,7 +178,7 @@ impl Error {
             }
             Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::QueryTimeout(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Unavailable { .. } | Error::CommitUnknown(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -149,7 +197,8 @@ impl Error {
             Error::PayloadTooLarge { .. } => "payload-too-large",
             Error::UnsupportedMediaType(_) => "unsupported-media-type",
             Error::QueryTimeout(_) => "query-timeout",
-            Error::Unavailable(_) => "unavailable",
+            Error::Unavailable { .. } => "unavailable",
+            Error::CommitUnknown(_) => "commit-unknown",
             Error::Internal(_) => "internal",
         }
     }
@@ -214,22 +263,19 @@ impl IntoResponse for Error {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
-        match self {
+        if self.status_code() == StatusCode::SERVICE_UNAVAILABLE {
             // Both OpenLineage clients retry a 503; tell them when.
-            Error::Unavailable(_) => {
-                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
-            }
-            Error::Unauthorized { invalid_token, .. } => {
-                let challenge = match invalid_token {
-                    true => "Bearer realm=\"headwater\", error=\"invalid_token\"",
-                    false => "Bearer realm=\"headwater\"",
-                };
-                headers.insert(
-                    header::WWW_AUTHENTICATE,
-                    HeaderValue::from_static(challenge),
-                );
-            }
-            _ => {}
+            headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        }
+        if let Error::Unauthorized { invalid_token, .. } = self {
+            let challenge = match invalid_token {
+                true => "Bearer realm=\"headwater\", error=\"invalid_token\"",
+                false => "Bearer realm=\"headwater\"",
+            };
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(challenge),
+            );
         }
         response
     }
@@ -237,6 +283,10 @@ impl IntoResponse for Error {
 
 /// SQLSTATE of a statement cancelled, here by `statement_timeout`.
 const QUERY_CANCELED: &str = "57014";
+
+fn is_query_canceled(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db) if db.code().as_deref() == Some(QUERY_CANCELED))
+}
 
 impl Error {
     /// The answer to a read that ran past the query time limit.
@@ -251,17 +301,95 @@ impl Error {
 
 impl From<sqlx::Error> for Error {
     fn from(err: sqlx::Error) -> Self {
-        match err {
-            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
-                tracing::warn!(error = %err, "database unavailable");
-                Error::Unavailable("the database is unavailable; retry later".to_owned())
+        match classify(&err) {
+            Some(failure) => {
+                tracing::warn!(error = %err, ?failure, "the database could not take a request");
+                Error::Unavailable {
+                    detail: failure.detail().to_owned(),
+                    cause: Some(err),
+                }
             }
-            sqlx::Error::Database(db) if db.code().as_deref() == Some(QUERY_CANCELED) => {
-                Error::query_timeout()
-            }
-            other => Error::Internal(other.into()),
+            None if is_query_canceled(&err) => Error::query_timeout(),
+            None => Error::Internal(err.into()),
         }
     }
+}
+
+/// A database failure that is no fault of the request nor of ours: the same request succeeds
+/// once the database can take it again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// The server is down, shutting down or starting, or the connection broke.
+    Outage,
+    /// No pooled connection within the acquire timeout: all of them busy, or the server not
+    /// answering (the pool keeps trying to connect until the timeout).
+    NoConnection,
+    /// Out of something: server connections, memory, disk; or a lock it would not wait for
+    /// (PostgreSQL `lock_timeout`, SQLite busy or locked).
+    Saturated,
+    /// Aborted over a conflict with a concurrent transaction: deadlock or serialization
+    /// failure.
+    LockConflict,
+}
+
+impl Failure {
+    fn detail(self) -> &'static str {
+        match self {
+            Failure::Outage => "the database is unavailable; nothing was stored; retry later",
+            Failure::NoConnection => {
+                "no database connection within the acquire timeout (the database is busy or \
+                 unreachable); nothing was stored; retry later"
+            }
+            Failure::Saturated => "the database is busy; nothing was stored; retry later",
+            Failure::LockConflict => {
+                "the write kept conflicting with concurrent writes; nothing was stored; retry later"
+            }
+        }
+    }
+}
+
+/// Sorts a database error into a [`Failure`], or `None` for one that retrying won't cure.
+///
+/// PostgreSQL errors go by SQLSTATE class (see its "Error Codes" appendix); SQLite errors by
+/// primary result code (the low byte of the extended code).
+pub fn classify(err: &sqlx::Error) -> Option<Failure> {
+    match err {
+        sqlx::Error::Io(_) | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed => {
+            Some(Failure::Outage)
+        }
+        sqlx::Error::PoolTimedOut => Some(Failure::NoConnection),
+        sqlx::Error::Database(db) => {
+            let code = db.code()?;
+            if db.try_downcast_ref::<PgDatabaseError>().is_some() {
+                postgres_failure(&code)
+            } else if db.try_downcast_ref::<SqliteError>().is_some() {
+                sqlite_failure(&code)
+            } else {
+                None
+            }
+        }
+        _ => None,
+    }
+}
+
+fn postgres_failure(sqlstate: &str) -> Option<Failure> {
+    match sqlstate {
+        // connection_exception, admin/crash shutdown, cannot_connect_now, idle_session_timeout,
+        // and read_only_sql_transaction: a standby, before or after a fail-over.
+        s if s.starts_with("08") => Some(Failure::Outage),
+        "57P01" | "57P02" | "57P03" | "57P05" | "25006" => Some(Failure::Outage),
+        // insufficient_resources (53300 too_many_connections among them), lock_not_available.
+        s if s.starts_with("53") => Some(Failure::Saturated),
+        "55P03" => Some(Failure::Saturated),
+        "40001" | "40P01" => Some(Failure::LockConflict),
+        _ => None,
+    }
+}
+
+/// `SQLITE_BUSY` (5), `SQLITE_LOCKED` (6) and `SQLITE_FULL` (13), with any extended code.
+fn sqlite_failure(code: &str) -> Option<Failure> {
+    let primary = code.parse::<i32>().ok()? & 0xff;
+    matches!(primary, 5 | 6 | 13).then_some(Failure::Saturated)
 }
 
 #[cfg(test)]

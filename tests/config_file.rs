@@ -125,7 +125,7 @@ fn flags_beat_the_environment_which_beats_the_file_which_beats_defaults() {
     );
     // defaults
     assert_line(&lines, "HEADWATER_REQUEST_TIMEOUT_SECS", "120", "default");
-    assert_line(&lines, "HEADWATER_DB_ACQUIRE_TIMEOUT_SECS", "5", "default");
+    assert_line(&lines, "HEADWATER_DB_ACQUIRE_TIMEOUT_SECS", "3", "default");
     assert_line(&lines, "HEADWATER_DATA_DIR", ".", "default");
     assert_line(&lines, "HEADWATER_LINEAGE_INDEX", "true", "default");
     assert_line(&lines, "HEADWATER_QUERY_TIMEOUT_SECS", "30", "default");

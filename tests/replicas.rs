@@ -1,30 +1,29 @@
 //! Two Headwater processes against one PostgreSQL database: both start (migrating the same
-//! fresh database at once), take overlapping OpenLineage and Spline lineage concurrently, and
-//! then answer the same, complete graph. Replicas keep no state of their own.
+//! fresh database at once), take overlapping OpenLineage and Spline lineage concurrently (the
+//! same runs, plans and datasets through both, some bodies through both at the same moment),
+//! and then answer the same, complete graph. Nothing is stored twice, no request fails, and
+//! neither replica hits a deadlock or a serialization failure. Replicas keep no state of their
+//! own.
 //!
 //! Needs `DATABASE_URL` to point at a PostgreSQL server where it may create databases
 //! (default: `postgres://postgres:headwater@127.0.0.1:5432/postgres`).
 
+mod support;
+
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Read;
-use std::net::{SocketAddr, TcpListener};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Instant;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use futures::FutureExt;
+use headwater::ingest::spline::convert::event_key;
 use serde_json::{Value, json};
-use sqlx::Connection;
-use sqlx::postgres::PgConnection;
+use support::snapshot::{GraphDb, Snapshot};
+use support::{Answer, Service as Replica, free_ports, http_client, server_url, with_databases};
 use uuid::Uuid;
 
-const DEFAULT_DATABASE_URL: &str = "postgres://postgres:headwater@127.0.0.1:5432/postgres";
 const SPLINE_V12: &str = "application/vnd.absa.spline.producer.v1.2+json";
 const RUN_SCHEMA: &str = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent";
 const PRODUCER: &str = "https://example.com/headwater-replicas-test";
-/// How long a replica may take to start (build caches cold, migrations on a fresh database).
-const READY_DEADLINE: Duration = Duration::from_secs(90);
 
 /// Concurrent writers, half of them on each replica, and how many rounds each writes.
 const TASKS: usize = 8;
@@ -42,40 +41,15 @@ const PLANS: [&str; 3] = [
 #[tokio::test(flavor = "multi_thread")]
 async fn two_replicas_share_one_database() {
     let started = Instant::now();
-    let server_url =
-        std::env::var("DATABASE_URL").unwrap_or_else(|_| DEFAULT_DATABASE_URL.to_owned());
-    let name = format!("hw_replicas_{}", Uuid::new_v4().simple());
-    let mut admin = PgConnection::connect(&server_url)
-        .await
-        .unwrap_or_else(|e| panic!("connecting to DATABASE_URL ({server_url}): {e}"));
-    sqlx::query(&format!("create database {name}"))
-        .execute(&mut admin)
-        .await
-        .expect("create database");
-
-    let outcome = std::panic::AssertUnwindSafe(scenario(with_database(&server_url, &name)))
-        .catch_unwind()
-        .await;
-
-    // The replicas are gone by now (their guards dropped inside the scenario).
-    let dropped = sqlx::query(&format!("drop database {name} with (force)"))
-        .execute(&mut admin)
-        .await;
-    if let Err(panic) = outcome {
-        std::panic::resume_unwind(panic);
-    }
-    dropped.expect("drop database");
+    with_databases(&server_url(), "hw_replicas", |[url]| scenario(url)).await;
     eprintln!("two replicas: passed in {:.1?}", started.elapsed());
 }
 
 async fn scenario(database_url: String) {
     let begun = Instant::now();
     let ports = free_ports::<2>();
-    let replicas = ports.map(|port| Replica::start(port, &database_url));
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(60))
-        .build()
-        .unwrap();
+    let replicas = ports.map(|port| Replica::start(port, &database_url, &[]));
+    let http = http_client();
     for replica in &replicas {
         replica.wait_ready(&http).await;
     }
@@ -98,6 +72,7 @@ async fn scenario(database_url: String) {
         let (w, f) = writer.await.expect("a writer panicked");
         written.ol_runs.extend(w.ol_runs);
         written.spline_runs.extend(w.spline_runs);
+        written.bodies.extend(w.bodies);
         written.requests += w.requests;
         failures.extend(f);
     }
@@ -111,31 +86,21 @@ async fn scenario(database_url: String) {
         failures.join("\n"),
         logs.join("\n")
     );
-    report_log_problems(&logs);
+    assert_no_conflicts_logged(&logs);
 
-    // Read back through both: the same graph, all of it.
-    let expected_runs: BTreeSet<String> = written
-        .ol_runs
-        .iter()
-        .map(|id| format!("run:{id}"))
-        .chain(
-            written
-                .spline_runs
-                .iter()
-                .map(|(plan, ts)| format!("run:{plan}:{}", base36(*ts))),
-        )
-        .collect();
+    let expected_runs = written.run_keys();
     assert_eq!(
         expected_runs.len(),
         2 * TASKS * ROUNDS,
         "run ids are unique"
     );
 
+    // Read back through both: the same graph, all of it.
     let mut lineages = Vec::new();
     let mut runs = Vec::new();
     for replica in replicas.iter() {
-        lineages.push(replica.lineage(&http, &dataset("d0")).await);
-        runs.push(replica.runs(&http).await);
+        lineages.push(lineage(replica, &http, &dataset("d0")).await);
+        runs.push(list_runs(replica, &http).await);
     }
     let (lineage, others) = lineages.split_first().unwrap();
     for other in others {
@@ -175,12 +140,6 @@ async fn scenario(database_url: String) {
         assert_eq!(listed, other, "the replicas list different runs");
     }
     let keys: BTreeSet<String> = listed.keys().cloned().collect();
-    assert_eq!(
-        keys.len(),
-        listed.len(),
-        "a run is listed twice: {:?}",
-        listed.keys().collect::<Vec<_>>()
-    );
     let extra: Vec<_> = keys.difference(&expected_runs).collect();
     let lost: Vec<_> = expected_runs.difference(&keys).collect();
     assert!(
@@ -192,13 +151,24 @@ async fn scenario(database_url: String) {
         let state = &listed[&format!("run:{id}")]["state"];
         assert_eq!(state, "COMPLETE", "run {id}");
     }
+
+    let db = GraphDb::connect(&database_url).await;
+    assert_eq!(
+        db.duplicates().await,
+        0,
+        "a key, edge or payload stored twice"
+    );
+    let stored = db.snapshot().await;
+    db.close().await;
+    assert_stored_once(&stored, &written);
     eprintln!(
         "two replicas: ready in {ready:.1?}, {} writes in {wrote:.1?}; {} runs, {} lineage \
-         nodes and {} edges, the same on both",
+         nodes and {} edges, the same on both; {} payloads, each once",
         written.requests,
         keys.len(),
         lineage.nodes.len(),
-        lineage.edges.len()
+        lineage.edges.len(),
+        stored.payloads.len()
     );
 }
 
@@ -209,12 +179,26 @@ struct Written {
     ol_runs: Vec<Uuid>,
     /// Spline execution events: (plan id, timestamp in ms).
     spline_runs: Vec<(&'static str, i64)>,
+    /// Every distinct body posted.
+    bodies: BTreeSet<String>,
     requests: usize,
 }
 
+impl Written {
+    fn run_keys(&self) -> BTreeSet<String> {
+        let ol = self.ol_runs.iter().map(|id| format!("run:{id}"));
+        let spline = self.spline_runs.iter().map(|(plan, ts)| {
+            let plan: Uuid = plan.parse().unwrap();
+            format!("run:{}", event_key(&plan, *ts))
+        });
+        ol.chain(spline).collect()
+    }
+}
+
 /// One writer: each round, a run of a shared OpenLineage job (START through its own replica,
-/// COMPLETE through the other) and a shared Spline plan (posted again) with a new execution
-/// event. Returns what it wrote and the requests that did not answer 2xx.
+/// COMPLETE through both at once) and a shared Spline plan (posted again, through both at
+/// once) with a new execution event. Returns what it wrote and the requests that did not
+/// answer 2xx.
 async fn write(
     task: usize,
     base: DateTime<Utc>,
@@ -224,53 +208,57 @@ async fn write(
     let (own, other) = (&replicas[task % 2], &replicas[(task + 1) % 2]);
     let mut written = Written::default();
     let mut failures = Vec::new();
-    let mut check = |what: String, result: Result<(u16, String), reqwest::Error>| {
+    let mut check = |what: String, result: Result<Answer, reqwest::Error>| {
         written.requests += 1;
         match result {
-            Ok((status, _)) if (200..300).contains(&status) => {}
-            Ok((status, body)) => failures.push(format!("{what}: {status} {body}")),
+            Ok(answer) if answer.is_success() => {}
+            Ok(answer) => failures.push(format!("{what}: {} {}", answer.status, answer.body)),
             Err(err) => failures.push(format!("{what}: {err}")),
         }
     };
+    let mut bodies = BTreeSet::new();
     for round in 0..ROUNDS {
         let n = (task * ROUNDS + round) as i64;
         let step = (task + round) % STEPS;
         let run = Uuid::new_v4();
         let start = base + TimeDelta::seconds(10 * n);
         let end = start + TimeDelta::seconds(5);
-        let event = ol_event(step, run, "START", start);
+        let event = ol_event(step, run, "START", start).to_string();
+        bodies.insert(event.clone());
         let result = own
-            .post(http, "/api/v1/lineage", "application/json", &event)
+            .post(http, "/api/v1/lineage", "application/json", event)
             .await;
         check(format!("task {task}: START {run} on {}", own.addr), result);
-        let event = ol_event(step, run, "COMPLETE", end);
-        let result = other
-            .post(http, "/api/v1/lineage", "application/json", &event)
-            .await;
-        check(
-            format!("task {task}: COMPLETE {run} on {}", other.addr),
-            result,
+        let event = ol_event(step, run, "COMPLETE", end).to_string();
+        bodies.insert(event.clone());
+        let (first, second) = tokio::join!(
+            other.post(http, "/api/v1/lineage", "application/json", event.clone()),
+            own.post(http, "/api/v1/lineage", "application/json", event),
         );
+        check(format!("task {task}: COMPLETE {run} on both"), first);
+        check(format!("task {task}: COMPLETE {run} on both"), second);
         written.ol_runs.push(run);
 
         let p = (task + round) % PLANS.len();
-        let plan = spline_plan(p);
-        let result = own
-            .post(http, "/producer/execution-plans", SPLINE_V12, &plan)
-            .await;
-        check(
-            format!("task {task}: plan {} on {}", PLANS[p], own.addr),
-            result,
+        let plan = spline_plan(p).to_string();
+        bodies.insert(plan.clone());
+        let (first, second) = tokio::join!(
+            own.post(http, "/producer/execution-plans", SPLINE_V12, plan.clone()),
+            other.post(http, "/producer/execution-plans", SPLINE_V12, plan),
         );
+        check(format!("task {task}: plan {} on both", PLANS[p]), first);
+        check(format!("task {task}: plan {} on both", PLANS[p]), second);
         let timestamp = end.timestamp_millis() + task as i64;
         let events = json!([{
             "planId": PLANS[p],
             "timestamp": timestamp,
             "durationNs": 5_000_000_000_i64,
             "extra": {"appId": format!("app-{task}-{round}")}
-        }]);
+        }])
+        .to_string();
+        bodies.insert(events.clone());
         let result = own
-            .post(http, "/producer/execution-events", SPLINE_V12, &events)
+            .post(http, "/producer/execution-events", SPLINE_V12, events)
             .await;
         check(
             format!("task {task}: event of plan {} on {}", PLANS[p], own.addr),
@@ -278,7 +266,55 @@ async fn write(
         );
         written.spline_runs.push((PLANS[p], timestamp));
     }
+    written.bodies = bodies;
     (written, failures)
+}
+
+/// In SQL: every distinct body archived once, and exactly the datasets, jobs and runs posted,
+/// none under a second key.
+fn assert_stored_once(stored: &Snapshot, written: &Written) {
+    assert_eq!(
+        stored.payloads.len(),
+        written.bodies.len(),
+        "archived payloads vs distinct bodies posted"
+    );
+    let of_kind = |kind: &str| -> BTreeSet<String> {
+        let nodes = stored.nodes.iter().filter(|(_, (k, _, _))| k == kind);
+        nodes.map(|(key, _)| key.clone()).collect()
+    };
+    let wanted = expected_lineage_nodes();
+    let datasets = wanted.iter().filter(|k| k.starts_with("dataset:")).cloned();
+    assert_eq!(of_kind("dataset"), datasets.collect());
+    let jobs = wanted.iter().filter(|k| k.starts_with("job:")).cloned();
+    assert_eq!(of_kind("job"), jobs.collect());
+    assert_eq!(of_kind("run"), written.run_keys());
+}
+
+/// Lock conflicts are retried inside the store, so a client never sees one; this asks that
+/// they do not happen at all: writers lock shared rows in key order. Errors fail the test.
+fn assert_no_conflicts_logged(logs: &[String]) {
+    let problems: Vec<&str> = logs
+        .iter()
+        .flat_map(|l| l.lines())
+        .filter(|l| l.contains(" WARN ") || l.contains(" ERROR "))
+        .collect();
+    if !problems.is_empty() {
+        eprintln!("replica warnings and errors:\n{}", problems.join("\n"));
+    }
+    let conflict = |l: &&&str| {
+        let l = l.to_lowercase();
+        ["deadlock", "serializ", "lockconflict", "lock conflict"]
+            .iter()
+            .any(|w| l.contains(w))
+    };
+    let bad: Vec<&&str> = problems
+        .iter()
+        .filter(|l| l.contains(" ERROR ") || conflict(l))
+        .collect();
+    assert!(
+        bad.is_empty(),
+        "the replicas logged errors or lock conflicts: {bad:#?}"
+    );
 }
 
 /// A RunEvent of `replicas/step{step}`: reads d{step}, writes d{step+1} and `audit`.
@@ -333,21 +369,6 @@ fn expected_lineage_nodes() -> BTreeSet<String> {
     datasets.chain(jobs).collect()
 }
 
-/// Java's `Long.toString(n, 36)` for n ≥ 0: Spline's run keys end with the event timestamp so.
-fn base36(mut n: i64) -> String {
-    const DIGITS: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
-    let mut out = Vec::new();
-    loop {
-        out.push(DIGITS[(n % 36) as usize]);
-        n /= 36;
-        if n == 0 {
-            break;
-        }
-    }
-    out.reverse();
-    String::from_utf8(out).unwrap()
-}
-
 /// The lineage subgraph as sets, to compare.
 #[derive(Debug)]
 struct Lineage {
@@ -355,224 +376,41 @@ struct Lineage {
     edges: BTreeSet<(String, String, String)>,
 }
 
-/// A running `headwater serve`, killed when dropped (also when the test panics).
-struct Replica {
-    addr: SocketAddr,
-    child: Mutex<Child>,
-    /// Its stdout and stderr (logs go to stdout), as read so far.
-    output: Arc<Mutex<String>>,
+async fn lineage(replica: &Replica, http: &reqwest::Client, node: &str) -> Lineage {
+    let query = [("node", node), ("direction", "both"), ("depth", "10")];
+    let body = replica
+        .get_json(http, "/api/v1/graph/lineage", &query)
+        .await;
+    assert_eq!(body["truncated"], false, "{body:#}");
+    let text = |v: &Value| v.as_str().unwrap().to_owned();
+    let items = |field: &str| body[field].as_array().unwrap().clone();
+    Lineage {
+        nodes: items("nodes").iter().map(|n| text(&n["key"])).collect(),
+        edges: items("edges")
+            .iter()
+            .map(|e| (text(&e["source"]), text(&e["kind"]), text(&e["target"])))
+            .collect(),
+    }
 }
 
-impl Replica {
-    fn start(port: u16, database_url: &str) -> Replica {
-        let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        let mut child = Command::new(env!("CARGO_BIN_EXE_headwater"))
-            .arg("serve")
-            .arg("--addr")
-            .arg(addr.to_string())
-            .arg("--database-url")
-            .arg(database_url)
-            .env("RUST_LOG", "headwater=info,tower_http=warn,sqlx=warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("starting headwater serve");
-        let output = Arc::new(Mutex::new(String::new()));
-        // Drain both pipes, or a chatty child would block once a pipe buffer is full.
-        let stdout = child.stdout.take().unwrap();
-        let stderr = child.stderr.take().unwrap();
-        drain(stdout, output.clone());
-        drain(stderr, output.clone());
-        Replica {
-            addr,
-            child: Mutex::new(child),
-            output,
+/// Every run node, page by page: key → properties. Panics on a key listed twice.
+async fn list_runs(replica: &Replica, http: &reqwest::Client) -> BTreeMap<String, Value> {
+    let mut runs = BTreeMap::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut query = vec![("kind", "run"), ("limit", "1000")];
+        if let Some(cursor) = &cursor {
+            query.push(("cursor", cursor));
+        }
+        let page = replica.get_json(http, "/api/v1/graph/nodes", &query).await;
+        for node in page["items"].as_array().unwrap() {
+            let key = node["key"].as_str().unwrap().to_owned();
+            let again = runs.insert(key.clone(), node["properties"].clone());
+            assert!(again.is_none(), "{} lists run {key} twice", replica.addr);
+        }
+        match page["nextCursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => return runs,
         }
     }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-
-    /// What it logged, each line prefixed with its address.
-    fn log(&self) -> String {
-        let output = self.output.lock().unwrap();
-        output
-            .lines()
-            .map(|l| format!("[{}] {l}", self.addr))
-            .collect::<Vec<_>>()
-            .join("\n")
-    }
-
-    /// Polls `/health/ready` until it answers 200; panics with the log if it exits first or
-    /// never gets ready.
-    async fn wait_ready(&self, http: &reqwest::Client) {
-        let deadline = Instant::now() + READY_DEADLINE;
-        loop {
-            if let Some(status) = self.child.lock().unwrap().try_wait().unwrap() {
-                panic!(
-                    "replica {} exited ({status}) before it was ready:\n{}",
-                    self.addr,
-                    self.log()
-                );
-            }
-            let last = match http.get(self.url("/health/ready")).send().await {
-                Ok(r) if r.status() == 200 => return,
-                Ok(r) => format!("{} {}", r.status(), r.text().await.unwrap_or_default()),
-                Err(e) => e.to_string(),
-            };
-            if Instant::now() > deadline {
-                panic!(
-                    "replica {} not ready after {READY_DEADLINE:?} (last: {last}):\n{}",
-                    self.addr,
-                    self.log()
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    /// POSTs `body`; the status and body text.
-    async fn post(
-        &self,
-        http: &reqwest::Client,
-        path: &str,
-        content_type: &str,
-        body: &Value,
-    ) -> Result<(u16, String), reqwest::Error> {
-        let response = http
-            .post(self.url(path))
-            .header(reqwest::header::CONTENT_TYPE, content_type)
-            .body(body.to_string())
-            .send()
-            .await?;
-        let status = response.status().as_u16();
-        Ok((status, response.text().await?))
-    }
-
-    async fn get_json(&self, http: &reqwest::Client, path: &str, query: &[(&str, &str)]) -> Value {
-        let response = http
-            .get(self.url(path))
-            .query(query)
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("GET {path} on {}: {e}", self.addr));
-        let status = response.status();
-        let text = response.text().await.unwrap();
-        assert_eq!(status, 200, "GET {path} {query:?} on {}: {text}", self.addr);
-        serde_json::from_str(&text).unwrap()
-    }
-
-    async fn lineage(&self, http: &reqwest::Client, node: &str) -> Lineage {
-        let query = [("node", node), ("direction", "both"), ("depth", "10")];
-        let body = self.get_json(http, "/api/v1/graph/lineage", &query).await;
-        assert_eq!(body["truncated"], false, "{body:#}");
-        let text = |v: &Value| v.as_str().unwrap().to_owned();
-        Lineage {
-            nodes: body["nodes"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|n| text(&n["key"]))
-                .collect(),
-            edges: body["edges"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|e| (text(&e["source"]), text(&e["kind"]), text(&e["target"])))
-                .collect(),
-        }
-    }
-
-    /// Every run node, page by page: key → properties. Panics on a key listed twice.
-    async fn runs(&self, http: &reqwest::Client) -> BTreeMap<String, Value> {
-        let mut runs = BTreeMap::new();
-        let mut cursor: Option<String> = None;
-        loop {
-            let mut query = vec![("kind", "run"), ("limit", "1000")];
-            if let Some(cursor) = &cursor {
-                query.push(("cursor", cursor));
-            }
-            let page = self.get_json(http, "/api/v1/graph/nodes", &query).await;
-            for node in page["items"].as_array().unwrap() {
-                let key = node["key"].as_str().unwrap().to_owned();
-                let again = runs.insert(key.clone(), node["properties"].clone());
-                assert!(again.is_none(), "{} lists run {key} twice", self.addr);
-            }
-            match page["nextCursor"].as_str() {
-                Some(next) => cursor = Some(next.to_owned()),
-                None => return runs,
-            }
-        }
-    }
-}
-
-impl Drop for Replica {
-    fn drop(&mut self) {
-        let child = self.child.get_mut().unwrap_or_else(|e| e.into_inner());
-        let _ = child.kill();
-        let _ = child.wait();
-    }
-}
-
-/// Copies a pipe into `into` on a thread of its own, until the child closes it.
-fn drain(mut pipe: impl Read + Send + 'static, into: Arc<Mutex<String>>) {
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 8192];
-        while let Ok(n @ 1..) = pipe.read(&mut buf) {
-            let text = String::from_utf8_lossy(&buf[..n]);
-            into.lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push_str(&text);
-        }
-    });
-}
-
-/// Warnings (e.g. writes retried after a deadlock) are shown; errors fail the test.
-fn report_log_problems(logs: &[String]) {
-    let problems: Vec<&str> = logs
-        .iter()
-        .flat_map(|l| l.lines())
-        .filter(|l| l.contains(" WARN ") || l.contains(" ERROR "))
-        .collect();
-    if !problems.is_empty() {
-        eprintln!("replica warnings and errors:\n{}", problems.join("\n"));
-    }
-    let errors: Vec<&&str> = problems.iter().filter(|l| l.contains(" ERROR ")).collect();
-    assert!(errors.is_empty(), "the replicas logged errors: {errors:#?}");
-}
-
-/// `n` distinct loopback ports that were free a moment ago (all bound at once, then let go).
-fn free_ports<const N: usize>() -> [u16; N] {
-    let listeners: [TcpListener; N] =
-        std::array::from_fn(|_| TcpListener::bind("127.0.0.1:0").expect("binding port 0"));
-    listeners.map(|l| l.local_addr().unwrap().port())
-}
-
-/// `server_url` with its database replaced by `name`, query parameters kept.
-fn with_database(server_url: &str, name: &str) -> String {
-    let (url, params) = match server_url.split_once('?') {
-        Some((url, params)) => (url, format!("?{params}")),
-        None => (server_url, String::new()),
-    };
-    let scheme_end = url.find("://").map_or(0, |i| i + 3);
-    let authority_end = url[scheme_end..]
-        .find('/')
-        .map_or(url.len(), |i| scheme_end + i);
-    format!("{}/{name}{params}", &url[..authority_end])
-}
-
-#[test]
-fn the_database_is_swapped_in_the_url() {
-    assert_eq!(
-        with_database("postgres://u:p@h:5432/postgres", "x"),
-        "postgres://u:p@h:5432/x"
-    );
-    assert_eq!(with_database("postgres://h", "x"), "postgres://h/x");
-    assert_eq!(
-        with_database("postgres://h/db?sslmode=disable", "x"),
-        "postgres://h/x?sslmode=disable"
-    );
-    assert_eq!(base36(1684226827008), "lhq160w0");
 }

@@ -25,6 +25,8 @@ mod rows;
 mod rss;
 mod scale;
 mod service;
+mod soak;
+mod soak_report;
 mod stats;
 mod suite;
 mod validate;
@@ -41,10 +43,13 @@ use sqlx::Row;
 use crate::backend::Backend;
 use crate::report::{Machine, SuiteReport};
 
-/// Benchmark Headwater against raw SQL, Marquez's SQL and an in-memory walk.
+/// Benchmark Headwater against raw SQL, Marquez's SQL and an in-memory walk; or soak it.
 #[derive(Debug, Parser)]
-#[command(version, about)]
+#[command(version, about, args_conflicts_with_subcommands = true)]
 struct Args {
+    #[command(subcommand)]
+    mode: Option<Mode>,
+
     /// Every measurement, small: S1 and S2, fewer queries; under five minutes.
     #[arg(long)]
     quick: bool,
@@ -57,29 +62,8 @@ struct Args {
     #[arg(long, value_delimiter = ',', default_value = "postgres,sqlite")]
     backends: Vec<Backend>,
 
-    /// The service binary (build it with `cargo build --release`).
-    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../target/release/headwater"))]
-    headwater: PathBuf,
-
-    /// A PostgreSQL URL allowed to create databases; each measurement gets its own.
-    #[arg(
-        long,
-        env = "BENCH_ADMIN_URL",
-        default_value = "postgres://postgres@127.0.0.1:5432/postgres"
-    )]
-    admin_url: String,
-
-    /// Where reports, service logs and SQLite files go.
-    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/results"))]
-    results_dir: PathBuf,
-
-    /// First of the four ports the services listen on.
-    #[arg(long, default_value_t = 18080)]
-    port: u16,
-
-    /// Workload and start-node seed.
-    #[arg(long, default_value_t = 42)]
-    seed: u64,
+    #[command(flatten)]
+    common: Common,
 
     /// Concurrent clients during ingest.
     #[arg(long, default_value_t = 8)]
@@ -110,18 +94,57 @@ struct Args {
     keep_databases: bool,
 }
 
+/// Other things the harness does than the benchmark suite.
+#[derive(Debug, clap::Subcommand)]
+enum Mode {
+    /// A bounded load test: mixed ingest and queries for a fixed time, watching for errors
+    /// and for memory that keeps growing. Fails on either.
+    Soak(soak::SoakArgs),
+}
+
+/// Settings the suite and the soak share.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Common {
+    /// The service binary (build it with `cargo build --release`).
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../target/release/headwater"))]
+    headwater: PathBuf,
+
+    /// A PostgreSQL URL allowed to create databases; each measurement gets its own.
+    #[arg(
+        long,
+        env = "BENCH_ADMIN_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/postgres"
+    )]
+    admin_url: String,
+
+    /// Where reports, service logs and SQLite files go.
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/results"))]
+    results_dir: PathBuf,
+
+    /// First of the ports the services listen on (soak: 0 picks a free one).
+    #[arg(long, default_value_t = 18080)]
+    port: u16,
+
+    /// Workload and start-node seed.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+}
+
 #[tokio::main]
 async fn main() -> Result<()> {
     let args = Args::parse();
+    if let Some(Mode::Soak(soak)) = args.mode {
+        return soak::run(soak).await;
+    }
     ensure!(args.concurrency > 0, "--concurrency must be at least 1");
     ensure!(
-        args.headwater.exists(),
+        args.common.headwater.exists(),
         "{} is missing: run `cargo build --release -p headwater` (or bench/run.sh)",
-        args.headwater.display()
+        args.common.headwater.display()
     );
     let plan = plan_of(&args)?;
     let started = Utc::now();
-    let machine = machine(&args.admin_url).await?;
+    let machine = machine(&args.common.admin_url).await?;
     let (mut scales, mut huge) = (Vec::new(), Vec::new());
     for &backend in &plan.backends {
         let (measured, h) = suite::backend(&plan, backend).await?;
@@ -132,13 +155,13 @@ async fn main() -> Result<()> {
         started,
         finished: Utc::now(),
         quick: args.quick,
-        seed: args.seed,
+        seed: args.common.seed,
         concurrency: args.concurrency,
         machine,
         scales,
         huge,
     };
-    let path = report.write(&args.results_dir)?;
+    let path = report.write(&args.common.results_dir)?;
     print!("{}", report.markdown("latest-scaling.png"));
     println!(
         "\nReport: {} (and latest.md, latest.json, latest-scaling.png)",
@@ -162,13 +185,13 @@ fn plan_of(args: &Args) -> Result<suite::Plan> {
     };
     let queries = pick(args.queries, 100, 20);
     Ok(suite::Plan {
-        binary: args.headwater.clone(),
-        admin_url: args.admin_url.clone(),
-        data_dir: args.results_dir.join("data"),
-        log_dir: args.results_dir.join("logs"),
-        seed: args.seed,
+        binary: args.common.headwater.clone(),
+        admin_url: args.common.admin_url.clone(),
+        data_dir: args.common.results_dir.join("data"),
+        log_dir: args.common.results_dir.join("logs"),
+        seed: args.common.seed,
         concurrency: args.concurrency,
-        port: args.port,
+        port: args.common.port,
         backends: args.backends.clone(),
         scales,
         queries,

@@ -69,17 +69,15 @@ async fn ready(State(state): State<AppState>) -> Result<Json<HealthStatus>> {
         Ok(Ok(readiness)) => readiness,
         Ok(Err(err)) => {
             tracing::warn!(error = %err, "readiness probe: database unreachable");
-            return Err(Error::Unavailable("the database is unreachable".to_owned()));
+            return Err(Error::unavailable("the database is unreachable"));
         }
         Err(_) => {
-            return Err(Error::Unavailable(
-                "the database did not answer in time".to_owned(),
-            ));
+            return Err(Error::unavailable("the database did not answer in time"));
         }
     };
     match readiness.is_ready() {
         true => Ok(Json(HealthStatus { status: "ready" })),
-        false => Err(Error::Unavailable(missing_migrations(&readiness))),
+        false => Err(Error::unavailable(missing_migrations(&readiness))),
     }
 }
 

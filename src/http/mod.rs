@@ -39,7 +39,9 @@ use tower_http::classify::{ServerErrorsAsFailures, SharedClassifier};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tower_http::trace::{
+    DefaultOnBodyChunk, DefaultOnEos, DefaultOnFailure, DefaultOnResponse, TraceLayer,
+};
 use tracing::Level;
 use utoipa::openapi::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -247,14 +249,22 @@ type RequestTrace = TraceLayer<
     fn(&Request) -> tracing::Span,
     (),
     DefaultOnResponse,
+    DefaultOnBodyChunk,
+    DefaultOnEos,
+    DefaultOnFailure,
 >;
 
 /// One log line per request, at INFO, carrying method, route, status, latency and request id.
+///
+/// A 5xx adds a WARN line, not an ERROR one: during a database outage every request answers
+/// 503, which is the outage's symptom, already logged once per request with its cause. A 500
+/// logs its cause at ERROR itself ([`Error`]), so it still stands out.
 fn trace_layer() -> RequestTrace {
     TraceLayer::new_for_http()
         .make_span_with(request_span as fn(&Request) -> tracing::Span)
         .on_request(())
         .on_response(DefaultOnResponse::new().level(Level::INFO))
+        .on_failure(DefaultOnFailure::new().level(Level::WARN))
 }
 
 /// The route template (not the raw path) keeps the field low-cardinality.

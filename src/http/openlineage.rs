@@ -56,6 +56,9 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
         (status = 400, description = "Malformed JSON, or a field with the wrong type or missing", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body over the size limit", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON, or an unsupported Content-Encoding", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable or busy: nothing was stored (code `unavailable`), or the connection broke while committing, so it may have been (code `commit-unknown`). Sending it again is safe.", body = Problem, content_type = "application/problem+json", headers(
+            ("Retry-After" = u32, description = "Seconds to wait before sending it again"),
+        )),
     )
 )]
 async fn post_lineage(

@@ -64,11 +64,9 @@ async fn status(State(state): State<AppState>) -> Response {
         Ok(Ok(())) => (StatusCode::OK, version_headers()).into_response(),
         Ok(Err(err)) => {
             tracing::warn!(error = %err, "status probe: database unreachable");
-            Error::Unavailable("the database is unreachable".to_owned()).into_response()
+            Error::unavailable("the database is unreachable").into_response()
         }
-        Err(_) => {
-            Error::Unavailable("the database did not answer in time".to_owned()).into_response()
-        }
+        Err(_) => Error::unavailable("the database did not answer in time").into_response(),
     }
 }
 
@@ -110,6 +108,9 @@ fn version_headers() -> HeaderMap {
         (status = 413, description = "Body over the size limit", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Unsupported Content-Type or Content-Encoding", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Valid JSON but not a consistent plan", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable or busy: nothing was stored (code `unavailable`), or the connection broke while committing, so it may have been (code `commit-unknown`). Sending it again is safe.", body = Problem, content_type = "application/problem+json", headers(
+            ("Retry-After" = u32, description = "Seconds to wait before sending it again"),
+        )),
     )
 )]
 async fn post_execution_plan(
@@ -175,6 +176,9 @@ async fn store_plan(
         (status = 409, description = "An event's discriminator differs from its plan's", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body over the size limit", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Unsupported Content-Type or Content-Encoding", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable or busy: nothing was stored (code `unavailable`), or the connection broke while committing, so it may have been (code `commit-unknown`). Sending it again is safe.", body = Problem, content_type = "application/problem+json", headers(
+            ("Retry-After" = u32, description = "Seconds to wait before sending it again"),
+        )),
     )
 )]
 async fn post_execution_events(

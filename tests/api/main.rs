@@ -5,6 +5,7 @@ mod db;
 mod helpers;
 
 mod commands;
+mod database_failures;
 mod explorer;
 mod graph_queries;
 mod graph_questions;

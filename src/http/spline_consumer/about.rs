@@ -89,11 +89,10 @@ async fn liveness() -> StatusCode {
 )]
 async fn readiness(State(state): State<AppState>) -> Result<StatusCode> {
     let answered = tokio::time::timeout(READINESS_TIMEOUT, state.store.ping()).await;
-    let ping =
-        answered.map_err(|_| Error::Unavailable("the database did not answer in time".into()))?;
+    let ping = answered.map_err(|_| Error::unavailable("the database did not answer in time"))?;
     ping.map_err(|err| {
         tracing::warn!(error = %err, "readiness probe: database unreachable");
-        Error::Unavailable("the database is unreachable".into())
+        Error::unavailable("the database is unreachable")
     })?;
     Ok(StatusCode::OK)
 }

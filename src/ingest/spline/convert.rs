@@ -497,49 +497,50 @@ fn input_uris(plan: &ExecutionPlan) -> Vec<&str> {
 }
 
 /// Output schemas of a plan's operations, and which operation introduces each attribute.
-struct Schemas {
+/// Borrowed from the plan: a huge plan's output lists are most of its ids, and copying them
+/// would cost more memory than the plan's own parse.
+struct Schemas<'p> {
     /// Operation id → its output attributes: declared, or inherited from its inputs in order.
-    outputs: HashMap<Id, Vec<Id>>,
+    outputs: HashMap<&'p Id, Vec<&'p Id>>,
     /// Attribute id → the first operation (reads first, then the rest in topological order)
     /// whose output lists it while none of its inputs' outputs do.
-    producers: HashMap<Id, Id>,
+    producers: HashMap<&'p Id, &'p Id>,
 }
 
-fn schemas(plan: &ExecutionPlan) -> Schemas {
+fn schemas(plan: &ExecutionPlan) -> Schemas<'_> {
     let ops = &plan.operations;
-    let mut outputs: HashMap<Id, Vec<Id>> = HashMap::new();
+    let mut outputs: HashMap<&Id, Vec<&Id>> = HashMap::new();
     let mut producers = HashMap::new();
     for read in ops.reads.iter().flatten() {
-        let out: Vec<Id> = read.output.iter().flatten().cloned().collect();
+        let out: Vec<&Id> = read.output.iter().flatten().collect();
         for attr in &out {
-            producers
-                .entry(attr.clone())
-                .or_insert_with(|| read.id.clone());
+            producers.entry(*attr).or_insert(&read.id);
         }
-        outputs.insert(read.id.clone(), out);
+        outputs.insert(&read.id, out);
     }
     let others: HashMap<&Id, _> = ops.other.iter().flatten().map(|o| (&o.id, o)).collect();
     for id in topological(plan) {
         let Some(op) = others.get(id) else { continue };
         let inherited = inherited_schema(op.child_ids.as_deref().unwrap_or_default(), &outputs);
-        let own: Vec<Id> = op.output.clone().unwrap_or_else(|| inherited.clone());
+        let own: Vec<&Id> = match &op.output {
+            Some(declared) => declared.iter().collect(),
+            None => inherited.clone(),
+        };
         for attr in own.iter().filter(|a| !inherited.contains(a)) {
-            producers
-                .entry(attr.clone())
-                .or_insert_with(|| op.id.clone());
+            producers.entry(*attr).or_insert(&op.id);
         }
-        outputs.insert(op.id.clone(), own);
+        outputs.insert(&op.id, own);
     }
     Schemas { outputs, producers }
 }
 
 /// The attributes an operation receives from its inputs, in order, without repeats.
-fn inherited_schema(children: &[Id], outputs: &HashMap<Id, Vec<Id>>) -> Vec<Id> {
+fn inherited_schema<'p>(children: &[Id], outputs: &HashMap<&Id, Vec<&'p Id>>) -> Vec<&'p Id> {
     let mut seen = HashSet::new();
     let all = children
         .iter()
         .flat_map(|c| outputs.get(c).into_iter().flatten());
-    all.filter(|a| seen.insert(*a)).cloned().collect()
+    all.filter(|a| seen.insert(**a)).copied().collect()
 }
 
 /// Non-read operations ordered so that every operation comes after its inputs. Iterative

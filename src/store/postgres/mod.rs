@@ -6,6 +6,7 @@
 //! share the calling code.
 
 use std::collections::{HashMap, HashSet};
+use std::future::Future;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -13,7 +14,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::types::Json;
-use sqlx::{PgPool, Postgres, Row, Transaction};
+use sqlx::{PgConnection, PgPool, Postgres, Row, Transaction};
 
 mod audit;
 mod prune;
@@ -84,6 +85,7 @@ impl PgStore {
         let pool = PgPoolOptions::new()
             .max_connections(settings.max_connections)
             .acquire_timeout(settings.acquire_timeout)
+            .after_connect(|conn, _| Box::pin(durable_commits(conn)))
             .connect_lazy_with(options);
         Ok(PgStore { pool })
     }
@@ -111,21 +113,21 @@ impl PgStore {
     async fn try_apply(&self, raw: &RawPayload, changes: &ChangeSet) -> Result<ApplyOutcome> {
         let mut tx = begin_write(&self.pool).await?;
         if !audit::insert_raw(&mut tx, raw).await? {
-            tx.commit().await?;
+            tx.commit().await.map_err(Error::from_commit)?;
             return Ok(ApplyOutcome {
                 duplicate: true,
                 ..ApplyOutcome::default()
             });
         }
         let outcome = write_graph(&mut tx, changes).await?;
-        tx.commit().await?;
+        tx.commit().await.map_err(Error::from_commit)?;
         Ok(outcome)
     }
 
     async fn try_reapply(&self, changes: &ChangeSet) -> Result<ApplyOutcome> {
         let mut tx = begin_write(&self.pool).await?;
         let outcome = write_graph(&mut tx, changes).await?;
-        tx.commit().await?;
+        tx.commit().await.map_err(Error::from_commit)?;
         Ok(outcome)
     }
 }
@@ -136,6 +138,24 @@ pub async fn begin_write(pool: &PgPool) -> Result<Transaction<'static, Postgres>
     Ok(pool
         .begin_with("begin; set local statement_timeout = 0")
         .await?)
+}
+
+/// A 2xx promises that the write survives a crash of the database server. With
+/// `synchronous_commit = off` (set on the server, the database or the role) PostgreSQL
+/// acknowledges a commit before its WAL is flushed, and a crash loses it; such a session is
+/// put back to the default, `on`. Every other value (`local`, `remote_write`, `remote_apply`)
+/// flushes locally first, and is kept.
+async fn durable_commits(conn: &mut PgConnection) -> std::result::Result<(), sqlx::Error> {
+    let overridden: Option<String> = sqlx::query_scalar(
+        "select set_config('synchronous_commit', 'on', false)
+         where current_setting('synchronous_commit') = 'off'",
+    )
+    .fetch_optional(conn)
+    .await?;
+    if overridden.is_some() {
+        tracing::warn!("synchronous_commit is off for this database; Headwater's sessions use on");
+    }
+    Ok(())
 }
 
 /// Writes a change set's nodes, edges and aliases, checking its guards; shared by `apply` and
@@ -199,14 +219,26 @@ async fn insert_aliases(
     Ok(())
 }
 
-fn retryable(err: &Error) -> bool {
-    let Error::Internal(cause) = err else {
-        return false;
-    };
-    let Some(sqlx::Error::Database(db)) = cause.downcast_ref::<sqlx::Error>() else {
-        return false;
-    };
-    matches!(db.code().as_deref(), Some("40P01" | "40001"))
+/// Runs a write transaction again while the database aborts it over lock conflicts with
+/// concurrent writers, a few times with growing pauses; then answers 503. Rows are written in
+/// key order so deadlocks are rare, but a serialization failure or a deadlock across a
+/// foreign key check is still possible, and the next attempt usually goes through.
+async fn retrying_conflicts<F, Fut>(mut attempt_once: F) -> Result<ApplyOutcome>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<ApplyOutcome>>,
+{
+    let mut attempt = 1;
+    loop {
+        match attempt_once().await {
+            Err(err) if attempt < MAX_ATTEMPTS && err.is_lock_conflict() => {
+                tracing::warn!(attempt, "retrying a write after a lock conflict");
+                tokio::time::sleep(Duration::from_millis(20 * u64::from(attempt))).await;
+                attempt += 1;
+            }
+            outcome => return outcome,
+        }
+    }
 }
 
 /// Stores the payload unless an identical one is stored; `false` means it was a duplicate.
@@ -611,17 +643,7 @@ impl Store for PgStore {
     }
 
     async fn apply(&self, raw: &RawPayload, changes: ChangeSet) -> Result<ApplyOutcome> {
-        let mut attempt = 1;
-        loop {
-            match self.try_apply(raw, &changes).await {
-                Err(err) if attempt < MAX_ATTEMPTS && retryable(&err) => {
-                    tracing::warn!(attempt, error = %err, "retrying a write after a lock conflict");
-                    tokio::time::sleep(Duration::from_millis(20 * u64::from(attempt))).await;
-                    attempt += 1;
-                }
-                outcome => return outcome,
-            }
-        }
+        retrying_conflicts(|| self.try_apply(raw, &changes)).await
     }
 
     async fn has_payload(&self, format: &str, body: &[u8]) -> Result<bool> {
@@ -908,17 +930,7 @@ impl Store for PgStore {
     }
 
     async fn reapply(&self, changes: ChangeSet) -> Result<ApplyOutcome> {
-        let mut attempt = 1;
-        loop {
-            match self.try_reapply(&changes).await {
-                Err(err) if attempt < MAX_ATTEMPTS && retryable(&err) => {
-                    tracing::warn!(attempt, error = %err, "retrying a replay after a lock conflict");
-                    tokio::time::sleep(Duration::from_millis(20 * u64::from(attempt))).await;
-                    attempt += 1;
-                }
-                outcome => return outcome,
-            }
-        }
+        retrying_conflicts(|| self.try_reapply(&changes)).await
     }
 
     async fn prune(&self, request: &PruneRequest) -> Result<PruneReport> {

@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool, Transaction};
 
 use super::{json_list, ts, ts_opt};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::model::{ChangeSet, Guard, MergePolicy, NodeId, RawPayload};
 use crate::store::write::{
     self, StoredNode, alias_lookup_keys, alias_rows, ensure_resolved, guard_keys, keyed_edges,
@@ -37,14 +37,14 @@ pub async fn apply(
     if let Some(raw) = raw
         && !insert_raw(&mut tx, raw).await?
     {
-        tx.commit().await?;
+        tx.commit().await.map_err(Error::from_commit)?;
         return Ok(ApplyOutcome {
             duplicate: true,
             ..ApplyOutcome::default()
         });
     }
     let outcome = write_graph(&mut tx, changes).await?;
-    tx.commit().await?;
+    tx.commit().await.map_err(Error::from_commit)?;
     Ok(outcome)
 }
 
