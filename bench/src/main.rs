@@ -12,6 +12,7 @@ mod generate;
 mod http;
 mod in_memory;
 mod ingest;
+mod layout;
 mod marquez;
 mod openlineage;
 mod paths;

@@ -15,6 +15,7 @@ use serde::Serialize;
 use crate::backend::{Backend, Stored};
 use crate::chart::{self, Chart, Series};
 use crate::generate;
+use crate::layout::{self, LayoutReport};
 use crate::marquez::Loaded;
 use crate::query::{Answer, Direction, Side, Start};
 use crate::reference::KindRows;
@@ -341,6 +342,8 @@ pub struct ScaleReport {
     pub fixed: FixedAnswer,
     pub columns: PairReport,
     pub paths: PairReport,
+    /// The explorer's layout of the largest subgraph up to `layout::MAX_NODES` nodes.
+    pub layout: LayoutReport,
 }
 
 /// The huge plans posted alone.
@@ -559,6 +562,7 @@ impl SuiteReport {
                     );
                 }
             }
+            layout_goal(out, s);
             if s.scale == "S1" {
                 continue;
             }
@@ -736,6 +740,18 @@ impl SuiteReport {
             x(s.columns.p50_vs_sql)
         });
         row(out, "paths ÷ SQL, p50", &|s| x(s.paths.p50_vs_sql));
+        row(
+            out,
+            "layout: nodes, layout p50 ms, answer ÷ lineage",
+            &|s| {
+                format!(
+                    "{}, {:.1}, {}",
+                    s.layout.nodes,
+                    s.layout.layout.p50_ms,
+                    x(s.layout.answer_ratio)
+                )
+            },
+        );
         let _ = writeln!(out);
     }
 
@@ -761,6 +777,34 @@ impl SuiteReport {
                 h.service_mean_s,
                 x(h.time_vs_sql),
                 h.memory.peak_mib
+            );
+        }
+    }
+}
+
+/// The explorer's goal: a layout of about `layout::MAX_NODES` nodes in under a second. A
+/// scale whose graph is smaller says so instead of passing.
+fn layout_goal(out: &mut String, s: &ScaleReport) {
+    let l = &s.layout;
+    let what = format!(
+        "{} layout of a ~{}-node subgraph < {:.0} s",
+        s.scale,
+        layout::MAX_NODES,
+        layout::GOAL_MS / 1e3
+    );
+    let measured = format!(
+        "{} nodes: {:.1} ms (answer {} the lineage answer)",
+        l.nodes,
+        l.layout.p50_ms,
+        x(l.answer_ratio)
+    );
+    match l.goal() {
+        Some(met) => goal(out, &what, s.backend.name(), &measured, met),
+        None => {
+            let _ = writeln!(
+                out,
+                "| {what} | {} | {measured} | - (graph too small) |",
+                s.backend.name()
             );
         }
     }

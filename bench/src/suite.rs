@@ -14,6 +14,7 @@ use crate::columns;
 use crate::generate::{self, Workload};
 use crate::in_memory::InMemory;
 use crate::ingest;
+use crate::layout::{self, LayoutReport};
 use crate::marquez;
 use crate::openlineage;
 use crate::paths;
@@ -109,7 +110,7 @@ async fn one_scale(
     if !plan.keep {
         db.dispose().await?;
     }
-    let (lineage, marquez, fixed, columns, paths, build_ms) = measured?;
+    let (lineage, marquez, fixed, columns, paths, layout, build_ms) = measured?;
     let openlineage = match plan.openlineage {
         true => Some(openlineage_ingest(plan, client, backend, scale, &workload).await?),
         false => None,
@@ -131,6 +132,7 @@ async fn one_scale(
         fixed,
         columns,
         paths,
+        layout,
     })
 }
 
@@ -279,6 +281,7 @@ type Measured = (
     FixedAnswer,
     PairReport,
     PairReport,
+    LayoutReport,
     f64,
 );
 
@@ -302,12 +305,19 @@ impl Queries<'_> {
         };
         let columns = self.columns().await?;
         let paths = self.paths().await?;
+        let rounds = (self.plan.queries / 4).max(5);
+        progress(format!(
+            "  {rounds} layouts of up to {} nodes",
+            layout::MAX_NODES
+        ));
+        let layout = layout::measure(self.client, &self.indexed.url, self.workload, rounds).await?;
         Ok((
             lineage,
             marquez,
             fixed,
             columns,
             paths,
+            layout,
             built.as_secs_f64() * 1e3,
         ))
     }

@@ -9,6 +9,7 @@
 pub mod as_of;
 pub mod export;
 pub mod index;
+pub mod layout;
 pub mod memory;
 pub mod view;
 

@@ -20,9 +20,10 @@ use super::scope::Reader;
 use super::walker::Walker;
 use crate::auth::Principal;
 use crate::error::{Error, Problem, Result};
+use crate::graph::export::Format;
 use crate::graph::view::{self, Filter};
-use crate::graph::{self, Anchor, Direction, Limits};
-use crate::model::{Edge, EdgeRecord, Node, NodeId, NodeKind, RawProperties};
+use crate::graph::{self, Anchor, Direction, Limits, Step, Traversal};
+use crate::model::{Edge, EdgeKind, EdgeRecord, Node, NodeId, NodeKind, RawProperties};
 use crate::naming;
 use crate::store::{NodeQuery, Store};
 
@@ -46,55 +47,68 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase")]
 #[into_params(parameter_in = Query)]
-struct LineageParams {
+pub(super) struct LineageParams {
     /// Key of the start node, e.g. `dataset:s3://lake/raw/orders` or `job:<planId>`. A run,
     /// operation or attribute starts from the job it belongs to, a field from its dataset.
-    node: String,
+    pub(super) node: String,
     /// `upstream`, `downstream` (default) or `both`.
-    direction: Option<Direction>,
+    pub(super) direction: Option<Direction>,
     /// Process hops to walk, 0 to 50 (default 5). Depth 1 downstream of a dataset is the
     /// dataset, the jobs that read it, and what those jobs wrote.
-    depth: Option<u32>,
+    pub(super) depth: Option<u32>,
     /// Most nodes to return, 1 to 100000 (default 5000).
-    max_nodes: Option<u32>,
+    pub(super) max_nodes: Option<u32>,
     /// Node kinds to include, comma-separated, e.g. `dataset,job` (all by default).
-    kinds: Option<String>,
+    pub(super) kinds: Option<String>,
     /// Only nodes in these namespaces, comma-separated.
-    namespaces: Option<String>,
+    pub(super) namespaces: Option<String>,
     /// Leave out nodes in these namespaces, comma-separated.
-    exclude_namespaces: Option<String>,
+    pub(super) exclude_namespaces: Option<String>,
     /// Replace jobs by dataset-to-dataset `flows_to` edges.
-    collapse_jobs: Option<bool>,
+    pub(super) collapse_jobs: Option<bool>,
     /// The graph as it stood at this time (RFC 3339).
-    as_of: Option<DateTime<Utc>>,
+    pub(super) as_of: Option<DateTime<Utc>>,
+    /// Also walk one hop upstream and downstream of each of these nodes (keys,
+    /// comma-separated, at most 100): how a view grows a step at a time from its frontier.
+    pub(super) expand: Option<String>,
+    /// Jobs whose operations to add (keys, comma-separated, at most 100): each job's reads,
+    /// transformations and writes, with `has_operation`, `data_flow`, `reads_from` and
+    /// `writes_to` edges to the datasets already in the answer.
+    pub(super) operations: Option<String>,
     /// `json` (default), `dot`, `mermaid` or `graphml`; or send the matching `Accept` header.
-    format: Option<String>,
+    pub(super) format: Option<String>,
 }
+
+/// Most keys `expand` and `operations` take each.
+const MAX_LISTED: usize = 100;
 
 /// A lineage subgraph.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct LineageResponse {
+pub(super) struct LineageResponse {
     /// Key of the start node.
-    root: String,
+    pub(super) root: String,
     /// Which way the walk went.
-    direction: Direction,
+    pub(super) direction: Direction,
     /// The depth asked for.
-    depth_requested: u32,
+    pub(super) depth_requested: u32,
     /// The deepest process hop any returned node is at.
-    depth_reached: u32,
+    pub(super) depth_reached: u32,
     /// True when nodes were left out because of `depth` or `maxNodes`.
-    truncated: bool,
+    pub(super) truncated: bool,
     /// Keys of returned nodes whose neighbours were cut by `depth` or `maxNodes`.
-    frontier: Vec<String>,
+    pub(super) frontier: Vec<String>,
     /// The time the graph is shown as of, when asked.
     #[serde(skip_serializing_if = "Option::is_none")]
-    as_of: Option<DateTime<Utc>>,
+    pub(super) as_of: Option<DateTime<Utc>>,
     /// Datasets and jobs reached (plus the start node, whatever its kind), sorted by key.
     #[schema(value_type = Vec<Node>)]
-    nodes: Vec<Node<RawProperties>>,
+    pub(super) nodes: Vec<Node<RawProperties>>,
     /// Edges between returned nodes, pointing the way data flows.
-    edges: Vec<Edge>,
+    pub(super) edges: Vec<Edge>,
+    /// The storage ids of the returned jobs, for answers built on this one.
+    #[serde(skip)]
+    pub(super) jobs: HashMap<NodeId, String>,
 }
 
 pub(super) fn bounded(
@@ -124,7 +138,8 @@ pub(super) fn bounded(
 /// Walks dataset-level lineage (`input` and `output` edges) up to `depth` process hops. Cycles
 /// are visited once. `truncated` says whether anything was left out, and `frontier` where.
 /// `asOf` answers with the graph as it stood then; `kinds`, `namespaces`,
-/// `excludeNamespaces` and `collapseJobs` shape the answer.
+/// `excludeNamespaces` and `collapseJobs` shape the answer. `expand` grows the answer by one
+/// hop around chosen nodes, and `operations` opens chosen jobs into their operations.
 #[utoipa::path(
     get,
     path = "/api/v1/graph/lineage",
@@ -145,12 +160,16 @@ async fn get_lineage(
 ) -> Result<Response> {
     let format = super::export::negotiate(params.format.as_deref(), &headers)?;
     let answer = lineage(&state, &principal, &params).await?;
-    let (nodes, edges) = (&answer.nodes, &answer.edges);
-    let json = || Json(&answer).into_response();
-    Ok(super::export::render(format, nodes, edges, json))
+    Ok(respond(format, &answer))
 }
 
-async fn lineage(
+/// The answer in the negotiated format: JSON as is, or exported.
+pub(super) fn respond(format: Format, answer: &LineageResponse) -> Response {
+    let json = || Json(answer).into_response();
+    super::export::render(format, &answer.nodes, &answer.edges, json)
+}
+
+pub(super) async fn lineage(
     state: &AppState,
     principal: &Principal,
     params: &LineageParams,
@@ -187,7 +206,20 @@ async fn lineage(
         depth,
         max_nodes: budget,
     };
-    let traversal = graph::lineage(&walker, anchor.node, anchor.kind, direction, limits).await?;
+    let mut traversal =
+        graph::lineage(&walker, anchor.node, anchor.kind, direction, limits).await?;
+    let grow = Growth {
+        walker: &walker,
+        reader,
+        as_of: params.as_of,
+        limits,
+    };
+    grow.expand(&mut traversal, params.expand.as_deref())
+        .await?;
+    edges.extend(
+        grow.operations(&traversal, params.operations.as_deref())
+            .await?,
+    );
     let mut ids: Vec<NodeId> = traversal.hops.keys().copied().collect();
     ids.extend(edges.iter().flat_map(|e| [e.source, e.target]));
     ids.sort_unstable();
@@ -204,6 +236,11 @@ async fn lineage(
         .filter_map(|id| loaded.get(id).map(|n| n.key.clone()))
         .collect();
     frontier.sort();
+    let mut jobs: HashMap<NodeId, String> = loaded
+        .iter()
+        .filter(|(_, n)| n.kind == NodeKind::Job)
+        .map(|(id, n)| (*id, n.key.clone()))
+        .collect();
     let (nodes, edges) = rendered(loaded, edges);
     // Before collapsing: a job the reader may not see must not pass data on as a `flows_to`.
     let (nodes, edges) = reader.retain(nodes, edges, Some(&node.key)).await?;
@@ -212,8 +249,9 @@ async fn lineage(
         false => (nodes, edges),
     };
     let (nodes, edges) = view::filter(nodes, edges, &filter, &node.key);
+    let kept: HashSet<&str> = nodes.iter().map(|n| n.key.as_str()).collect();
+    jobs.retain(|_, key| kept.contains(key.as_str()));
     if reader.is_limited() {
-        let kept: HashSet<&str> = nodes.iter().map(|n| n.key.as_str()).collect();
         frontier.retain(|k| kept.contains(k.as_str()));
     }
     Ok(LineageResponse {
@@ -226,10 +264,122 @@ async fn lineage(
         as_of: params.as_of,
         nodes,
         edges,
+        jobs,
     })
 }
 
-fn list(value: Option<&str>) -> Vec<String> {
+/// What a lineage answer adds beyond its walk: hops around chosen nodes, jobs' operations.
+struct Growth<'a> {
+    walker: &'a Walker<'a>,
+    reader: Reader<'a>,
+    as_of: Option<DateTime<Utc>>,
+    limits: Limits,
+}
+
+impl Growth<'_> {
+    /// Walks one hop both ways from each listed node and merges it in. A grown node is off
+    /// the frontier: all its neighbours are in (or, with `maxNodes` reached, as many as fit).
+    async fn expand(&self, traversal: &mut Traversal, keys: Option<&str>) -> Result<()> {
+        let listed = self.listed(keys, "expand").await?;
+        if listed.is_empty() {
+            return Ok(());
+        }
+        let mut grown = Vec::with_capacity(listed.len());
+        for (id, node) in listed {
+            let anchor = graph::anchor(self.walker.edges(), id, node.kind).await?;
+            let (start, kind) = anchor.map_or((id, node.kind), |a| (a.node, a.kind));
+            let left = self.limits.max_nodes.saturating_sub(traversal.hops.len()) + 1;
+            let limits = Limits {
+                depth: 1,
+                max_nodes: left,
+            };
+            let hop = graph::lineage(self.walker, start, kind, Direction::Both, limits).await?;
+            let cut = hop.frontier.contains(&start);
+            traversal.merge(hop);
+            if !cut {
+                grown.push(start);
+            }
+        }
+        // Another node's hop may reach a grown one and stop short of its neighbours, which
+        // are in the answer all the same.
+        for start in grown {
+            traversal.frontier.remove(&start);
+        }
+        // Every cut leaves its node on the frontier: with the grown ones taken off, the answer
+        // is cut exactly when some are left.
+        traversal.truncated = !traversal.frontier.is_empty();
+        Ok(())
+    }
+
+    /// The operations of each listed job, with the edges among them and to the datasets the
+    /// answer already holds.
+    async fn operations(&self, t: &Traversal, keys: Option<&str>) -> Result<Vec<EdgeRecord>> {
+        let mut jobs = Vec::new();
+        for (id, node) in self.listed(keys, "operations").await? {
+            if node.kind != NodeKind::Job {
+                let detail = format!("`{}` is a {}, not a job", node.key, node.kind.as_str());
+                return Err(Error::bad_request(
+                    "invalid-parameter",
+                    detail,
+                    Some("operations".to_owned()),
+                ));
+            }
+            jobs.push(id);
+        }
+        if jobs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let source = self.walker.edges();
+        let mut edges = source
+            .step(&jobs, &[EdgeKind::HasOperation], Step::Forward)
+            .await?;
+        let ops: Vec<NodeId> = edges.iter().map(|e| e.target).collect();
+        let forward = [EdgeKind::DataFlow, EdgeKind::WritesTo];
+        let reads = source.step(&ops, &[EdgeKind::ReadsFrom], Step::Backward);
+        let (out, reads) = tokio::try_join!(source.step(&ops, &forward, Step::Forward), reads)?;
+        let shown = |id: &NodeId| t.hops.contains_key(id);
+        edges.extend(
+            out.into_iter()
+                .filter(|e| e.kind == EdgeKind::DataFlow || shown(&e.target)),
+        );
+        edges.extend(reads.into_iter().filter(|e| shown(&e.source)));
+        Ok(edges)
+    }
+
+    /// The nodes a list parameter names, each seen by `asOf` when it is given.
+    async fn listed(&self, keys: Option<&str>, param: &str) -> Result<Vec<(NodeId, Node)>> {
+        let keys = list(keys);
+        if keys.len() > MAX_LISTED {
+            let detail = format!(
+                "`{param}` takes at most {MAX_LISTED} keys, got {}",
+                keys.len()
+            );
+            return Err(Error::bad_request(
+                "invalid-parameter",
+                detail,
+                Some(param.to_owned()),
+            ));
+        }
+        let mut found = Vec::with_capacity(keys.len());
+        for key in keys {
+            match self.reader.find_as_of(&key, self.as_of).await {
+                Ok(node) => found.push(node),
+                Err(Error::NotFound(detail)) => {
+                    return Err(Error::bad_request(
+                        "invalid-parameter",
+                        detail,
+                        Some(param.to_owned()),
+                    ));
+                }
+                Err(other) => return Err(other),
+            }
+        }
+        Ok(found)
+    }
+}
+
+/// The items of a comma-separated parameter, trimmed, empty ones dropped.
+pub(super) fn list(value: Option<&str>) -> Vec<String> {
     value
         .into_iter()
         .flat_map(|v| v.split(','))

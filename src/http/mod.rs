@@ -11,10 +11,12 @@ pub mod body;
 mod columns;
 mod cors;
 mod docs;
+mod explorer;
 mod export;
 mod graph;
 mod health;
 mod impact;
+mod layout;
 mod marquez;
 mod metrics;
 mod openlineage;
@@ -156,6 +158,7 @@ fn routes() -> (Router<AppState>, OpenApi) {
         .merge(openlineage::router())
         .merge(marquez::router())
         .merge(graph::router())
+        .merge(layout::router())
         .merge(spline_consumer::router())
         .merge(columns::router())
         .merge(impact::router())
@@ -171,7 +174,8 @@ fn routes() -> (Router<AppState>, OpenApi) {
     (router, doc)
 }
 
-/// The whole application: routes, the OpenAPI document and its UI, and middleware.
+/// The whole application: routes, the OpenAPI document and its UI, the explorer, and
+/// middleware.
 pub fn app(state: AppState) -> Router {
     let (router, openapi) = routes();
     let timeout = state.settings.request_timeout;
@@ -179,6 +183,7 @@ pub fn app(state: AppState) -> Router {
     metrics::init();
     let router = router
         .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
+        .merge(explorer::router())
         .fallback(|| async { Error::NotFound("no such route".to_owned()) })
         // Innermost: after the request id, trace and metrics layers have seen the request,
         // so refusals are logged and counted like any answer.

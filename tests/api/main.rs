@@ -6,6 +6,7 @@ mod helpers;
 
 mod commands;
 mod database_failures;
+mod explorer;
 mod graph_properties;
 mod graph_queries;
 mod graph_questions;

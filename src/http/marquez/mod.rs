@@ -5,7 +5,7 @@
 //! Spline-fed jobs and datasets show up too: Spline jobs under the namespace `spline`.
 
 mod ids;
-mod render;
+pub(super) mod render;
 
 use std::collections::{HashMap, HashSet};
 
