@@ -289,6 +289,9 @@ const PREFETCH_EXISTING: &str = "
 
 /// Locks the rows in key order (so writers never deadlock), returning the properties only of
 /// rows whose version moved since the prefetch: those are merged again under the lock.
+/// The redundant `key = any($1)` keeps the plan an index lookup whatever the statistics say:
+/// joined to `unnest` alone, a table whose statistics lag its growth (a fresh database filling
+/// up) is planned as a sequential scan.
 /// `no key update`: the merge never changes a key, so it need not wait for writers that only
 /// reference the row (an edge insert's foreign-key check takes `key share` on both ends, and a
 /// popular dataset is referenced by every plan that reads it).
@@ -298,6 +301,7 @@ const LOCK_EXISTING: &str = "
         case when n.xmin::text is distinct from p.version then n.property_times end
             as property_times
     from node n join unnest($1::text[], $2::text[]) as p(key, version) on n.key = p.key
+    where n.key = any($1)
     order by n.key for no key update of n";
 
 /// A null `properties` leaves them as stored (the merge changed nothing in them).
@@ -310,7 +314,7 @@ const WRITE_MERGED_AND_EDGES: &str = "
             first_seen = u.first_seen, last_seen = u.last_seen, updated_at = now()
         from unnest($1::bigint[], $2::text[], $3::jsonb[], $4::jsonb[], $5::timestamptz[], $6::timestamptz[])
             as u(node_id, name, properties, times, first_seen, last_seen)
-        where n.node_id = u.node_id
+        where n.node_id = u.node_id and n.node_id = any($1)
         returning 1
     )
     insert into edge (source_id, kind, target_id, properties, first_seen, last_seen)
