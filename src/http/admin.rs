@@ -147,6 +147,7 @@ struct Deleted {
     params(DeleteParams),
     responses(
         (status = 200, description = "Deleted", body = Deleted),
+        (status = 400, description = "No key, or a bad one", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such node", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -237,7 +238,7 @@ async fn prune(
     body: axum::body::Bytes,
 ) -> Result<Json<Pruned>> {
     whole_graph(&principal, "prune")?;
-    let body: PruneBody = crate::ingest::json::decode(&body)?;
+    let body: PruneBody = crate::ingest::json::decode_object(&body)?;
     let request = prune_request(&body)?;
     let report: PruneReport = state.store.prune(&request).await?;
     let pruned = Pruned {
@@ -330,7 +331,7 @@ struct ReplayFailure {
     path = "/api/v1/admin/replay",
     tag = TAG,
     operation_id = "admin.replay",
-    request_body = ReplayBody,
+    request_body(content = Option<ReplayBody>, description = "Optional: without a body, every payload is replayed"),
     responses(
         (status = 200, description = "What was replayed", body = Replayed),
         (status = 400, description = "A bad body", body = Problem, content_type = "application/problem+json"),
@@ -343,9 +344,9 @@ async fn replay(
     body: axum::body::Bytes,
 ) -> Result<Json<Replayed>> {
     whole_graph(&principal, "replay")?;
-    let body: ReplayBody = match body.is_empty() {
-        true => ReplayBody::default(),
-        false => crate::ingest::json::decode(&body)?,
+    let body: ReplayBody = match body.trim_ascii() {
+        b"" | b"null" => ReplayBody::default(),
+        _ => crate::ingest::json::decode_object(&body)?,
     };
     let range = TimeRange {
         since: body.since,

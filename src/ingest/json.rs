@@ -21,6 +21,21 @@ pub fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, Error> {
     Ok(value)
 }
 
+/// Decodes a body that must be one JSON object. serde's derived structs also take an array of
+/// their fields in order (`[null, null]` for two optional fields), which no client means and
+/// no API document describes.
+pub fn decode_object<T: DeserializeOwned>(body: &[u8]) -> Result<T, Error> {
+    if body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{') {
+        return decode(body);
+    }
+    decode::<serde::de::IgnoredAny>(body)?;
+    Err(Error::bad_request(
+        "invalid-field",
+        "$: the body must be a JSON object".to_owned(),
+        Some("$".to_owned()),
+    ))
+}
+
 /// Refuses JSON nested deeper than `max` levels, before any parsing: the decoders recurse once
 /// per level, so a body of nothing but brackets would cost stack and time out of all
 /// proportion to its size. One pass over the bytes, skipping strings.

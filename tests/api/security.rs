@@ -315,6 +315,36 @@ async fn admins_prune_and_replay_through_the_api(#[values(Postgres, Sqlite)] bac
     assert_eq!(replayed.status, StatusCode::OK, "{}", replayed.text());
     assert_eq!(replayed.json(), json!({"replayed": 2, "failed": []}));
     assert_eq!(app.counts().await, before, "replay is idempotent");
+    for (body, replayed) in [
+        (json!(null), 2),
+        (json!({"since": "2999-01-01T00:00:00Z"}), 0),
+    ] {
+        let answer = post_as(
+            &app,
+            ADMIN,
+            "/api/v1/admin/replay",
+            "application/json",
+            &body,
+        )
+        .await;
+        assert_eq!(answer.json()["replayed"], replayed, "body {body}");
+    }
+    for body in [json!({"from": "yesterday"}), json!([null, null])] {
+        let answer = post_as(
+            &app,
+            ADMIN,
+            "/api/v1/admin/replay",
+            "application/json",
+            &body,
+        )
+        .await;
+        assert_eq!(
+            answer.status,
+            StatusCode::BAD_REQUEST,
+            "{body}: {}",
+            answer.text()
+        );
+    }
     let bad = post_as(
         &app,
         ADMIN,
@@ -342,8 +372,8 @@ async fn admins_prune_and_replay_through_the_api(#[values(Postgres, Sqlite)] bac
         .collect();
     assert_eq!(
         actions,
-        ["prune", "replay", "ingest", "ingest"],
-        "dry runs are not recorded"
+        ["prune", "replay", "replay", "replay", "ingest", "ingest"],
+        "dry runs and refused requests are not recorded"
     );
     let limited = post_as(
         &app,

@@ -70,8 +70,8 @@ pub fn plan(
 ) -> Result<(Uuid, ChangeSet), Error> {
     json::reject_nul(body, "")?;
     let plan: wire::ExecutionPlan = match version {
-        ApiVersion::V10 => json::decode::<v10::ExecutionPlanV10>(body)?.into(),
-        ApiVersion::V11 | ApiVersion::V12 => json::decode(body)?,
+        ApiVersion::V10 => json::decode_object::<v10::ExecutionPlanV10>(body)?.into(),
+        ApiVersion::V11 | ApiVersion::V12 => json::decode_object(body)?,
     };
     validate::plan(&plan)?;
     let id = plan
