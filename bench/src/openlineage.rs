@@ -20,11 +20,6 @@
 //! same bytes, run ids included (UUIDv7, as current integrations send, with
 //! the random bits drawn from the seed).
 
-#![allow(
-    dead_code,
-    reason = "the OpenLineage ingest phase that posts these runs is wired into main separately"
-)]
-
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
@@ -89,15 +84,6 @@ impl Integration {
         Integration::Dbt,
         Integration::Python,
     ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Integration::Airflow => "airflow",
-            Integration::Spark => "spark",
-            Integration::Dbt => "dbt",
-            Integration::Python => "python",
-        }
-    }
 
     /// Relative odds of [`Integration::ALL`] for a job of `layer`.
     fn odds(layer: Layer) -> [u32; 4] {
