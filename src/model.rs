@@ -389,14 +389,11 @@ pub trait Properties {
 
 impl Properties for Value {
     fn namespace(&self) -> Option<String> {
-        self.get("namespace")?.as_str().map(str::to_owned)
+        self.as_object()?.namespace()
     }
 
     fn job_namespace(&self) -> Option<String> {
-        self.get("job")?
-            .get("namespace")?
-            .as_str()
-            .map(str::to_owned)
+        self.as_object()?.job_namespace()
     }
 }
 

@@ -119,6 +119,21 @@ pub struct DeleteReport {
     pub edges: u64,
 }
 
+impl DeleteReport {
+    /// The report of a deletion from what the backend's statements returned: the incident
+    /// edges counted before, and the kind of each node deleted.
+    pub fn of(edges: i64, kinds: Vec<String>) -> Self {
+        let mut report = DeleteReport {
+            edges: edges.max(0) as u64,
+            ..DeleteReport::default()
+        };
+        for kind in kinds {
+            *report.nodes.entry(kind).or_default() += 1;
+        }
+        report
+    }
+}
+
 /// SQL selecting (as `id`) the node keyed `$1` and what belongs to it: a dataset's columns,
 /// a job's runs, operations and their attributes. The same text on every backend.
 pub const MEMBERS: &str = "

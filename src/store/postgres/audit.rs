@@ -128,13 +128,7 @@ pub async fn delete_node(
             .bind(&ids)
             .fetch_all(&mut *tx)
             .await?;
-    let mut report = DeleteReport {
-        edges: edges.max(0) as u64,
-        ..DeleteReport::default()
-    };
-    for kind in kinds {
-        *report.nodes.entry(kind).or_default() += 1;
-    }
+    let report = DeleteReport::of(edges, kinds);
     entry.detail = json!(report);
     record(&mut *tx, &entry).await?;
     tx.commit().await?;
