@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -221,14 +222,20 @@ def run_echoed(command, env, cwd):
         command, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
     kept = []
-    deadline = time.monotonic() + RUN_SECONDS
-    for line in process.stdout:
-        sys.stdout.write(line)
-        kept.append(line)
-        if time.monotonic() > deadline:
-            process.kill()
-            raise SystemExit(f"schemathesis: FATAL: the run took over {RUN_SECONDS}s")
-    return process.wait(), "".join(kept)
+    # A run that hangs, printing nothing, is killed all the same.
+    watchdog = threading.Timer(RUN_SECONDS, process.kill)
+    watchdog.start()
+    try:
+        for line in process.stdout:
+            sys.stdout.write(line)
+            kept.append(line)
+        status = process.wait()
+    finally:
+        timed_out = not watchdog.is_alive()
+        watchdog.cancel()
+    if timed_out:
+        raise SystemExit(f"schemathesis: FATAL: the run took over {RUN_SECONDS}s")
+    return status, "".join(kept)
 
 
 def main():
