@@ -25,6 +25,7 @@ use std::collections::{BTreeMap, HashMap};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::error::Result;
@@ -130,9 +131,9 @@ pub trait Store: EdgeSource + Topology + LinkFeed + Send + Sync + 'static {
     /// The latest run of each of `jobs` that has one: (job, run).
     async fn latest_runs(&self, jobs: &[NodeId]) -> Result<Vec<(NodeId, Node)>>;
 
-    /// Archived payloads of one format whose event time falls in a window, and how many there
-    /// are in all.
-    async fn raw_events(&self, query: &RawEventQuery) -> Result<(Vec<Value>, u64)>;
+    /// Archived payloads of one format whose event time falls in a window, byte for byte, and
+    /// how many there are in all.
+    async fn raw_events(&self, query: &RawEventQuery) -> Result<(Vec<Box<RawValue>>, u64)>;
 
     /// One page of Spline execution events matching a consumer query, with the total.
     async fn spline_events(&self, query: &SplineEventQuery) -> Result<SplineEventPage>;
@@ -885,6 +886,18 @@ fn merge_edge(row: &mut EdgeRow, e: &NewEdge) {
     };
     row.first_seen = row.first_seen.min(e.seen_at);
     row.last_seen = row.last_seen.max(e.seen_at);
+}
+
+/// An archived event's body as the JSON it was posted as. Not parsed into a `Value`: the body
+/// was accepted as it stands, and may hold what a `Value` can't (a number beyond `f64`, in a
+/// facet the ingest skipped), nor should its key order change on the way out.
+pub fn archived_event(body: Vec<u8>) -> Result<Box<RawValue>> {
+    let text = String::from_utf8(body).map_err(|e| {
+        crate::error::Error::Internal(anyhow::anyhow!("archived event is not UTF-8: {e}"))
+    })?;
+    RawValue::from_string(text).map_err(|e| {
+        crate::error::Error::Internal(anyhow::anyhow!("archived event is not JSON: {e}"))
+    })
 }
 
 #[cfg(test)]

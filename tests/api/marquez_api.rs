@@ -1509,6 +1509,39 @@ async fn lineage_events_are_listed_as_posted_latest_first(
     assert_eq!(desc["events"], json!([e3, e2, e1]));
 }
 
+/// An event is listed as the bytes it was posted as: PostgreSQL's `jsonb` would write
+/// `f64::MAX` out as 309 digits (which serde_json then refused, a 500 Schemathesis found),
+/// and a parsed value would reorder the keys.
+#[rstest]
+#[tokio::test]
+async fn lineage_events_are_listed_byte_for_byte(#[values(Postgres, Sqlite)] backend: Backend) {
+    let pool = TestDb::new(backend).await;
+    let app = TestApp::new(pool);
+    let event = three_events()[1].to_string();
+    let facet = r#""zz_custom":{"_producer":"p","_schemaURL":"s","huge":1.7976931348623157e308,"b":1,"a":2}"#;
+    let posted = event.replacen(
+        r#""run":{"#,
+        &format!(r#""run":{{"facets":{{{facet}}},"#),
+        1,
+    );
+    assert_ne!(posted, event, "the facet went in");
+    let sent = app
+        .post(
+            "/api/v1/lineage",
+            Some("application/json"),
+            &[],
+            posted.clone(),
+        )
+        .await;
+    assert_eq!(sent.status, StatusCode::CREATED, "{}", sent.text());
+    let listed = app.get("/api/v1/events/lineage").await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.text());
+    assert_eq!(
+        listed.text(),
+        format!(r#"{{"events":[{posted}],"totalCount":1}}"#)
+    );
+}
+
 /// `after` and `before` bound the window inclusively, by instant, and the count is the window's.
 #[rstest]
 #[tokio::test]

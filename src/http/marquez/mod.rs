@@ -777,7 +777,7 @@ struct EventParams {
 struct Events {
     /// The events, exactly as they were posted.
     #[schema(value_type = Vec<Object>)]
-    events: Vec<Value>,
+    events: Vec<Box<serde_json::value::RawValue>>,
     /// Events in the window in all.
     total_count: u64,
 }

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use serde_json::Value;
+use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::types::Json;
@@ -20,6 +21,7 @@ mod audit;
 mod prune;
 mod spline_queries;
 
+use super::archived_event;
 use super::rows::{
     ALIASED_COLUMNS, EDGE_COLUMNS, EDGE_COUNTS, INDEXED_KINDS, LINK_COLUMNS, NODE_COLUMNS,
     NODE_COUNTS, PAYLOAD_COLUMNS, edge_from_row, kind_counts, like_pattern, link_changes_from_rows,
@@ -927,10 +929,10 @@ impl Store for PgStore {
             .collect()
     }
 
-    async fn raw_events(&self, query: &RawEventQuery) -> Result<(Vec<Value>, u64)> {
+    async fn raw_events(&self, query: &RawEventQuery) -> Result<(Vec<Box<RawValue>>, u64)> {
         let order = if query.ascending { "asc" } else { "desc" };
         let sql = format!(
-            "select convert_from(body, 'UTF8')::jsonb as event, count(*) over () as total from raw_payload
+            "select body, count(*) over () as total from raw_payload
              where format = $1 and ($2::timestamptz is null or event_time >= $2)
                and ($3::timestamptz is null or event_time <= $3)
              order by event_time {order}, raw_payload_id {order} limit $4 offset $5"
@@ -947,7 +949,11 @@ impl Store for PgStore {
             Some(r) => r.get::<i64, _>("total") as u64,
             None => count_raw_events(&self.pool, query).await?,
         };
-        Ok((rows.into_iter().map(|r| r.get("event")).collect(), total))
+        let events = rows
+            .into_iter()
+            .map(|r| archived_event(r.try_get("body")?))
+            .collect::<Result<_>>()?;
+        Ok((events, total))
     }
 
     async fn spline_events(&self, query: &SplineEventQuery) -> Result<SplineEventPage> {

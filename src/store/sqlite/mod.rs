@@ -24,11 +24,12 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::value::RawValue;
 use sha2::Digest;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow};
 use sqlx::{Row, SqlitePool};
 
+use super::archived_event;
 use super::postgres::PoolSettings;
 use super::rows::{
     ALIASED_COLUMNS, EDGE_COLUMNS, EDGE_COUNTS, INDEXED_KINDS, LINK_COLUMNS, NODE_COLUMNS,
@@ -445,7 +446,7 @@ impl Store for SqliteStore {
             .collect()
     }
 
-    async fn raw_events(&self, query: &RawEventQuery) -> Result<(Vec<Value>, u64)> {
+    async fn raw_events(&self, query: &RawEventQuery) -> Result<(Vec<Box<RawValue>>, u64)> {
         let order = if query.ascending { "asc" } else { "desc" };
         let window = "from raw_payload where format = $1
                and ($2 is null or event_time >= $2) and ($3 is null or event_time <= $3)";
@@ -467,7 +468,10 @@ impl Store for SqliteStore {
             .bind(ts_opt(query.before))
             .fetch_one(&self.reader)
             .await?;
-        let events = rows.iter().map(event_from_row).collect::<Result<_>>()?;
+        let events = rows
+            .into_iter()
+            .map(|r| archived_event(r.try_get("body")?))
+            .collect::<Result<_>>()?;
         Ok((events, total.max(0) as u64))
     }
 
@@ -582,11 +586,4 @@ fn namespace_from_row(row: &SqliteRow) -> Result<Namespace> {
         first_seen: row.try_get("first_seen")?,
         last_seen: row.try_get("last_seen")?,
     })
-}
-
-/// An archived event's body as JSON (SQLite keeps it as bytes, as PostgreSQL does).
-fn event_from_row(row: &SqliteRow) -> Result<Value> {
-    let body: Vec<u8> = row.try_get("body")?;
-    serde_json::from_slice(&body)
-        .map_err(|e| Error::Internal(anyhow::anyhow!("archived event is not JSON: {e}")))
 }
