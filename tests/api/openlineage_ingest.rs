@@ -442,6 +442,25 @@ async fn facets_from_different_events_accumulate_on_run_job_and_dataset(
     );
 }
 
+/// Floats at the ends of `f64`'s range survive storage exactly and stay mergeable: PostgreSQL's
+/// `jsonb` writes `f64::MAX` out as 309 digits, which serde_json's default (approximate) float
+/// parser refused, so the next event, and every read, of that dataset was a 500.
+#[rstest]
+#[tokio::test]
+async fn extreme_floats_in_facets_round_trip_and_merge(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let pool = TestDb::new(backend).await;
+    let app = TestApp::new(pool);
+    let stats = json!({"max": f64::MAX, "min": -f64::MAX, "tiny": 5e-324, "third": 1.0 / 3.0});
+    let facets = json!({"inputs": [{"namespace": "s3://lake", "name": "raw/orders",
+                                    "facets": {"custom": stats}}]});
+    store_event(&app, &with(event(RUN, "START", T1), facets.clone())).await;
+    store_event(&app, &with(event(RUN, "COMPLETE", T2), facets)).await;
+    let input = node_details(&app, IN).await;
+    assert_eq!(input["node"]["properties"]["facets"]["custom"], stats);
+}
+
 /// Where two events set the same facet, the later eventTime wins, whatever arrived first.
 #[rstest]
 #[tokio::test]
