@@ -287,6 +287,9 @@ fn http_settings(args: &ServeArgs) -> HttpSettings {
             max_depth: limits.max_query_depth,
             max_nodes: limits.max_result_nodes,
             timeout: Duration::from_secs(limits.query_timeout_secs),
+            max_steps: limits.max_query_steps,
+            max_result_edges: count(limits.max_result_edges),
+            max_result_bytes: usize::try_from(limits.max_result_bytes).unwrap_or(usize::MAX),
         },
     }
 }

@@ -255,6 +255,16 @@ pub struct LimitArgs {
     /// 422.
     #[arg(long, env = "HEADWATER_QUERY_TIMEOUT_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
     pub query_timeout_secs: u64,
+    /// Most steps a computation whose cost is not linear in its answer may take (a path
+    /// search, a layout's crossing reduction); one cut short answers what it has.
+    #[arg(long, env = "HEADWATER_MAX_QUERY_STEPS", default_value_t = 20_000_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_query_steps: u64,
+    /// Most edges a lineage answer holds (collapsed `flows_to` edges included).
+    #[arg(long, env = "HEADWATER_MAX_RESULT_EDGES", default_value_t = 100_000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_result_edges: u32,
+    /// Largest lineage answer, in bytes of JSON (estimated as it is built).
+    #[arg(long, env = "HEADWATER_MAX_RESULT_BYTES", default_value_t = 32 * 1024 * 1024, value_parser = clap::value_parser!(u64).range(1024..))]
+    pub max_result_bytes: u64,
 }
 
 /// Where the database is, and how to pool connections to it.
@@ -657,7 +667,7 @@ impl CorsArgs {
 }
 
 impl LimitArgs {
-    fn describe(&self) -> [(&'static str, String); 7] {
+    fn describe(&self) -> [(&'static str, String); 10] {
         [
             ("HEADWATER_MAX_JSON_DEPTH", self.max_json_depth.to_string()),
             (
@@ -683,6 +693,18 @@ impl LimitArgs {
             (
                 "HEADWATER_QUERY_TIMEOUT_SECS",
                 self.query_timeout_secs.to_string(),
+            ),
+            (
+                "HEADWATER_MAX_QUERY_STEPS",
+                self.max_query_steps.to_string(),
+            ),
+            (
+                "HEADWATER_MAX_RESULT_EDGES",
+                self.max_result_edges.to_string(),
+            ),
+            (
+                "HEADWATER_MAX_RESULT_BYTES",
+                self.max_result_bytes.to_string(),
             ),
         ]
     }
@@ -825,7 +847,7 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains("s3cr3t"), "{text}");
-        assert_eq!(text.lines().count(), 24, "{text}");
+        assert_eq!(text.lines().count(), 27, "{text}");
     }
 
     #[test]
@@ -1025,6 +1047,16 @@ mod tests {
         assert_eq!(serve.limits.max_query_depth, 20);
         assert_eq!(serve.limits.max_result_nodes, 100_000);
         assert_eq!(serve.limits.query_timeout_secs, 30);
+        assert_eq!(serve.limits.max_query_steps, 20_000_000);
+        assert_eq!(serve.limits.max_result_edges, 100_000);
+        assert_eq!(serve.limits.max_result_bytes, 32 * 1024 * 1024);
+        let (serve, sources) = serve_args("max_result_edges = 500\n", &["--max-query-steps=1000"]);
+        assert_eq!(serve.limits.max_result_edges, 500);
+        assert_eq!(sources.of("HEADWATER_MAX_RESULT_EDGES"), Source::File);
+        assert_eq!(serve.limits.max_query_steps, 1000);
+        assert_eq!(sources.of("HEADWATER_MAX_QUERY_STEPS"), Source::Flag);
+        let text = file_error("max_result_bytes = 10\n");
+        assert!(text.contains("key `max_result_bytes`"), "{text}");
         let text = file_error("max_json_depth = 1\n");
         assert!(text.contains("key `max_json_depth`"), "{text}");
     }
@@ -1051,6 +1083,9 @@ mod tests {
                 "max_plan_attributes",
                 "max_plan_operations",
                 "max_query_depth",
+                "max_query_steps",
+                "max_result_bytes",
+                "max_result_edges",
                 "max_result_nodes",
                 "prune_batch_size",
                 "prune_interval",

@@ -7,10 +7,12 @@
 //! walks from memory, and [`memory::MemoryGraph`] implements both over petgraph for tests.
 
 pub mod as_of;
+pub mod budget;
 pub mod export;
 pub mod index;
 pub mod layout;
 pub mod memory;
+pub mod paths;
 pub mod view;
 
 use std::collections::{HashMap, HashSet};

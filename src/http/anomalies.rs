@@ -16,12 +16,13 @@ use utoipa_axum::routes;
 
 use super::AppState;
 use super::graph::{TAG, bounded};
+use super::offload::{Deadline, offload};
 use super::query::ApiQuery;
 use super::scope;
 use crate::auth::Principal;
 use crate::error::{Problem, Result};
 use crate::model::NodeId;
-use crate::store::{Page, Store};
+use crate::store::Page;
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(get_anomalies))
@@ -73,6 +74,7 @@ struct Anomalies {
 async fn get_anomalies(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
+    deadline: Deadline,
     ApiQuery(params): ApiQuery<AnomalyParams>,
 ) -> Result<Json<Anomalies>> {
     scope::unlimited_only(&principal, "the anomalies of the whole graph")?;
@@ -84,7 +86,7 @@ async fn get_anomalies(
     let (sources, total_sources) = store.dataset_ends(true, page).await?;
     let (sinks, total_sinks) = store.dataset_ends(false, page).await?;
     Ok(Json(Anomalies {
-        cycles: cycles(store, page).await?,
+        cycles: cycles(&state, deadline, page).await?,
         sources: Listed {
             items: sources,
             total: total_sources,
@@ -97,14 +99,19 @@ async fn get_anomalies(
 }
 
 /// Strongly connected components of the lineage layer with more than one node, or a node
-/// with an edge to itself.
-async fn cycles(store: &dyn Store, page: Page) -> Result<Listed<Vec<String>>> {
+/// with an edge to itself. The whole graph's: linear, but in a large graph long enough to
+/// keep an async worker from everything else, so it runs off them.
+async fn cycles(state: &AppState, deadline: Deadline, page: Page) -> Result<Listed<Vec<String>>> {
+    let store = state.store.as_ref();
     let edges = store.lineage_edges().await?;
-    let g: DiGraphMap<NodeId, ()> = edges.iter().map(|e| (e.source, e.target)).collect();
-    let components: Vec<Vec<NodeId>> = tarjan_scc(&g)
-        .into_iter()
-        .filter(|c| c.len() > 1 || g.contains_edge(c[0], c[0]))
-        .collect();
+    let components = offload(state, deadline, move |_| {
+        let g: DiGraphMap<NodeId, ()> = edges.iter().map(|e| (e.source, e.target)).collect();
+        tarjan_scc(&g)
+            .into_iter()
+            .filter(|c| c.len() > 1 || g.contains_edge(c[0], c[0]))
+            .collect::<Vec<Vec<NodeId>>>()
+    })
+    .await?;
     let ids: Vec<NodeId> = components.iter().flatten().copied().collect();
     let keys: HashMap<NodeId, String> = store
         .nodes(&ids)

@@ -19,6 +19,7 @@ mod impact;
 mod layout;
 mod marquez;
 mod metrics;
+mod offload;
 mod openlineage;
 mod paths;
 mod producer;
@@ -29,12 +30,13 @@ mod walker;
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderName, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use tokio::sync::Semaphore;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::classify::{ServerErrorsAsFailures, SharedClassifier};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -92,6 +94,13 @@ pub struct QueryLimits {
     pub max_nodes: u32,
     /// How long a read may take before it answers 422.
     pub timeout: Duration,
+    /// Most steps a computation whose cost is not linear in its answer may take (a path
+    /// search, a layout's crossing reduction) before it stops with what it has.
+    pub max_steps: u64,
+    /// Most edges a lineage answer holds, collapsed `flows_to` edges included.
+    pub max_result_edges: usize,
+    /// Largest lineage answer, in bytes of JSON, estimated as it is built.
+    pub max_result_bytes: usize,
 }
 
 impl Default for QueryLimits {
@@ -100,6 +109,9 @@ impl Default for QueryLimits {
             max_depth: 50,
             max_nodes: 100_000,
             timeout: Duration::from_secs(30),
+            max_steps: 20_000_000,
+            max_result_edges: 100_000,
+            max_result_bytes: 32 * 1024 * 1024,
         }
     }
 }
@@ -117,6 +129,8 @@ pub struct AppState {
     pub auth: Option<Arc<Tokens>>,
     /// Which browser origins may call the API.
     pub cors: Arc<CorsPolicy>,
+    /// Room for the CPU-heavy parts of requests, run off the async workers ([`offload`]).
+    pub computations: Arc<Semaphore>,
 }
 
 impl AppState {
@@ -138,6 +152,7 @@ impl AppState {
             index,
             auth: None,
             cors: Arc::new(CorsPolicy::default()),
+            computations: Arc::new(Semaphore::new(offload::concurrency())),
         }
     }
 
@@ -225,15 +240,21 @@ pub fn app(state: AppState) -> Router {
 /// Bounds every read by the query time limit, whatever backend or index answers it:
 /// PostgreSQL's `statement_timeout` stops a long statement in the database, this stops the
 /// request (an SQLite query, a walk in memory, many short statements in a row).
+///
+/// The deadline goes along with the request ([`offload::Deadline`]), so that a computation
+/// that checks the time itself stops in time to answer with what it has.
 async fn limit_reads(
     axum::extract::State(limit): axum::extract::State<Duration>,
-    request: Request,
+    mut request: Request,
     next: axum::middleware::Next,
 ) -> Response {
     let read = matches!(*request.method(), Method::GET | Method::HEAD);
     if !read {
         return next.run(request).await;
     }
+    request
+        .extensions_mut()
+        .insert(offload::Deadline(Instant::now() + limit));
     match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,
         Err(_) => Error::query_timeout().into_response(),

@@ -1,11 +1,9 @@
 //! Paths between two nodes: how data gets from one to the other.
 
 use std::collections::HashMap;
-use std::hash::RandomState;
 
 use axum::extract::State;
 use axum::{Extension, Json};
-use petgraph::algo::{all_simple_paths, astar};
 use petgraph::graphmap::DiGraphMap;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -14,11 +12,14 @@ use utoipa_axum::routes;
 
 use super::AppState;
 use super::graph::{TAG, bounded};
+use super::offload::{Deadline, offload};
 use super::query::ApiQuery;
 use super::scope::{self, Reader};
 use super::walker::Walker;
 use crate::auth::Principal;
 use crate::error::{Problem, Result};
+use crate::graph::budget::Exhausted;
+use crate::graph::paths::{self, Found};
 use crate::graph::{self, HopRule, Limits, Step, Walk};
 use crate::model::{EdgeKind, Node, NodeId};
 
@@ -56,15 +57,21 @@ struct Paths {
     shortest: Vec<String>,
     /// Simple paths (no node twice), shortest first, at most `maxPaths`.
     paths: Vec<Vec<String>>,
-    /// True when more paths exist than `maxPaths` (or the search space was capped).
+    /// True when more paths may exist than are listed: more than `maxPaths`, or the search
+    /// was cut short (see `truncatedReason`).
     truncated: bool,
+    /// Why `truncated` is true, naming the parameter or setting to raise; absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    truncated_reason: Option<String>,
 }
 
 /// Paths between two nodes.
 ///
 /// Follows dataset-level lineage (`input` and `output` edges) downstream from `from`, and
 /// answers with a shortest path to `to` and the simple paths, bounded. No path is an empty
-/// answer, not an error.
+/// answer, not an error. The search for paths takes at most `HEADWATER_MAX_QUERY_STEPS` steps
+/// and stops before the query time limit; cut short, it answers the paths it found (the
+/// shortest path is always found) with `truncated` and `truncatedReason`.
 #[utoipa::path(
     get,
     path = "/api/v1/graph/paths",
@@ -80,6 +87,7 @@ struct Paths {
 async fn get_paths(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
+    deadline: Deadline,
     ApiQuery(params): ApiQuery<PathParams>,
 ) -> Result<Json<Paths>> {
     let max_paths = bounded(params.max_paths, 10, 1..=100, "maxPaths")? as usize;
@@ -108,7 +116,13 @@ async fn get_paths(
         .filter(|e| keys.contains_key(&e.source) && keys.contains_key(&e.target))
         .map(|e| (e.source, e.target))
         .collect();
-    let (shortest, paths, more) = search(&g, from, to, max_paths, max_length as usize);
+    let unreached = reach.truncated && !g.contains_node(to);
+    let max_length = max_length as usize;
+    let found = offload(&state, deadline, move |budget| {
+        paths::search(&g, from, to, max_paths, max_length, budget)
+    })
+    .await?;
+    let truncated_reason = why_truncated(&found, max_paths, unreached);
     let render = |path: Vec<NodeId>| {
         path.iter()
             .filter_map(|id| keys.get(id).cloned())
@@ -117,10 +131,40 @@ async fn get_paths(
     Ok(Json(Paths {
         from: from_node.key,
         to: to_node.key,
-        shortest: render(shortest),
-        paths: paths.into_iter().map(render).collect(),
-        truncated: more || (reach.truncated && !g.contains_node(to)),
+        shortest: render(found.shortest),
+        paths: found.paths.into_iter().map(render).collect(),
+        truncated: truncated_reason.is_some(),
+        truncated_reason,
     }))
+}
+
+/// Every reason the paths listed may not be all of them, as one sentence.
+fn why_truncated(found: &Found, max_paths: usize, unreached: bool) -> Option<String> {
+    let mut reasons = Vec::new();
+    if found.more {
+        reasons.push(format!(
+            "there are more than {max_paths} paths (`maxPaths`, at most 100)"
+        ));
+    }
+    match found.stopped {
+        Some(Exhausted::Steps(steps)) => reasons.push(format!(
+            "the search for paths stopped after {steps} steps (HEADWATER_MAX_QUERY_STEPS); \
+             the paths listed are the shortest it found"
+        )),
+        Some(Exhausted::Deadline | Exhausted::Abandoned) => reasons.push(
+            "the search for paths stopped at the query time limit \
+             (HEADWATER_QUERY_TIMEOUT_SECS); the paths listed are the shortest it found"
+                .to_owned(),
+        ),
+        None => {}
+    }
+    if unreached {
+        reasons.push(format!(
+            "the walk from `from` was cut by `maxLength` or at {MAX_NODES} nodes before it \
+             reached `to`"
+        ));
+    }
+    (!reasons.is_empty()).then(|| reasons.join("; "))
 }
 
 /// The keys of the reached nodes the reader may see, by id.
@@ -134,78 +178,4 @@ async fn visible_keys(reader: &Reader<'_>, ids: Vec<NodeId>) -> Result<HashMap<N
         .filter(|(_, n)| visible.contains(&n.key))
         .map(|(id, n)| (id, n.key))
         .collect())
-}
-
-/// A shortest path and up to `max_paths` simple paths (shortest first), and whether there
-/// were more. Pure, over petgraph.
-fn search(
-    g: &DiGraphMap<NodeId, ()>,
-    from: NodeId,
-    to: NodeId,
-    max_paths: usize,
-    max_length: usize,
-) -> (Vec<NodeId>, Vec<Vec<NodeId>>, bool) {
-    if !g.contains_node(from) || !g.contains_node(to) || from == to {
-        return (Vec::new(), Vec::new(), false);
-    }
-    let shortest = astar(g, from, |n| n == to, |_| 1u32, |_| 0)
-        .map(|(_, p)| p)
-        .unwrap_or_default();
-    // Length by length, so the paths kept under `max_paths` are the shortest ones.
-    let mut paths: Vec<Vec<NodeId>> = Vec::new();
-    for intermediate in 0..max_length {
-        let exact = all_simple_paths::<Vec<NodeId>, _, RandomState>(
-            g,
-            from,
-            to,
-            intermediate,
-            Some(intermediate),
-        );
-        let mut found: Vec<Vec<NodeId>> = exact.take(max_paths + 1 - paths.len()).collect();
-        found.sort();
-        paths.extend(found);
-        if paths.len() > max_paths {
-            break;
-        }
-    }
-    let more = paths.len() > max_paths;
-    paths.truncate(max_paths);
-    (shortest, paths, more)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// 1 → 2 → 3 → 4 and 1 → 5 → 4, plus a cycle 4 → 1.
-    fn graph() -> DiGraphMap<NodeId, ()> {
-        [(1, 2), (2, 3), (3, 4), (1, 5), (5, 4), (4, 1)]
-            .into_iter()
-            .collect()
-    }
-
-    #[test]
-    fn the_shortest_and_all_simple_paths_are_found() {
-        let (shortest, paths, more) = search(&graph(), 1, 4, 10, 10);
-        assert_eq!(shortest, vec![1, 5, 4]);
-        assert_eq!(paths, vec![vec![1, 5, 4], vec![1, 2, 3, 4]]);
-        assert!(!more);
-    }
-
-    #[test]
-    fn bounds_cut_paths_and_say_so() {
-        let (_, paths, more) = search(&graph(), 1, 4, 1, 10);
-        assert_eq!(paths.len(), 1);
-        assert!(more);
-        let (_, paths, _) = search(&graph(), 1, 4, 10, 2);
-        assert_eq!(paths, vec![vec![1, 5, 4]]);
-    }
-
-    #[test]
-    fn no_path_is_an_empty_answer() {
-        let mut g = graph();
-        g.add_node(6);
-        let (shortest, paths, _) = search(&g, 1, 6, 10, 10);
-        assert_eq!((shortest.len(), paths.len()), (0, 0));
-    }
 }
