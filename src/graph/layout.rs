@@ -15,6 +15,8 @@ use petgraph::algo::feedback_arc_set::greedy_feedback_arc_set;
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::EdgeRef;
 
+use super::budget::Budget;
+
 /// Horizontal space between the columns of two layers.
 const LAYER_GAP: f64 = 90.0;
 /// Vertical space between two nodes of a layer.
@@ -113,13 +115,36 @@ pub struct Graph<'a> {
 
 /// Lays a graph out. Self-loops and repeated edges are allowed.
 pub fn draw(graph: Graph<'_>) -> Drawing {
+    let drawing = draw_within(graph, usize::MAX, &mut Budget::unlimited());
+    drawing.unwrap_or_else(|_| unreachable!("no bound on bends"))
+}
+
+/// Lays a graph out within bounds. An edge spanning k layers bends k - 1 times, and each
+/// bend is a node to order and place and a pair of points in the answer, so a graph whose
+/// edges need more than `max_bends` bends in all is not drawn: `Err` with how many it needs.
+/// The crossing reduction and the placement spend steps from `budget` and, when it runs
+/// out, stop improving the drawing they have (it stays a valid drawing, with more crossings
+/// or less even spacing).
+pub fn draw_within(
+    graph: Graph<'_>,
+    max_bends: usize,
+    budget: &mut Budget,
+) -> Result<Drawing, usize> {
     let n = graph.sizes.len();
     let structure = Structure::of(n, graph.edges);
     let layers = layers(n, &structure.arcs);
+    let bends: usize = structure
+        .arcs
+        .iter()
+        .map(|&(s, t)| layers[t].saturating_sub(layers[s] + 1))
+        .sum();
+    if bends > max_bends {
+        return Err(bends);
+    }
     let mut layered = Layered::new(graph.sizes, &layers, &structure.arcs, graph.groups);
-    layered.order();
+    layered.order(budget);
     let xs = layered.columns();
-    let ys = layered.place();
+    let ys = layered.place(budget);
     let groups = layered.frames(&xs, &ys);
     let nodes = (0..n)
         .map(|v| Placement {
@@ -134,13 +159,13 @@ pub fn draw(graph: Graph<'_>) -> Drawing {
         .map(|&(s, t)| layered.route(&structure, s, t, &xs, &ys))
         .collect();
     let (width, height) = extent(graph.sizes, &nodes, &groups, &xs);
-    Drawing {
+    Ok(Drawing {
         nodes,
         edges,
         groups,
         width,
         height,
-    }
+    })
 }
 
 fn extent(sizes: &[Size], nodes: &[Placement], frames: &[Frame], xs: &[f64]) -> (f64, f64) {
@@ -328,13 +353,21 @@ impl<'a> Layered<'a> {
         self.ranks = ranks;
     }
 
+    /// What one pass over the whole layered graph costs, in budget steps.
+    fn size(&self) -> u64 {
+        let arcs: usize = self.right.iter().map(Vec::len).sum();
+        (self.layer.len() + arcs) as u64
+    }
+
     /// Crossing reduction: barycenter sweeps, keeping the best order, then adjacent swaps.
-    fn order(&mut self) {
+    /// Each sweep spends the graph's size from `budget`; out of it, the best order so far
+    /// stays.
+    fn order(&mut self, budget: &mut Budget) {
         let mut position = self.positions();
         let mut best = (self.crossings(&position), self.ranks.clone());
         let mut stale = 0;
         for _ in 0..SWEEPS {
-            if best.0 == 0 || stale >= 2 {
+            if best.0 == 0 || stale >= 2 || budget.spend(2 * self.size()).is_err() {
                 break;
             }
             for l in 1..self.ranks.len() {
@@ -352,7 +385,7 @@ impl<'a> Layered<'a> {
             }
         }
         self.ranks = best.1;
-        self.swap_adjacent();
+        self.swap_adjacent(budget);
     }
 
     fn positions(&self) -> Vec<usize> {
@@ -457,7 +490,9 @@ impl<'a> Layered<'a> {
     }
 
     /// Swaps neighbours in a layer while that removes crossings with the layers on both sides.
-    fn swap_adjacent(&mut self) {
+    /// Comparing two nodes costs the product of their degrees, spent from `budget`; out of
+    /// it, the swaps stop.
+    fn swap_adjacent(&mut self, budget: &mut Budget) {
         let mut position = self.positions();
         for _ in 0..SWAP_PASSES {
             let mut improved = false;
@@ -466,6 +501,11 @@ impl<'a> Layered<'a> {
                     let (u, v) = (self.ranks[l][i], self.ranks[l][i + 1]);
                     if self.group[u] != self.group[v] {
                         continue;
+                    }
+                    let cost = self.left[u].len() * self.left[v].len()
+                        + self.right[u].len() * self.right[v].len();
+                    if budget.spend(2 * cost as u64 + 1).is_err() {
+                        return;
                     }
                     let now = self.pair_crossings(u, v, &position);
                     let swapped = self.pair_crossings(v, u, &position);
@@ -524,8 +564,9 @@ impl<'a> Layered<'a> {
     }
 
     /// Vertical centres: packed first, then pulled towards the neighbours' centres, layer by
-    /// layer and alternately from each side, never changing the order or the gaps.
-    fn place(&self) -> Vec<f64> {
+    /// layer and alternately from each side, never changing the order or the gaps. Each round
+    /// spends the graph's size from `budget`; out of it, the rounds stop.
+    fn place(&self, budget: &mut Budget) -> Vec<f64> {
         let mut y = vec![0.0; self.layer.len()];
         for rank in &self.ranks {
             let Some(&first) = rank.first() else {
@@ -541,6 +582,9 @@ impl<'a> Layered<'a> {
         }
         for round in 0..PLACEMENT_ROUNDS {
             let last = round + 1 == PLACEMENT_ROUNDS;
+            if budget.spend(2 * self.size()).is_err() {
+                break;
+            }
             for l in 0..self.ranks.len() {
                 self.pull(l, &mut y, [true, last]);
             }

@@ -23,7 +23,7 @@ fn crossings(n: usize, edges: &[(usize, usize)]) -> usize {
     let structure = Structure::of(n, edges);
     let layers = layers(n, &structure.arcs);
     let mut layered = Layered::new(&sizes, &layers, &structure.arcs, &[]);
-    layered.order();
+    layered.order(&mut Budget::unlimited());
     layered.crossings(&layered.positions())
 }
 
@@ -212,5 +212,56 @@ fn a_two_thousand_node_lineage_graph_is_laid_out_whole() {
     for (i, &(s, t)) in edges.iter().enumerate() {
         assert!(!d.edges[i].reversed);
         assert!(d.nodes[s].layer < d.nodes[t].layer);
+    }
+}
+
+/// A chain of `n` nodes, and an edge from the first to every other: the edge to node k
+/// spans k layers.
+fn fan_over_a_chain(n: usize) -> Vec<(usize, usize)> {
+    let mut edges: Vec<(usize, usize)> = (1..n).map(|v| (v - 1, v)).collect();
+    edges.extend((2..n).map(|v| (0, v)));
+    edges
+}
+
+#[test]
+fn a_graph_needing_too_many_bends_is_not_drawn() {
+    let edges = fan_over_a_chain(50);
+    let graph = Graph {
+        sizes: &sizes(50),
+        edges: &edges,
+        groups: &[],
+    };
+    // The edge to node k bends k - 1 times: 1 + 2 + ... + 48.
+    let needed = 48 * 49 / 2;
+    let refused = draw_within(graph, needed - 1, &mut Budget::unlimited());
+    assert_eq!(refused.unwrap_err(), needed);
+    let drawn = draw_within(graph, needed, &mut Budget::unlimited()).unwrap();
+    assert_eq!(drawn.edges.len(), edges.len());
+}
+
+#[test]
+fn out_of_steps_the_layout_stops_improving_but_still_draws_everything() {
+    let edges = fan_over_a_chain(30);
+    let graph = Graph {
+        sizes: &sizes(30),
+        edges: &edges,
+        groups: &[],
+    };
+    let mut budget = Budget::new(0, None);
+    let drawing = draw_within(graph, usize::MAX, &mut budget).unwrap();
+    assert!(budget.exhausted().is_some());
+    assert_eq!(drawing.nodes.len(), 30);
+    assert_eq!(drawing.edges.len(), edges.len());
+    // Layers still run left to right, and no two nodes of a layer overlap.
+    for (s, t) in (1..30).map(|v| (v - 1, v)) {
+        assert!(drawing.nodes[s].x < drawing.nodes[t].x);
+    }
+    let mut by_layer: HashMap<usize, Vec<f64>> = HashMap::new();
+    for p in &drawing.nodes {
+        by_layer.entry(p.layer).or_default().push(p.y);
+    }
+    for ys in by_layer.values_mut() {
+        ys.sort_by(f64::total_cmp);
+        assert!(ys.windows(2).all(|w| w[1] - w[0] >= BOX.height), "{ys:?}");
     }
 }

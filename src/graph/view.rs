@@ -1,8 +1,9 @@
 //! Shaping a subgraph for its reader: dropping node kinds or namespaces, and collapsing jobs
 //! into dataset-to-dataset edges. Pure functions over loaded nodes and edges.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
+use serde::Serialize;
 use serde_json::json;
 
 use crate::model::{Edge, EdgeKind, Node, NodeKind, Properties};
@@ -55,56 +56,196 @@ pub fn filter<P: Properties>(
     (nodes, edges)
 }
 
+/// How much an answer may grow by: edges, and bytes of JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Room {
+    /// Most edges.
+    pub edges: usize,
+    /// Most bytes of JSON.
+    pub bytes: usize,
+}
+
+/// Which bound cut an answer short.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cut {
+    /// The most edges it may hold (the number).
+    Edges(usize),
+    /// The most bytes it may take (the number).
+    Bytes(usize),
+}
+
+/// A shaped answer, and what cut it short if anything did.
+#[derive(Debug, Clone)]
+pub struct Shaped<P> {
+    /// The nodes kept.
+    pub nodes: Vec<Node<P>>,
+    /// The edges kept.
+    pub edges: Vec<Edge>,
+    /// The bound that left edges out.
+    pub cut: Option<Cut>,
+}
+
+/// What a `flows_to` edge costs in JSON besides its endpoints' keys and its job's: the kind,
+/// two timestamps, the field names and punctuation (about 160 bytes), rounded up.
+const FLOW_OVERHEAD: usize = 180;
+
 /// Replaces every job by `flows_to` edges from each dataset it reads to each dataset it
 /// writes (listing the jobs in between), and drops the jobs. The root stays even if a job.
+///
+/// A job reading m datasets and writing n becomes m × n edges, so collapsing can answer far
+/// more than the walk found: it stops at `room` (new edges, and their estimated bytes), and
+/// says so. Inputs are taken in the order given (sorted, for a stable answer).
 pub fn collapse_jobs<P>(
     nodes: Vec<Node<P>>,
     edges: Vec<Edge>,
     root: &str,
-) -> (Vec<Node<P>>, Vec<Edge>) {
+    room: Room,
+) -> Shaped<P> {
     let jobs: HashSet<String> = nodes
         .iter()
         .filter(|n| n.kind == NodeKind::Job && n.key != root)
         .map(|n| n.key.clone())
         .collect();
-    let mut flows: BTreeMap<(String, String), (BTreeSet<String>, Edge)> = BTreeMap::new();
-    for input in edges
+    let mut outputs: HashMap<&str, Vec<&Edge>> = HashMap::new();
+    for output in edges
         .iter()
-        .filter(|e| e.kind == EdgeKind::Input && jobs.contains(&e.target))
+        .filter(|e| e.kind == EdgeKind::Output && jobs.contains(&e.source))
     {
-        for output in edges
-            .iter()
-            .filter(|e| e.kind == EdgeKind::Output && e.source == input.target)
-        {
-            let entry = flows
-                .entry((input.source.clone(), output.target.clone()))
-                .or_insert_with(|| {
-                    let edge = Edge {
-                        source: input.source.clone(),
-                        target: output.target.clone(),
-                        kind: EdgeKind::FlowsTo,
-                        ..input.clone()
-                    };
-                    (BTreeSet::new(), edge)
-                });
-            entry.0.insert(input.target.clone());
-            entry.1.first_seen = entry.1.first_seen.min(output.first_seen);
-            entry.1.last_seen = entry.1.last_seen.max(output.last_seen);
+        outputs.entry(&output.source).or_default().push(output);
+    }
+    let inputs = edges
+        .iter()
+        .filter(|e| e.kind == EdgeKind::Input && jobs.contains(&e.target));
+    let mut flows = Flows::new(room);
+    'inputs: for input in inputs {
+        for output in outputs.get(input.target.as_str()).into_iter().flatten() {
+            if let Err(cut) = flows.add(input, output) {
+                flows.cut = Some(cut);
+                break 'inputs;
+            }
         }
     }
+    let cut = flows.cut;
     let mut kept: Vec<Edge> = edges
-        .into_iter()
+        .iter()
         .filter(|e| !jobs.contains(&e.source) && !jobs.contains(&e.target))
+        .cloned()
         .collect();
-    kept.extend(flows.into_values().map(|(via, mut edge)| {
-        edge.properties = json!({"jobs": via});
-        edge
-    }));
+    kept.extend(flows.into_edges());
     let nodes = nodes
         .into_iter()
         .filter(|n| !jobs.contains(&n.key))
         .collect();
-    (nodes, kept)
+    Shaped {
+        nodes,
+        edges: kept,
+        cut,
+    }
+}
+
+/// The `flows_to` edges of a collapse, as they are found, within their room.
+struct Flows {
+    by_ends: BTreeMap<(String, String), (BTreeSet<String>, Edge)>,
+    room: Room,
+    bytes: usize,
+    cut: Option<Cut>,
+}
+
+impl Flows {
+    fn new(room: Room) -> Self {
+        Flows {
+            by_ends: BTreeMap::new(),
+            room,
+            bytes: 0,
+            cut: None,
+        }
+    }
+
+    /// Adds the flow from `input`'s dataset through its job to `output`'s dataset.
+    fn add(&mut self, input: &Edge, output: &Edge) -> Result<(), Cut> {
+        let job = &input.target;
+        let ends = (input.source.clone(), output.target.clone());
+        let cost = match self.by_ends.get(&ends) {
+            Some((via, _)) if via.contains(job) => return Ok(()),
+            Some(_) => job.len() + 3,
+            None => ends.0.len() + ends.1.len() + job.len() + FLOW_OVERHEAD,
+        };
+        if self.bytes + cost > self.room.bytes {
+            return Err(Cut::Bytes(self.room.bytes));
+        }
+        if !self.by_ends.contains_key(&ends) && self.by_ends.len() >= self.room.edges {
+            return Err(Cut::Edges(self.room.edges));
+        }
+        self.bytes += cost;
+        let entry = self
+            .by_ends
+            .entry(ends)
+            .or_insert_with_key(|(source, target)| {
+                let edge = Edge {
+                    source: source.clone(),
+                    target: target.clone(),
+                    kind: EdgeKind::FlowsTo,
+                    ..input.clone()
+                };
+                (BTreeSet::new(), edge)
+            });
+        entry.0.insert(job.clone());
+        entry.1.first_seen = entry.1.first_seen.min(output.first_seen);
+        entry.1.last_seen = entry.1.last_seen.max(output.last_seen);
+        Ok(())
+    }
+
+    fn into_edges(self) -> impl Iterator<Item = Edge> {
+        self.by_ends.into_values().map(|(via, mut edge)| {
+            edge.properties = json!({"jobs": via});
+            edge
+        })
+    }
+}
+
+/// Keeps an answer within `room`: the nodes, then as many edges as fit, in order. The nodes
+/// are bounded by the walk (`maxNodes`) and never cut; when they alone take more than the
+/// bytes allowed, the answer is refused with their size (`Err`).
+pub fn cap<P: Serialize>(
+    nodes: Vec<Node<P>>,
+    mut edges: Vec<Edge>,
+    room: Room,
+) -> Result<Shaped<P>, usize> {
+    let node_bytes: usize = nodes.iter().map(|n| json_len(n) + 1).sum();
+    let Some(mut left) = room.bytes.checked_sub(node_bytes) else {
+        return Err(node_bytes);
+    };
+    let mut cut = (edges.len() > room.edges).then_some(Cut::Edges(room.edges));
+    edges.truncate(room.edges);
+    let fit = edges.iter().position(|e| {
+        let cost = json_len(e) + 1;
+        let over = cost > left;
+        left = left.saturating_sub(cost);
+        over
+    });
+    if let Some(fit) = fit {
+        edges.truncate(fit);
+        cut = Some(Cut::Bytes(room.bytes));
+    }
+    Ok(Shaped { nodes, edges, cut })
+}
+
+/// The length of a value's JSON, without writing it anywhere.
+pub fn json_len<T: Serialize>(value: &T) -> usize {
+    struct Counter(usize);
+    impl std::io::Write for Counter {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut counter = Counter(0);
+    // Writing to a counter can't fail, and our values always serialize.
+    let _ = serde_json::to_writer(&mut counter, value);
+    counter.0
 }
 
 #[cfg(test)]
@@ -159,8 +300,8 @@ mod tests {
     #[test]
     fn collapsing_jobs_leaves_dataset_to_dataset_edges_naming_the_jobs() {
         let (nodes, edges) = graph();
-        let (nodes, edges) = collapse_jobs(nodes, edges, "dataset:a");
-        assert_eq!(nodes.len(), 3);
+        let Shaped { nodes, edges, cut } = collapse_jobs(nodes, edges, "dataset:a", ROOMY);
+        assert_eq!((nodes.len(), cut), (3, None));
         let flows: Vec<_> = edges
             .iter()
             .map(|e| (e.source.as_str(), e.target.as_str(), e.properties.clone()))
@@ -176,6 +317,72 @@ mod tests {
                 ("dataset:b", "dataset:c", json!({"jobs": ["job:j"]})),
             ]
         );
+    }
+
+    const ROOMY: Room = Room {
+        edges: usize::MAX,
+        bytes: usize::MAX,
+    };
+
+    /// One job reading `n` datasets and writing `n`.
+    fn fan(n: usize) -> (Vec<Node>, Vec<Edge>) {
+        let mut nodes = vec![node("job:wide", NodeKind::Job, None)];
+        let mut edges = Vec::new();
+        for i in 0..n {
+            let (input, output) = (format!("dataset:in{i:03}"), format!("dataset:out{i:03}"));
+            nodes.push(node(&input, NodeKind::Dataset, None));
+            nodes.push(node(&output, NodeKind::Dataset, None));
+            edges.push(edge(&input, EdgeKind::Input, "job:wide"));
+            edges.push(edge("job:wide", EdgeKind::Output, &output));
+        }
+        edges.sort_by(|a, b| (&a.source, &a.target).cmp(&(&b.source, &b.target)));
+        (nodes, edges)
+    }
+
+    #[test]
+    fn collapsing_stops_at_its_room_and_says_which_bound_cut_it() {
+        let (nodes, edges) = fan(30);
+        let all = collapse_jobs(nodes.clone(), edges.clone(), "dataset:in000", ROOMY);
+        assert_eq!((all.edges.len(), all.cut), (900, None));
+        let room = Room {
+            edges: 100,
+            bytes: usize::MAX,
+        };
+        let cut = collapse_jobs(nodes.clone(), edges.clone(), "dataset:in000", room);
+        assert_eq!((cut.edges.len(), cut.cut), (100, Some(Cut::Edges(100))));
+        // The first inputs, in order, keep every flow.
+        assert!(
+            cut.edges
+                .iter()
+                .all(|e| e.source.as_str() <= "dataset:in003")
+        );
+        let room = Room {
+            edges: usize::MAX,
+            bytes: 10_000,
+        };
+        let cut = collapse_jobs(nodes, edges, "dataset:in000", room);
+        assert_eq!(cut.cut, Some(Cut::Bytes(10_000)));
+        let bytes: usize = cut.edges.iter().map(|e| json_len(e) + 1).sum();
+        assert!(bytes <= 10_000, "{bytes}");
+    }
+
+    #[test]
+    fn capping_keeps_the_nodes_and_the_edges_that_fit() {
+        let (nodes, edges) = fan(10);
+        let node_bytes: usize = nodes.iter().map(|n| json_len(n) + 1).sum();
+        let three: usize = edges[..3].iter().map(|e| json_len(e) + 1).sum();
+        let room = |edges, bytes| Room { edges, bytes };
+        let all = cap(nodes.clone(), edges.clone(), ROOMY).unwrap();
+        assert_eq!((all.nodes.len(), all.edges.len(), all.cut), (21, 20, None));
+        let few = cap(nodes.clone(), edges.clone(), room(5, usize::MAX)).unwrap();
+        assert_eq!((few.edges.len(), few.cut), (5, Some(Cut::Edges(5))));
+        let budget = node_bytes + three + 2;
+        let small = cap(nodes.clone(), edges.clone(), room(100, budget)).unwrap();
+        assert_eq!(
+            (small.edges.len(), small.cut),
+            (3, Some(Cut::Bytes(budget)))
+        );
+        assert_eq!(cap(nodes, edges, room(100, 100)).unwrap_err(), node_bytes);
     }
 
     #[test]

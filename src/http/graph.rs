@@ -21,7 +21,7 @@ use super::walker::Walker;
 use crate::auth::Principal;
 use crate::error::{Error, Problem, Result};
 use crate::graph::export::Format;
-use crate::graph::view::{self, Filter};
+use crate::graph::view::{self, Cut, Filter, Room};
 use crate::graph::{self, Anchor, Direction, Limits, Step, Traversal};
 use crate::model::{Edge, EdgeKind, EdgeRecord, Node, NodeId, NodeKind, RawProperties};
 use crate::naming;
@@ -94,8 +94,12 @@ pub(super) struct LineageResponse {
     pub(super) depth_requested: u32,
     /// The deepest process hop any returned node is at.
     pub(super) depth_reached: u32,
-    /// True when nodes were left out because of `depth` or `maxNodes`.
+    /// True when nodes were left out because of `depth` or `maxNodes`, or edges because the
+    /// answer reached `HEADWATER_MAX_RESULT_EDGES` or `HEADWATER_MAX_RESULT_BYTES`.
     pub(super) truncated: bool,
+    /// Why `truncated` is true, naming the parameter or setting to raise; absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) truncated_reason: Option<String>,
     /// Keys of returned nodes whose neighbours were cut by `depth` or `maxNodes`.
     pub(super) frontier: Vec<String>,
     /// The time the graph is shown as of, when asked.
@@ -136,10 +140,13 @@ pub(super) fn bounded(
 /// Lineage around a node.
 ///
 /// Walks dataset-level lineage (`input` and `output` edges) up to `depth` process hops. Cycles
-/// are visited once. `truncated` says whether anything was left out, and `frontier` where.
-/// `asOf` answers with the graph as it stood then; `kinds`, `namespaces`,
-/// `excludeNamespaces` and `collapseJobs` shape the answer. `expand` grows the answer by one
-/// hop around chosen nodes, and `operations` opens chosen jobs into their operations.
+/// are visited once. `truncated` says whether anything was left out, `truncatedReason` why,
+/// and `frontier` where. `asOf` answers with the graph as it stood then; `kinds`,
+/// `namespaces`, `excludeNamespaces` and `collapseJobs` shape the answer. `expand` grows the
+/// answer by one hop around chosen nodes, and `operations` opens chosen jobs into their
+/// operations. An answer holds at most `HEADWATER_MAX_RESULT_EDGES` edges and
+/// `HEADWATER_MAX_RESULT_BYTES` bytes: edges beyond are left out (collapsing a job that reads
+/// m datasets and writes n makes m × n edges), and nodes alone over the size answer 422.
 #[utoipa::path(
     get,
     path = "/api/v1/graph/lineage",
@@ -150,6 +157,7 @@ pub(super) fn bounded(
         (status = 200, description = "The subgraph, as JSON, DOT, Mermaid or GraphML", body = LineageResponse),
         (status = 400, description = "A bad parameter", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such node (or none yet at `asOf`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The nodes alone are larger than the answer may be", body = Problem, content_type = "application/problem+json"),
     )
 )]
 async fn get_lineage(
@@ -244,28 +252,78 @@ pub(super) async fn lineage(
     let (nodes, edges) = rendered(loaded, edges);
     // Before collapsing: a job the reader may not see must not pass data on as a `flows_to`.
     let (nodes, edges) = reader.retain(nodes, edges, Some(&node.key)).await?;
-    let (nodes, edges) = match params.collapse_jobs.unwrap_or(false) {
-        true => view::collapse_jobs(nodes, edges, &node.key),
-        false => (nodes, edges),
+    let room = Room {
+        edges: state.settings.query.max_result_edges,
+        bytes: state.settings.query.max_result_bytes,
+    };
+    let (nodes, edges, collapse_cut) = match params.collapse_jobs.unwrap_or(false) {
+        true => {
+            let collapsed = view::collapse_jobs(nodes, edges, &node.key, room);
+            (collapsed.nodes, collapsed.edges, collapsed.cut)
+        }
+        false => (nodes, edges, None),
     };
     let (nodes, edges) = view::filter(nodes, edges, &filter, &node.key);
+    let capped = view::cap(nodes, edges, room).map_err(|bytes| too_large(bytes, room))?;
+    let (nodes, edges) = (capped.nodes, capped.edges);
+    let cut = collapse_cut.or(capped.cut);
     let kept: HashSet<&str> = nodes.iter().map(|n| n.key.as_str()).collect();
     jobs.retain(|_, key| kept.contains(key.as_str()));
     if reader.is_limited() {
         frontier.retain(|k| kept.contains(k.as_str()));
     }
+    let truncated_reason = why_truncated(traversal.truncated, cut);
     Ok(LineageResponse {
         root: node.key,
         direction,
         depth_requested: depth,
         depth_reached: traversal.depth_reached,
-        truncated: traversal.truncated,
+        truncated: truncated_reason.is_some(),
+        truncated_reason,
         frontier,
         as_of: params.as_of,
         nodes,
         edges,
         jobs,
     })
+}
+
+/// Every reason a lineage answer holds less than the graph has, as one sentence.
+fn why_truncated(walk_cut: bool, cut: Option<Cut>) -> Option<String> {
+    let mut reasons = Vec::new();
+    if walk_cut {
+        reasons.push(
+            "nodes beyond `depth` or `maxNodes` were left out (their neighbours in the answer \
+             are listed in `frontier`)"
+                .to_owned(),
+        );
+    }
+    match cut {
+        Some(Cut::Edges(most)) => reasons.push(format!(
+            "the answer holds at most {most} edges (HEADWATER_MAX_RESULT_EDGES); the edges \
+             beyond were left out"
+        )),
+        Some(Cut::Bytes(most)) => reasons.push(format!(
+            "the answer holds at most {most} bytes (HEADWATER_MAX_RESULT_BYTES); the edges \
+             beyond were left out"
+        )),
+        None => {}
+    }
+    (!reasons.is_empty()).then(|| reasons.join("; "))
+}
+
+/// The answer to a question whose nodes alone are over the size an answer may have.
+fn too_large(bytes: usize, room: Room) -> Error {
+    let detail = format!(
+        "the nodes of this answer take {bytes} bytes, more than the {} an answer may \
+         (HEADWATER_MAX_RESULT_BYTES); ask for fewer with `maxNodes` or `depth`",
+        room.bytes
+    );
+    Error::Unprocessable {
+        code: "answer-too-large",
+        detail,
+        path: Some("maxNodes".to_owned()),
+    }
 }
 
 /// What a lineage answer adds beyond its walk: hops around chosen nodes, jobs' operations.

@@ -21,10 +21,12 @@ use utoipa_axum::routes;
 use super::AppState;
 use super::graph::{LineageParams, LineageResponse, TAG, lineage, list, respond};
 use super::marquez::render;
+use super::offload::{Deadline, offload};
 use super::query::ApiQuery;
 use crate::auth::Principal;
-use crate::error::{Problem, Result};
+use crate::error::{Error, Problem, Result};
 use crate::graph::Direction;
+use crate::graph::budget::Budget;
 use crate::graph::export::Format;
 use crate::graph::layout::{self, Frame, Graph, Size};
 use crate::model::{Edge, EdgeKind, Node, NodeKind, Properties, RawProperties};
@@ -47,8 +49,12 @@ struct LayoutResponse {
     depth_requested: u32,
     /// The deepest process hop any returned node is at.
     depth_reached: u32,
-    /// True when nodes were left out because of `depth` or `maxNodes`.
+    /// True when nodes were left out because of `depth` or `maxNodes`, or edges because of
+    /// the size an answer may have.
     truncated: bool,
+    /// Why `truncated` is true, naming the parameter or setting to raise; absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    truncated_reason: Option<String>,
     /// The time the graph is shown as of, when asked.
     #[serde(skip_serializing_if = "Option::is_none")]
     as_of: Option<DateTime<Utc>>,
@@ -139,7 +145,11 @@ struct LaidGroup {
 /// with positions and edge routes for a left-to-right layered drawing (cycles broken,
 /// crossings reduced), and each job's latest run. `Server-Timing` reports the time spent on
 /// the walk (`lineage`), the runs (`runs`) and the layout (`layout`). With `format`, or an
-/// `Accept` header, for DOT, Mermaid or GraphML it answers as lineage does.
+/// `Accept` header, for DOT, Mermaid or GraphML it answers as lineage does. The subgraph is
+/// bounded as lineage answers are; one whose long edges need more bends than a 40th of
+/// `HEADWATER_MAX_RESULT_BYTES` is not drawn (422), and the crossing reduction stops
+/// improving the drawing after `HEADWATER_MAX_QUERY_STEPS` steps or near the query time
+/// limit.
 #[utoipa::path(
     get,
     path = "/api/v1/graph/layout",
@@ -150,11 +160,13 @@ struct LaidGroup {
         (status = 200, description = "The subgraph, laid out", body = LayoutResponse),
         (status = 400, description = "A bad parameter", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such node (or none yet at `asOf`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The subgraph is too large to answer or to draw", body = Problem, content_type = "application/problem+json"),
     )
 )]
 async fn get_layout(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
+    deadline: Deadline,
     headers: HeaderMap,
     ApiQuery(params): ApiQuery<LineageParams>,
 ) -> Result<Response> {
@@ -169,7 +181,11 @@ async fn get_layout(
     let fetched = begun.elapsed() - walked;
     let begun = Instant::now();
     let opened: HashSet<String> = list(params.operations.as_deref()).into_iter().collect();
-    let body = laid_out(answer, runs, &opened);
+    let max_bends = state.settings.query.max_result_bytes / BYTES_PER_BEND;
+    let body = offload(&state, deadline, move |budget| {
+        laid_out(answer, runs, &opened, max_bends, budget)
+    })
+    .await??;
     let timing = [
         ("lineage", walked),
         ("runs", fetched),
@@ -231,13 +247,20 @@ fn size_of(kind: NodeKind) -> Size {
     }
 }
 
+/// What a bend of an edge adds to the answer: two points, about 20 bytes of JSON each.
+const BYTES_PER_BEND: usize = 40;
+
 /// Lays the answer out. Jobs in `opened` that have operations in the answer become groups:
 /// their operations are drawn in their place, framed, and the job's own edges are left out.
+/// An answer whose edges need more than `max_bends` bends is not drawn (422); the crossing
+/// reduction stops improving when `budget` runs out.
 fn laid_out(
     answer: LineageResponse,
     mut runs: HashMap<String, LastRun>,
     opened: &HashSet<String>,
-) -> LayoutResponse {
+    max_bends: usize,
+    budget: &mut Budget,
+) -> Result<LayoutResponse> {
     let owner: HashMap<&str, &str> = answer
         .edges
         .iter()
@@ -276,11 +299,13 @@ fn laid_out(
         .map(|e| (index[e.source.as_str()], index[e.target.as_str()]))
         .collect();
     let groups: Vec<Option<usize>> = drawn.iter().map(|n| group_of(n)).collect();
-    let drawing = layout::draw(Graph {
+    let graph = Graph {
         sizes: &sizes,
         edges: &pairs,
         groups: &groups,
-    });
+    };
+    let drawing = layout::draw_within(graph, max_bends, budget)
+        .map_err(|bends| too_many_bends(bends, max_bends))?;
     let frontier: HashSet<&str> = answer.frontier.iter().map(String::as_str).collect();
     let nodes: Vec<LaidNode> = drawn
         .iter()
@@ -325,18 +350,33 @@ fn laid_out(
             )
         })
         .collect();
-    LayoutResponse {
+    Ok(LayoutResponse {
         root: answer.root,
         direction: answer.direction,
         depth_requested: answer.depth_requested,
         depth_reached: answer.depth_reached,
         truncated: answer.truncated,
+        truncated_reason: answer.truncated_reason,
         as_of: answer.as_of,
         width: drawing.width,
         height: drawing.height,
         nodes,
         edges: laid_edges,
         groups,
+    })
+}
+
+/// The answer to a subgraph too large to draw.
+fn too_many_bends(bends: usize, max_bends: usize) -> Error {
+    let detail = format!(
+        "drawing this subgraph needs {bends} bends of its long edges, more than the \
+         {max_bends} a layout may have (a 40th of HEADWATER_MAX_RESULT_BYTES); ask for fewer \
+         nodes with `maxNodes` or `depth`, or for the subgraph alone at /api/v1/graph/lineage"
+    );
+    Error::Unprocessable {
+        code: "layout-too-large",
+        detail,
+        path: Some("maxNodes".to_owned()),
     }
 }
 
