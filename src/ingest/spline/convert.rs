@@ -4,7 +4,8 @@
 //! agentInfo, expressions, data types), so nothing is lost even where the graph has no edge
 //! for it yet.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
+use std::rc::Rc;
 
 use chrono::{DateTime, TimeZone, Utc};
 use serde::Serialize;
@@ -12,11 +13,12 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use super::ApiVersion;
-use super::derive::Derivations;
+use super::derive::{Derivations, MAX_PLAN_DERIVATION_BYTES, MAX_PLAN_SOURCES, TooManySources};
 use petgraph::algo::toposort;
 use petgraph::graph::DiGraph;
 
 use super::wire::{DataOperation, ExecutionEvent, ExecutionPlan, Id, Reference};
+use crate::error::Error;
 use crate::model::{
     ChangeSet, EdgeKind, Guard, MergePolicy, NewEdge, NewNode, NewProperties, NodeKind,
 };
@@ -89,13 +91,15 @@ struct PlanBuilder<'a> {
     out: ChangeSet,
 }
 
-/// Translates a validated plan with its final id into nodes and edges.
+/// Translates a validated plan with its final id into nodes and edges. A plan whose
+/// expressions make its columns derive from more attributes than
+/// [`MAX_PLAN_SOURCES`](super::derive::MAX_PLAN_SOURCES) in all is refused (413).
 pub fn plan_changes(
     plan: &ExecutionPlan,
     id: Uuid,
     version: ApiVersion,
     at: DateTime<Utc>,
-) -> ChangeSet {
+) -> Result<ChangeSet, Error> {
     let mut b = PlanBuilder {
         plan,
         id,
@@ -105,8 +109,14 @@ pub fn plan_changes(
     b.job(version);
     b.datasets();
     b.operations();
-    b.attributes();
-    b.columns();
+    let derivations = Derivations::new(plan);
+    b.attributes(&derivations)
+        .and_then(|()| b.columns(&derivations))
+        .and_then(|()| match derivations.over() {
+            true => Err(TooManySources),
+            false => Ok(()),
+        })
+        .map_err(|TooManySources| too_many_sources())?;
     b.out.guards.push(Guard::PropertyEquals {
         key: job_key(&id),
         property: "discriminator".to_owned(),
@@ -114,10 +124,22 @@ pub fn plan_changes(
         path: "discriminator".to_owned(),
         message: format!("execution plan {id} is already stored with a different discriminator"),
     });
-    b.out
+    Ok(b.out)
 }
 
-impl PlanBuilder<'_> {
+fn too_many_sources() -> Error {
+    Error::OverLimit {
+        code: "too-many-derivations",
+        detail: format!(
+            "the plan's expressions reference each other so much that its derivations would \
+             hold more than {MAX_PLAN_SOURCES} attributes while worked out, or take more than \
+             {MAX_PLAN_DERIVATION_BYTES} bytes stored"
+        ),
+        path: Some("expressions".to_owned()),
+    }
+}
+
+impl<'p> PlanBuilder<'p> {
     fn node(
         &mut self,
         key: String,
@@ -328,9 +350,8 @@ impl PlanBuilder<'_> {
         }
     }
 
-    fn attributes(&mut self) {
+    fn attributes(&mut self, derivations: &Derivations<'p>) -> Result<(), TooManySources> {
         let producers = schemas(self.plan).producers;
-        let derivations = Derivations::new(self.plan);
         for attr in self.plan.attributes.iter().flatten() {
             let key = attr_key(&self.id, &attr.id);
             let props = self.member(attr, None);
@@ -353,6 +374,8 @@ impl PlanBuilder<'_> {
             let Some(derivation) = derivations.derive(refs) else {
                 continue;
             };
+            let expression = Some(derivation.expression.as_str());
+            derivations.store(derivation.sources.len(), expression)?;
             for source in &derivation.sources {
                 let props = to_map(&json!({"expression": derivation.expression}));
                 self.edge(
@@ -363,6 +386,7 @@ impl PlanBuilder<'_> {
                 );
             }
         }
+        Ok(())
     }
 
     /// Columns of the datasets, and how the written columns derive from the read ones, so
@@ -370,12 +394,13 @@ impl PlanBuilder<'_> {
     /// attributes are columns of the datasets it reads; the write's input schema is the columns
     /// of the dataset it writes; the attribute derivations in between become `derives` edges
     /// between those columns.
-    fn columns(&mut self) {
+    fn columns(&mut self, derivations: &Derivations<'p>) -> Result<(), TooManySources> {
         let schemas = schemas(self.plan);
         let read_columns = self.read_columns();
         let write = &self.plan.operations.write;
         let written = dataset_key(&write.output_source);
-        let derivations = Derivations::new(self.plan);
+        let refs = attribute_refs(self.plan);
+        let mut origins = Origins::new(derivations, &refs, &read_columns);
         let names = attribute_names(self.plan);
         let job = job_key(&self.id);
         for (index, attr) in inherited_schema(&write.child_ids, &schemas.outputs)
@@ -386,14 +411,20 @@ impl PlanBuilder<'_> {
                 continue;
             };
             let target = self.column(&written, name, index);
-            let expression = self.attribute_expression(attr, &derivations);
-            for origin in origins(attr, self.plan, &derivations, &read_columns) {
-                for source in &read_columns[&origin] {
-                    let props = to_map(&json!({"expression": expression, "job": job}));
-                    self.edge(source.clone(), target.clone(), EdgeKind::Derives, props);
-                }
+            let own = refs.get(attr).copied().unwrap_or_default();
+            let expression = derivations.derive(own).map(|d| d.expression);
+            let from = origins.of(attr);
+            let sources = from
+                .iter()
+                .flat_map(|&o| &read_columns[derivations.attribute(o)]);
+            let sources: Vec<&String> = sources.collect();
+            derivations.store(sources.len(), expression.as_deref())?;
+            for source in sources {
+                let props = to_map(&json!({"expression": expression, "job": job}));
+                self.edge(source.clone(), target.clone(), EdgeKind::Derives, props);
             }
         }
+        Ok(())
     }
 
     /// Read attribute → the columns it stands for (one per data source the read reads).
@@ -432,18 +463,15 @@ impl PlanBuilder<'_> {
         );
         key
     }
+}
 
-    fn attribute_expression(&self, attr: &Id, derivations: &Derivations<'_>) -> Option<String> {
-        let refs = self
-            .plan
-            .attributes
-            .iter()
-            .flatten()
-            .find(|a| &a.id == attr)?
-            .child_refs
-            .as_deref()?;
-        derivations.derive(refs).map(|d| d.expression)
-    }
+/// Each attribute's `childRefs`, by id.
+fn attribute_refs(plan: &ExecutionPlan) -> HashMap<&Id, &[Reference]> {
+    plan.attributes
+        .iter()
+        .flatten()
+        .map(|a| (&a.id, a.child_refs.as_deref().unwrap_or_default()))
+        .collect()
 }
 
 fn attribute_names(plan: &ExecutionPlan) -> HashMap<Id, String> {
@@ -455,36 +483,72 @@ fn attribute_names(plan: &ExecutionPlan) -> HashMap<Id, String> {
 }
 
 /// The read attributes an attribute is ultimately computed from (itself, if it is one),
-/// following derivations through intermediate attributes. Iterative with a visited set, so a
-/// malformed cyclic derivation can't loop.
-fn origins(
-    attr: &Id,
-    plan: &ExecutionPlan,
-    derivations: &Derivations<'_>,
-    reads: &HashMap<Id, Vec<String>>,
-) -> BTreeSet<Id> {
-    let refs: HashMap<&Id, &[Reference]> = plan
-        .attributes
-        .iter()
-        .flatten()
-        .map(|a| (&a.id, a.child_refs.as_deref().unwrap_or_default()))
-        .collect();
-    let (mut found, mut seen, mut stack) = (BTreeSet::new(), HashSet::new(), vec![attr.clone()]);
-    while let Some(current) = stack.pop() {
-        if !seen.insert(current.clone()) {
-            continue;
+/// following derivations through intermediate attributes: worked out once per attribute and
+/// shared, depth first without recursion, so a long chain costs its length, not its square,
+/// and a malformed cyclic derivation can't loop.
+struct Origins<'d, 'a> {
+    derivations: &'d Derivations<'a>,
+    refs: &'d HashMap<&'a Id, &'a [Reference]>,
+    reads: &'d HashMap<Id, Vec<String>>,
+    memo: HashMap<u32, Rc<[u32]>>,
+}
+
+impl<'d, 'a> Origins<'d, 'a> {
+    fn new(
+        derivations: &'d Derivations<'a>,
+        refs: &'d HashMap<&'a Id, &'a [Reference]>,
+        reads: &'d HashMap<Id, Vec<String>>,
+    ) -> Self {
+        Origins {
+            derivations,
+            refs,
+            reads,
+            memo: HashMap::new(),
         }
-        if reads.contains_key(&current) {
-            found.insert(current);
-            continue;
-        }
-        let sources = refs
-            .get(&current)
-            .and_then(|r| derivations.derive(r))
-            .map(|d| d.sources);
-        stack.extend(sources.into_iter().flatten());
     }
-    found
+
+    /// The origins of `attr`, as attribute indices.
+    fn of(&mut self, attr: &Id) -> Rc<[u32]> {
+        let Some(root) = self.derivations.index_of(attr) else {
+            return Rc::from([]);
+        };
+        let mut stack = vec![(root, false)];
+        let mut open = HashSet::new();
+        while let Some((at, sources_done)) = stack.pop() {
+            if self.memo.contains_key(&at) || (!sources_done && open.contains(&at)) {
+                continue;
+            }
+            let id = self.derivations.attribute(at);
+            if self.reads.contains_key(id) {
+                self.memo.insert(at, Rc::from([at]));
+                continue;
+            }
+            let own = self.refs.get(id).copied().unwrap_or_default();
+            let sources = self.derivations.sources(own);
+            if !sources_done {
+                open.insert(at);
+                stack.push((at, true));
+                stack.extend(
+                    sources
+                        .iter()
+                        .filter(|s| !open.contains(*s))
+                        .map(|&s| (s, false)),
+                );
+                continue;
+            }
+            open.remove(&at);
+            let parts = sources
+                .iter()
+                .filter_map(|s| self.memo.get(s).cloned())
+                .collect();
+            let origins = self.derivations.union(parts);
+            self.memo.insert(at, origins);
+        }
+        self.memo
+            .get(&root)
+            .cloned()
+            .unwrap_or_else(|| Rc::from([]))
+    }
 }
 
 fn input_uris(plan: &ExecutionPlan) -> Vec<&str> {

@@ -77,7 +77,7 @@ pub fn plan(
     let id = plan
         .id
         .unwrap_or_else(|| Uuid::new_v5(&GENERATED_ID_NAMESPACE, body));
-    Ok((id, convert::plan_changes(&plan, id, version, received_at)))
+    Ok((id, convert::plan_changes(&plan, id, version, received_at)?))
 }
 
 /// The id a plan body stands for, reading nothing but its `id` (every version names it so):
