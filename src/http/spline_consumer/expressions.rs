@@ -3,6 +3,7 @@
 //! show: the `_typeHint` shapes (`expr.AttrRef`, `expr.Alias`, `expr.Binary`, ...) its UI
 //! renders as text.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 
 use serde_json::{Map, Value, json};
@@ -11,6 +12,12 @@ use super::plan_view::PlanView;
 
 /// Deeper trees are cut off: this also stops reference cycles from looping.
 const MAX_DEPTH: usize = 64;
+
+/// Most references one expansion replaces by their trees. Expressions form a DAG and a tree
+/// repeats what is shared, so 22 expressions each referencing the next twice expand to 4
+/// million nodes; past this bound, references are left as they are stored
+/// (`{"__exprId": ...}`), as they are past [`MAX_DEPTH`].
+pub(super) const MAX_EXPANDED: usize = 50_000;
 
 /// The function hints with a shape of their own; any other renders as `expr.Generic`.
 const SHAPED: [&str; 5] = [
@@ -26,6 +33,8 @@ pub(super) struct Expressions<'a> {
     view: &'a PlanView<'a>,
     functions: HashMap<&'a str, &'a Value>,
     constants: HashMap<&'a str, &'a Value>,
+    /// References an expansion may still replace.
+    left: Cell<usize>,
 }
 
 /// The id a reference object points at: `Attr` or `Expr`.
@@ -65,18 +74,28 @@ impl<'a> Expressions<'a> {
             view,
             functions: by_id(list("functions")),
             constants: by_id(list("constants")),
+            left: Cell::new(MAX_EXPANDED),
         }
     }
 
-    /// A copy of `value` with every reference, however deeply nested, replaced by its tree.
+    /// A copy of `value` with every reference, however deeply nested, replaced by its tree:
+    /// at most [`MAX_EXPANDED`] of them, the rest left as references.
     pub fn expand(&self, value: &Value) -> Value {
+        self.left.set(MAX_EXPANDED);
         self.expand_at(value, 0)
+    }
+
+    /// Takes one reference from the allowance; false when none is left.
+    fn take(&self) -> bool {
+        let left = self.left.get();
+        self.left.set(left.saturating_sub(1));
+        left > 0
     }
 
     fn expand_at(&self, value: &Value, depth: usize) -> Value {
         match value {
             Value::Object(map) => match reference(map) {
-                Some(r) if depth < MAX_DEPTH => self.tree(r, depth),
+                Some(r) if depth < MAX_DEPTH && self.take() => self.tree(r, depth),
                 _ => map
                     .iter()
                     .map(|(k, v)| (k.clone(), self.expand_at(v, depth)))
@@ -124,31 +143,41 @@ impl<'a> Expressions<'a> {
         let hint = hint
             .filter(|h| SHAPED.contains(h))
             .unwrap_or("expr.Generic");
-        let mut tree = json!({
-            "_typeHint": hint,
-            "dataTypeId": field(f, "dataType"),
-            "name": field(f, "name"),
-        });
-        let shape = match hint {
-            "expr.Alias" => json!({
-                "alias": f.pointer("/params/name").cloned().unwrap_or_else(|| field(f, "name")),
-                "child": children().into_iter().next(),
-            }),
-            "expr.Binary" => json!({"symbol": field(extra, "symbol"), "children": children()}),
-            "expr.UDF" => json!({"children": children()}),
-            "expr.GenericLeaf" => {
-                json!({"exprType": field(extra, "simpleClassName"), "params": field(f, "params")})
-            }
-            _ => json!({
-                "exprType": extra.get("simpleClassName").cloned().unwrap_or_else(|| field(f, "name")),
-                "params": field(f, "params"),
-                "children": children(),
-            }),
+        // Built field by field: `json!` would copy each subtree again (it serializes what it
+        // is given), which costs the tree's size times its depth.
+        let mut tree = Map::new();
+        tree.insert("_typeHint".into(), hint.into());
+        tree.insert("dataTypeId".into(), field(f, "dataType"));
+        tree.insert("name".into(), field(f, "name"));
+        let mut put = |key: &str, value: Value| {
+            tree.insert(key.to_owned(), value);
         };
-        if let (Value::Object(tree), Value::Object(shape)) = (&mut tree, shape) {
-            tree.extend(shape);
+        match hint {
+            "expr.Alias" => {
+                let alias = f.pointer("/params/name").cloned();
+                put("alias", alias.unwrap_or_else(|| field(f, "name")));
+                put(
+                    "child",
+                    children().into_iter().next().unwrap_or(Value::Null),
+                );
+            }
+            "expr.Binary" => {
+                put("symbol", field(extra, "symbol"));
+                put("children", Value::Array(children()));
+            }
+            "expr.UDF" => put("children", Value::Array(children())),
+            "expr.GenericLeaf" => {
+                put("exprType", field(extra, "simpleClassName"));
+                put("params", field(f, "params"));
+            }
+            _ => {
+                let class = extra.get("simpleClassName").cloned();
+                put("exprType", class.unwrap_or_else(|| field(f, "name")));
+                put("params", field(f, "params"));
+                put("children", Value::Array(children()));
+            }
         }
-        tree
+        Value::Object(tree)
     }
 }
 
@@ -215,6 +244,35 @@ mod tests {
                 a
             ]})
         );
+    }
+
+    #[test]
+    fn shared_expressions_expand_up_to_the_bound_and_stay_references_beyond() {
+        let members = [attr("attr-0", "a")];
+        let view = PlanView::new("p", &members);
+        // e0 = e1 + e1, ..., e29 = a + a: 2^31 - 1 references as a tree.
+        let functions: Vec<Value> = (0..30)
+            .map(|i| {
+                let child = match i < 29 {
+                    true => json!({"__exprId": format!("e{}", i + 1)}),
+                    false => json!({"__attrId": "attr-0"}),
+                };
+                json!({"id": format!("e{i}"), "name": "add", "childRefs": [child, child],
+                       "extra": {"_typeHint": "expr.Binary", "symbol": "+"}})
+            })
+            .collect();
+        let exprs = json!({"functions": functions});
+        let e = Expressions::new(Some(&exprs), &view);
+        let tree = e.expand(&json!({"projectList": [{"__exprId": "e0"}]}));
+        let text = tree.to_string();
+        let expanded = text.matches("expr.Binary").count() + text.matches("expr.AttrRef").count();
+        assert_eq!(expanded, MAX_EXPANDED);
+        assert!(
+            text.contains(r#"{"__exprId":"e"#),
+            "references stay beyond the bound"
+        );
+        // Each expansion has its own allowance.
+        assert_eq!(e.expand(&json!({"__exprId": "e29"}))["symbol"], "+");
     }
 
     #[test]

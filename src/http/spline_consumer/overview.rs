@@ -72,6 +72,10 @@ struct OverviewGraph {
     depth_requested: u32,
     /// Executions on the longest path walked; -1 when none (`maxDepth` 0).
     depth_computed: i64,
+    /// Present (true) when executions were left out: the walk takes at most
+    /// `HEADWATER_MAX_RESULT_NODES` of them. Not part of Spline's API.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    truncated: bool,
     /// Data sources and executions (plans), each once.
     nodes: Vec<OverviewNode>,
     /// Data source → plan (reads) and plan → data source (writes).
@@ -176,7 +180,8 @@ async fn overview(
             params.event_id
         ))
     })?;
-    let walked = walk(store, start.clone(), direction, max_depth).await?;
+    let max_runs = state.settings.query.max_nodes as usize;
+    let walked = walk(store, start.clone(), direction, max_depth, max_runs).await?;
     let nodes = loaded_nodes(store, &start, &walked).await?;
     let (graph_nodes, edges) = graph(&start, &walked.runs, &nodes);
     Ok(Json(LineageOverview {
@@ -192,6 +197,7 @@ async fn overview(
         graph: OverviewGraph {
             depth_requested: max_depth,
             depth_computed: walked.depth_computed,
+            truncated: walked.truncated,
             nodes: graph_nodes,
             edges,
         },
@@ -204,8 +210,9 @@ async fn walk(
     start: SplineRun,
     direction: Direction,
     max_depth: u32,
+    max_runs: usize,
 ) -> Result<Walked> {
-    let mut walk = Walk::new(start, direction, max_depth);
+    let mut walk = Walk::new(start, direction, max_depth, max_runs);
     loop {
         let requests = walk.requests();
         if requests.is_empty() {

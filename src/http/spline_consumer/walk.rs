@@ -13,6 +13,9 @@
 //! same way); runs at `maxDepth` are shown but not expanded. `depthComputed` is the longest
 //! path of runs in the answer, at most `maxDepth`, and `-1` when nothing was walked
 //! (`maxDepth` 0), which is how Spline renders a depth of 0.
+//!
+//! A data source appended to by thousands of runs makes every reader observe all of them, so
+//! the walk takes at most `max_runs` runs and says when it left any out.
 
 use std::collections::{HashMap, HashSet};
 
@@ -88,6 +91,12 @@ pub(super) struct Walk {
     index: HashMap<NodeId, usize>,
     /// Per run, the runs the walk went on to from it.
     next: Vec<Vec<usize>>,
+    /// Every (run, run it went on to), to keep `next` free of repeats in constant time.
+    steps: HashSet<(usize, usize)>,
+    /// Most runs to take.
+    max_runs: usize,
+    /// Runs were left out because of `max_runs`.
+    truncated: bool,
     /// Runs still to expand.
     frontier: Vec<usize>,
     /// The requests handed out last, with the run each expands.
@@ -101,11 +110,13 @@ pub(super) struct Walked {
     pub runs: Vec<SplineRun>,
     /// Spline's `depthComputed`.
     pub depth_computed: i64,
+    /// Runs were left out because the walk took the most it may.
+    pub truncated: bool,
 }
 
 impl Walk {
-    /// A walk from `start` down to `max_depth` runs deep.
-    pub fn new(start: SplineRun, direction: Direction, max_depth: u32) -> Self {
+    /// A walk from `start` down to `max_depth` runs deep, taking at most `max_runs` runs.
+    pub fn new(start: SplineRun, direction: Direction, max_depth: u32, max_runs: usize) -> Self {
         let mut walk = Walk {
             direction,
             max_depth,
@@ -113,6 +124,9 @@ impl Walk {
             depth: Vec::new(),
             index: HashMap::new(),
             next: Vec::new(),
+            steps: HashSet::new(),
+            max_runs: max_runs.max(1),
+            truncated: false,
             frontier: Vec::new(),
             pending: Vec::new(),
         };
@@ -164,18 +178,25 @@ impl Walk {
             .collect();
             let depth = self.depth[from] + 1;
             for run in found {
-                let to = self.visit(run, depth);
-                if !self.next[from].contains(&to) {
+                let Some(to) = self.visit(run, depth) else {
+                    break;
+                };
+                if self.steps.insert((from, to)) {
                     self.next[from].push(to);
                 }
             }
         }
     }
 
-    /// Adds a run unless it is known, and queues it while it is shallower than `max_depth`.
-    fn visit(&mut self, run: SplineRun, depth: u32) -> usize {
+    /// Adds a run unless it is known, and queues it while it is shallower than `max_depth`;
+    /// `None` when it is new and the walk has all the runs it may take.
+    fn visit(&mut self, run: SplineRun, depth: u32) -> Option<usize> {
         if let Some(&i) = self.index.get(&run.run) {
-            return i;
+            return Some(i);
+        }
+        if self.runs.len() >= self.max_runs {
+            self.truncated = true;
+            return None;
         }
         let i = self.runs.len();
         self.index.insert(run.run, i);
@@ -185,7 +206,7 @@ impl Walk {
         if depth < self.max_depth {
             self.frontier.push(i);
         }
-        i
+        Some(i)
     }
 
     /// The runs reached and the depth computed.
@@ -197,6 +218,7 @@ impl Walk {
         Walked {
             runs: self.runs,
             depth_computed,
+            truncated: self.truncated,
         }
     }
 
@@ -327,7 +349,7 @@ mod tests {
     }
 
     fn walk(all: &[SplineRun], start: usize, direction: Direction, depth: u32) -> Walked {
-        let mut w = Walk::new(all[start].clone(), direction, depth);
+        let mut w = Walk::new(all[start].clone(), direction, depth, usize::MAX);
         while load(all, &mut w, direction) {}
         w.finish()
     }
@@ -364,7 +386,7 @@ mod tests {
     #[test]
     fn a_run_reached_twice_is_walked_once() {
         let all = chain();
-        let mut w = Walk::new(all[0].clone(), Direction::Lineage, 5);
+        let mut w = Walk::new(all[0].clone(), Direction::Lineage, 5, usize::MAX);
         let mut requests = 0;
         loop {
             let asked = w.requests();
@@ -386,6 +408,21 @@ mod tests {
         // A's two reads, B's and D's read of d1 (C reached twice, expanded once), C's read.
         assert_eq!(requests, 5);
         assert_eq!(walked(&w.finish()), [1, 2, 4, 3]);
+    }
+
+    #[test]
+    fn a_walk_takes_at_most_its_runs_and_says_so() {
+        // One reader observing 200 appends to the same data source.
+        let mut all = vec![run(1, 1_000, &[DS], 8, false)];
+        all.extend((0..200).map(|i| run(100 + i, 10 + i, &[], DS, true)));
+        let mut w = Walk::new(all[0].clone(), Direction::Lineage, 5, 50);
+        while load(&all, &mut w, Direction::Lineage) {}
+        let walked = w.finish();
+        assert_eq!((walked.runs.len(), walked.truncated), (50, true));
+        let mut w = Walk::new(all[0].clone(), Direction::Lineage, 5, 1_000);
+        while load(&all, &mut w, Direction::Lineage) {}
+        let walked = w.finish();
+        assert_eq!((walked.runs.len(), walked.truncated), (201, false));
     }
 
     #[test]
