@@ -4,6 +4,7 @@
 mod db;
 mod helpers;
 
+mod abuse_queries;
 mod commands;
 mod database_failures;
 mod explorer;
