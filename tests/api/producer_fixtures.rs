@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
+use headwater::http::{HttpSettings, QueryLimits};
 use rstest::rstest;
 
 use crate::helpers::{Backend, Postgres, Sqlite, TestDb};
@@ -781,8 +782,16 @@ async fn lineage_from_the_chain_continues_into_a_reader_of_write_csv_and_depth_c
 async fn upstream_of_write_csv_is_every_chain_and_diamond_job_with_its_inputs(
     #[values(Postgres, Sqlite)] backend: Backend,
 ) {
-    let pool = TestDb::new(backend).await;
-    let app = TestApp::new(pool);
+    // All 51,625 nodes with their edges are more than the default answer size
+    // (HEADWATER_MAX_RESULT_BYTES); this asks for room, as a user wanting all of it would.
+    let settings = HttpSettings {
+        query: QueryLimits {
+            max_result_bytes: 256 << 20,
+            ..QueryLimits::default()
+        },
+        ..HttpSettings::default()
+    };
+    let app = TestApp::with_settings(TestDb::new(backend).await, settings);
     let posted = post_files(&app, &[(CHAIN, V12), (DIAMOND, V12)]).await;
     let lineage = lineage_with_max(&app, WRITE_CSV, "upstream", 1).await;
     let mut expected = BTreeSet::from([WRITE_CSV.to_owned()]);
@@ -793,7 +802,11 @@ async fn upstream_of_write_csv_is_every_chain_and_diamond_job_with_its_inputs(
     assert_eq!(expected.len(), 1 + 62 + 41_041 + 10_521);
     let nodes: BTreeSet<String> = node_keys(&lineage).into_iter().collect();
     assert_eq!(nodes, expected);
-    assert_eq!(lineage["truncated"], false);
+    assert_eq!(
+        lineage["truncated"], false,
+        "{}",
+        lineage["truncatedReason"]
+    );
     let capped = app.lineage(WRITE_CSV, "upstream", 1).await;
     assert_eq!(capped["truncated"], true, "the default maxNodes is 5000");
     assert!(capped["nodes"].as_array().unwrap().len() <= 5_000);

@@ -13,7 +13,7 @@ use utoipa_axum::routes;
 
 use super::TAG;
 use super::ids::{self, spline_id};
-use super::plan_view::{PlanView, local_id};
+use super::plan_view::{Carriers, PlanView, local_id};
 use super::render::Transition;
 use crate::error::{Problem, Result};
 use crate::graph::{self, HopRule, Limits, Step, Traversal, Walk};
@@ -61,6 +61,10 @@ struct AttributeGraph {
     nodes: Vec<AttributeNode>,
     /// From an attribute to one it is computed from.
     edges: Vec<Transition>,
+    /// Present (true) when operations were left out of `transOpIds`: an answer lists at most
+    /// `HEADWATER_MAX_RESULT_EDGES` of them in all. Not part of Spline's API.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    truncated: bool,
 }
 
 /// An attribute and the operations it goes through.
@@ -107,7 +111,16 @@ async fn get_attribute(
     let lineage = derivations(&walker, start, Step::Backward).await?;
     let impact = derivations(&walker, start, Step::Forward).await?;
     let origins = origins(store, &lineage, &impact, &members).await?;
-    let render = |t: &Traversal| render(start, t, &members, &view, &origins);
+    let carriers = view.carriers();
+    let max_listed = state.settings.query.max_result_edges;
+    let render = |t: &Traversal| {
+        let mut listing = Listing {
+            carriers: &carriers,
+            left: max_listed,
+            truncated: false,
+        };
+        render(start, t, &members, &origins, &mut listing)
+    };
     Ok(Json(AttributeLineageAndImpact {
         lineage: (!lineage.edges.is_empty()).then(|| render(&lineage)),
         impact: render(&impact),
@@ -155,8 +168,8 @@ fn render(
     start: NodeId,
     t: &Traversal,
     members: &[(NodeId, Node)],
-    view: &PlanView<'_>,
     origins: &HashMap<NodeId, String>,
+    listing: &mut Listing<'_, '_>,
 ) -> AttributeGraph {
     let by_id: HashMap<NodeId, &Node> = members.iter().map(|(id, n)| (*id, n)).collect();
     let mut reached: Vec<NodeId> = t.hops.keys().copied().collect();
@@ -169,7 +182,7 @@ fn render(
             Some(AttributeNode {
                 id: spline_id(&attr.key).to_owned(),
                 name: attr.name.clone(),
-                trans_op_ids: passes_through(view, local_id(attr), origin.as_deref()),
+                trans_op_ids: listing.passes_through(local_id(attr), origin.as_deref()),
                 origin_op_id: origin,
             })
         })
@@ -186,15 +199,37 @@ fn render(
             })
         })
         .collect();
-    AttributeGraph { nodes, edges }
+    AttributeGraph {
+        nodes,
+        edges,
+        truncated: listing.truncated,
+    }
 }
 
-/// The operations whose output carries the attribute, other than the one introducing it.
-fn passes_through(view: &PlanView<'_>, attr: &str, origin: Option<&str>) -> Vec<String> {
-    view.operations
-        .iter()
-        .filter(|op| view.schema(op).contains(&attr))
-        .map(|op| spline_id(&op.key).to_owned())
-        .filter(|id| Some(id.as_str()) != origin)
-        .collect()
+/// The operations an answer lists as carrying its attributes, within a bound: 10,000
+/// attributes derived one from another and carried through 40,000 operations would list
+/// 400 million.
+struct Listing<'c, 'a> {
+    carriers: &'c Carriers<'a>,
+    left: usize,
+    truncated: bool,
+}
+
+impl Listing<'_, '_> {
+    /// The operations whose output carries the attribute, other than the one introducing it.
+    fn passes_through(&mut self, attr: &str, origin: Option<&str>) -> Vec<String> {
+        let mut ids: Vec<String> = self
+            .carriers
+            .of(attr)
+            .into_iter()
+            .map(|op| spline_id(&op.key).to_owned())
+            .filter(|id| Some(id.as_str()) != origin)
+            .collect();
+        if ids.len() > self.left {
+            ids.truncate(self.left);
+            self.truncated = true;
+        }
+        self.left -= ids.len();
+        ids
+    }
 }

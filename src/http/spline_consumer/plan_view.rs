@@ -106,6 +106,33 @@ impl<'a> PlanView<'a> {
         self.schemas.get(local_id(op)).map_or(&[], |s| s)
     }
 
+    /// Which operations carry each attribute in their output, found without comparing every
+    /// schema with every attribute: operations passing a schema on share it, so each distinct
+    /// schema is read once.
+    pub fn carriers(&self) -> Carriers<'a> {
+        let mut group_of: HashMap<*const [&str], usize> = HashMap::new();
+        let mut groups: Vec<Vec<usize>> = Vec::new();
+        let mut by_attribute: HashMap<&'a str, Vec<usize>> = HashMap::new();
+        for (i, op) in self.operations.iter().enumerate() {
+            let Some(schema) = self.schemas.get(local_id(op)) else {
+                continue;
+            };
+            let group = *group_of.entry(Arc::as_ptr(schema)).or_insert_with(|| {
+                for attr in schema.iter() {
+                    by_attribute.entry(attr).or_default().push(groups.len());
+                }
+                groups.push(Vec::new());
+                groups.len() - 1
+            });
+            groups[group].push(i);
+        }
+        Carriers {
+            operations: self.operations.clone(),
+            groups,
+            by_attribute,
+        }
+    }
+
     /// An operation without an `output` outputs what its first input does (Spline rejects a
     /// plan where inputs disagree), so schemas are settled in reading order.
     fn infer_schemas(&self) -> HashMap<&'a str, Arc<[&'a str]>> {
@@ -122,6 +149,31 @@ impl<'a> PlanView<'a> {
             schemas.insert(local_id(op), schema);
         }
         schemas
+    }
+}
+
+/// The operations carrying each attribute ([`PlanView::carriers`]).
+pub(super) struct Carriers<'a> {
+    operations: Vec<&'a Node>,
+    /// Operations sharing one schema, by their position in reading order.
+    groups: Vec<Vec<usize>>,
+    /// The groups whose schema holds each attribute.
+    by_attribute: HashMap<&'a str, Vec<usize>>,
+}
+
+impl<'a> Carriers<'a> {
+    /// The operations whose output carries `attr`, in reading order.
+    pub fn of(&self, attr: &str) -> Vec<&'a Node> {
+        let mut positions: Vec<usize> = self
+            .by_attribute
+            .get(attr)
+            .into_iter()
+            .flatten()
+            .flat_map(|&g| self.groups[g].iter().copied())
+            .collect();
+        positions.sort_unstable();
+        positions.dedup();
+        positions.into_iter().map(|i| self.operations[i]).collect()
     }
 }
 
@@ -247,6 +299,13 @@ mod tests {
         assert_eq!(schema("op-2"), ["attr-4", "attr-5"]);
         assert_eq!(schema("op-0"), ["attr-4", "attr-5"]);
         assert_eq!(schema("op-5"), ["attr-2", "attr-3"]);
+        let carriers = view.carriers();
+        assert_eq!(
+            ids(&carriers.of("attr-4")),
+            ["op-3", "op-2", "op-1", "op-0"]
+        );
+        assert_eq!(ids(&carriers.of("attr-0")), ["op-4"]);
+        assert!(carriers.of("attr-10").is_empty());
         assert_eq!(
             ids(&view.inputs(view.operation("op-3").unwrap())),
             ["op-4", "op-5"]
