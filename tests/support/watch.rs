@@ -197,8 +197,9 @@ impl Watch {
     fn start(service: Arc<Service>) -> Watch {
         let pid = service.pid();
         let baseline = memory(pid).map_or(0, |m| m.rss);
-        // Resetting the peak lets VmHWM catch a spike between two samples.
-        let _ = std::fs::write(format!("/proc/{pid}/clear_refs"), "5");
+        // Resetting the peak lets VmHWM catch a spike between two samples. Where the kernel
+        // refuses, VmHWM may hold an earlier peak, so only the samples count.
+        let peak_reset = std::fs::write(format!("/proc/{pid}/clear_refs"), "5").is_ok();
         let begun = Instant::now();
         let stop = Arc::new(AtomicBool::new(false));
         let killed = Arc::new(Killed::default());
@@ -206,6 +207,7 @@ impl Watch {
             service: service.clone(),
             begun,
             baseline,
+            peak_reset,
             stop: stop.clone(),
             killed: killed.clone(),
         };
@@ -244,6 +246,8 @@ struct Sampler {
     service: Arc<Service>,
     begun: Instant,
     baseline: u64,
+    /// Whether VmHWM was reset at the start, and so is the peak during the case.
+    peak_reset: bool,
     stop: Arc<AtomicBool>,
     killed: Arc<Killed>,
 }
@@ -260,7 +264,8 @@ impl Sampler {
             // sample and probe.
             let last = self.stop.load(Ordering::SeqCst);
             if let (false, Some(m)) = (self.killed.done(), memory(self.service.pid())) {
-                peak = peak.max(m.rss).max(m.hwm);
+                let hwm = if self.peak_reset { m.hwm } else { 0 };
+                peak = peak.max(m.rss).max(hwm);
                 let over = m.rss.saturating_sub(self.baseline) > RSS_CEILING;
                 if over && self.killed.kill(&self.service, self.begun.elapsed()) {
                     killed_at = Some(m.rss);
