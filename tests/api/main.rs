@@ -24,6 +24,7 @@ mod producer_fixtures;
 mod producer_status;
 mod producer_versions;
 mod retention;
+mod scope_matrix;
 mod security;
 mod server;
 mod spline_consumer;

@@ -8,6 +8,7 @@
 pub mod clients;
 pub mod cluster;
 pub mod snapshot;
+pub mod watch;
 pub mod workload;
 
 use std::future::Future;
@@ -213,7 +214,7 @@ pub struct Answer {
 
 impl Answer {
     /// Sends the request and reads the whole answer, timing both.
-    async fn of(request: reqwest::RequestBuilder) -> Result<Answer, reqwest::Error> {
+    pub async fn of(request: reqwest::RequestBuilder) -> Result<Answer, reqwest::Error> {
         let begun = Instant::now();
         let response = request.send().await?;
         let header = |name: reqwest::header::HeaderName| {
