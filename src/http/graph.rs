@@ -168,13 +168,22 @@ async fn get_lineage(
 ) -> Result<Response> {
     let format = super::export::negotiate(params.format.as_deref(), &headers)?;
     let answer = lineage(&state, &principal, &params).await?;
-    Ok(respond(format, &answer))
+    respond(format, answer).await
 }
 
-/// The answer in the negotiated format: JSON as is, or exported.
-pub(super) fn respond(format: Format, answer: &LineageResponse) -> Response {
-    let json = || Json(answer).into_response();
-    super::export::render(format, &answer.nodes, &answer.edges, json)
+/// The answer in the negotiated format: JSON as is, or exported. Written out on a blocking
+/// thread: an answer of tens of megabytes takes a while to serialize.
+pub(super) async fn respond(format: Format, answer: LineageResponse) -> Result<Response> {
+    super::offload::blocking(move || {
+        let json = || Json(&answer).into_response();
+        Ok(super::export::render(
+            format,
+            &answer.nodes,
+            &answer.edges,
+            json,
+        ))
+    })
+    .await
 }
 
 pub(super) async fn lineage(
@@ -256,17 +265,11 @@ pub(super) async fn lineage(
         edges: state.settings.query.max_result_edges,
         bytes: state.settings.query.max_result_bytes,
     };
-    let (nodes, edges, collapse_cut) = match params.collapse_jobs.unwrap_or(false) {
-        true => {
-            let collapsed = view::collapse_jobs(nodes, edges, &node.key, room);
-            (collapsed.nodes, collapsed.edges, collapsed.cut)
-        }
-        false => (nodes, edges, None),
-    };
-    let (nodes, edges) = view::filter(nodes, edges, &filter, &node.key);
-    let capped = view::cap(nodes, edges, room).map_err(|bytes| too_large(bytes, room))?;
-    let (nodes, edges) = (capped.nodes, capped.edges);
-    let cut = collapse_cut.or(capped.cut);
+    let collapse = params.collapse_jobs.unwrap_or(false);
+    let root = node.key.clone();
+    let (nodes, edges, cut) =
+        super::offload::blocking(move || shape(nodes, edges, (collapse, &filter, &root), room))
+            .await?;
     let kept: HashSet<&str> = nodes.iter().map(|n| n.key.as_str()).collect();
     jobs.retain(|_, key| kept.contains(key.as_str()));
     if reader.is_limited() {
@@ -286,6 +289,27 @@ pub(super) async fn lineage(
         edges,
         jobs,
     })
+}
+
+/// Collapses jobs (when asked), filters and caps an answer: with `collapseJobs`, a job reading
+/// and writing 600 datasets is 360,000 edges to build and size, seconds of CPU that would keep
+/// an async worker from serving anything else, so callers run this on a blocking thread.
+fn shape(
+    nodes: Vec<Node<RawProperties>>,
+    edges: Vec<Edge>,
+    (collapse, filter, root): (bool, &Filter, &str),
+    room: Room,
+) -> Result<(Vec<Node<RawProperties>>, Vec<Edge>, Option<Cut>)> {
+    let (nodes, edges, collapse_cut) = match collapse {
+        true => {
+            let collapsed = view::collapse_jobs(nodes, edges, root, room);
+            (collapsed.nodes, collapsed.edges, collapsed.cut)
+        }
+        false => (nodes, edges, None),
+    };
+    let (nodes, edges) = view::filter(nodes, edges, filter, root);
+    let capped = view::cap(nodes, edges, room).map_err(|bytes| too_large(bytes, room))?;
+    Ok((capped.nodes, capped.edges, collapse_cut.or(capped.cut)))
 }
 
 /// Every reason a lineage answer holds less than the graph has, as one sentence.

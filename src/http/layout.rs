@@ -174,7 +174,7 @@ async fn get_layout(
     let begun = Instant::now();
     let answer = lineage(&state, &principal, &params).await?;
     if format != Format::Json {
-        return Ok(respond(format, &answer));
+        return respond(format, answer).await;
     }
     let walked = begun.elapsed();
     let runs = last_runs(&state, &answer).await?;

@@ -77,6 +77,16 @@ pub(super) async fn offload<T: Send + 'static>(
     .map_err(|e| Error::Internal(e.into()))
 }
 
+/// Runs short but CPU-heavy work (parsing a multi-megabyte plan, writing out a large answer)
+/// on a blocking thread, without a budget: it is bounded by its input, which limits bound.
+pub(super) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Error::Internal(e.into()))?
+}
+
 /// Tells the computation its request is gone, when the request's future is dropped.
 struct Abandon(Arc<AtomicBool>);
 

@@ -15,7 +15,7 @@ use utoipa_axum::routes;
 use super::AppState;
 use super::body::{self, ReceivedBody};
 use super::metrics::{IngestFormat, record_ingest, record_reject};
-use super::producer::blocking;
+use super::offload::blocking;
 use super::scope;
 use crate::auth::Principal;
 use crate::error::{Error, Problem, Result};

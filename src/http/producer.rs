@@ -19,6 +19,7 @@ use uuid::Uuid;
 use super::AppState;
 use super::body::{self, ReceivedBody};
 use super::metrics::{IngestFormat, record_ingest};
+use super::offload::blocking;
 use super::scope;
 use crate::auth::Principal;
 use crate::error::{Error, Problem, Result};
@@ -249,13 +250,4 @@ async fn receive(
 pub(super) fn request_id(headers: &HeaderMap) -> Option<String> {
     let value = headers.get(super::REQUEST_ID)?;
     value.to_str().ok().map(str::to_owned)
-}
-
-/// Parsing a multi-megabyte plan is CPU work; keep it off the async workers.
-pub(super) async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T> + Send + 'static,
-) -> Result<T> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| Error::Internal(e.into()))?
 }
