@@ -822,6 +822,13 @@ pub fn merge_properties(
     merged
 }
 
+/// A character's lowercase by Unicode's simple (one character) mapping, as PostgreSQL's
+/// `lower` (and so `ILIKE`) has it from the C library: `İ` is `i`, where Rust's full mapping
+/// adds a dot. Every case-insensitive search folds by it, on either backend.
+pub fn simple_lowercase(c: char) -> char {
+    c.to_lowercase().next().unwrap_or(c)
+}
+
 /// Every node key a change set mentions, aliases included.
 pub fn mentioned_keys(changes: &ChangeSet) -> impl Iterator<Item = &str> {
     let nodes = changes.nodes.iter().map(|n| n.key.as_str());
