@@ -303,6 +303,40 @@ pub enum Guard {
         /// What to tell the client on a mismatch.
         message: String,
     },
+    /// The stored node's string property, where it has one, must equal `expected`: for
+    /// properties nodes have had only since some version, so older nodes are not judged.
+    PropertyUnchanged {
+        /// The node to check.
+        key: String,
+        /// The top-level property to compare.
+        property: String,
+        /// The value the request carries.
+        expected: String,
+        /// Where in the request the value comes from, as a JSON path.
+        path: String,
+        /// What to tell the client on a mismatch.
+        message: String,
+    },
+}
+
+impl Guard {
+    /// The node the guard looks at.
+    pub fn key(&self) -> &str {
+        match self {
+            Guard::NodeExists { key, .. }
+            | Guard::PropertyEquals { key, .. }
+            | Guard::PropertyUnchanged { key, .. } => key,
+        }
+    }
+
+    /// The node the guard looks at, to resolve through aliases.
+    pub fn key_mut(&mut self) -> &mut String {
+        match self {
+            Guard::NodeExists { key, .. }
+            | Guard::PropertyEquals { key, .. }
+            | Guard::PropertyUnchanged { key, .. } => key,
+        }
+    }
 }
 
 /// Everything one request wants to change, applied atomically or not at all.

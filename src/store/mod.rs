@@ -836,13 +836,8 @@ pub fn mentioned_keys(changes: &ChangeSet) -> impl Iterator<Item = &str> {
         .edges
         .iter()
         .flat_map(|e| [e.source.as_str(), e.target.as_str()]);
-    let guards = changes.guards.iter().map(|g| match g {
-        Guard::NodeExists { key, .. } | Guard::PropertyEquals { key, .. } => key.as_str(),
-    });
-    let aliases = changes
-        .aliases
-        .iter()
-        .map(|(_, canonical)| canonical.as_str());
+    let guards = changes.guards.iter().map(Guard::key);
+    let aliases = changes.aliases.iter().map(|a| a.canonical.as_str());
     nodes.chain(edges).chain(guards).chain(aliases)
 }
 

@@ -76,16 +76,10 @@ pub fn merge_stored_tracked<'a>(stored: StoredNode, new: &NodeRow<'a>) -> (NodeR
 
 /// The keys guards look at, sorted and unique (locking in key order avoids deadlocks).
 pub fn guard_keys(guards: &[Guard]) -> Vec<&str> {
-    let mut keys: Vec<&str> = guards.iter().map(guard_key).collect();
+    let mut keys: Vec<&str> = guards.iter().map(Guard::key).collect();
     keys.sort_unstable();
     keys.dedup();
     keys
-}
-
-fn guard_key(guard: &Guard) -> &str {
-    match guard {
-        Guard::NodeExists { key, .. } | Guard::PropertyEquals { key, .. } => key,
-    }
 }
 
 /// Judges every guard against the stored properties of the nodes they name.
@@ -117,6 +111,25 @@ fn evaluate(guard: &Guard, stored: &HashMap<String, Value>) -> Result<()> {
                 .and_then(|p| p.get(property))
                 .and_then(Value::as_str);
             match stored.contains_key(key) && actual != expected.as_deref() {
+                true => Err(Error::Conflict {
+                    detail: message.clone(),
+                    path: Some(path.clone()),
+                }),
+                false => Ok(()),
+            }
+        }
+        Guard::PropertyUnchanged {
+            key,
+            property,
+            expected,
+            path,
+            message,
+        } => {
+            let actual = stored
+                .get(key)
+                .and_then(|p| p.get(property))
+                .and_then(Value::as_str);
+            match actual.is_some_and(|a| a != expected) {
                 true => Err(Error::Conflict {
                     detail: message.clone(),
                     path: Some(path.clone()),

@@ -13,6 +13,7 @@ use uuid::Uuid;
 
 use super::ApiVersion;
 use super::derive::Derivations;
+use super::digest;
 use petgraph::algo::toposort;
 use petgraph::graph::DiGraph;
 
@@ -21,6 +22,9 @@ use crate::model::{
     ChangeSet, EdgeKind, Guard, MergePolicy, NewEdge, NewNode, NewProperties, NodeKind,
 };
 use crate::naming;
+
+/// Who Spline's plans and events are written by: every Spline job is in this namespace.
+const SPLINE_WRITER: &str = "spline";
 
 /// Key of a Spline data source: `dataset:` and its URI, spelled canonically (see
 /// [`crate::naming`]) so that OpenLineage producers naming the same location meet it.
@@ -96,13 +100,14 @@ pub fn plan_changes(
     version: ApiVersion,
     at: DateTime<Utc>,
 ) -> ChangeSet {
+    let content = digest::of(plan);
     let mut b = PlanBuilder {
         plan,
         id,
         at,
         out: ChangeSet::default(),
     };
-    b.job(version);
+    b.job(version, &content);
     b.datasets();
     b.operations();
     b.attributes();
@@ -113,6 +118,16 @@ pub fn plan_changes(
         expected: plan.discriminator.clone(),
         path: "discriminator".to_owned(),
         message: format!("execution plan {id} is already stored with a different discriminator"),
+    });
+    b.out.guards.push(Guard::PropertyUnchanged {
+        key: job_key(&id),
+        property: digest::PROPERTY.to_owned(),
+        expected: content,
+        path: "id".to_owned(),
+        message: format!(
+            "execution plan {id} is already stored with different content; a changed plan \
+             needs an id of its own"
+        ),
     });
     b.out
 }
@@ -134,6 +149,7 @@ impl PlanBuilder<'_> {
             properties,
             policy,
             seen_at: self.at,
+            writer: Some(SPLINE_WRITER.to_owned()),
         });
     }
 
@@ -172,7 +188,7 @@ impl PlanBuilder<'_> {
         })
     }
 
-    fn job(&mut self, version: ApiVersion) {
+    fn job(&mut self, version: ApiVersion, content: &str) {
         let p = self.plan;
         let app_name = p
             .extra_info
@@ -199,6 +215,7 @@ impl PlanBuilder<'_> {
         // Listed under this namespace by the Marquez-compatible API.
         props.insert("namespace".into(), json!("spline"));
         props.insert("producerApiVersion".into(), json!(version.as_str()));
+        props.insert(digest::PROPERTY.into(), json!(content));
         props.insert("inputs".into(), json!(input_uris(p)));
         props.insert("output".into(), json!(p.operations.write.output_source));
         props.insert("append".into(), json!(p.operations.write.append));
@@ -607,6 +624,7 @@ fn one_event(i: usize, event: &ExecutionEvent, version: ApiVersion) -> ChangeSet
         properties: props.into(),
         policy: MergePolicy::Keep,
         seen_at: at,
+        writer: Some(SPLINE_WRITER.to_owned()),
     };
     let edge = NewEdge {
         source: run_key,
