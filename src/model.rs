@@ -348,9 +348,24 @@ pub struct ChangeSet {
     pub edges: Vec<NewEdge>,
     /// Conditions that must hold, or nothing is written.
     pub guards: Vec<Guard>,
-    /// Other keys that name the same node: (alias key, canonical key), e.g. a Hive table name
-    /// for a warehouse path. Later references through an alias reach the canonical node.
-    pub aliases: Vec<(String, String)>,
+    /// Other keys that name the same node, e.g. a Hive table name for a warehouse path. Later
+    /// references through an alias reach the canonical node.
+    pub aliases: Vec<Alias>,
+}
+
+/// Another key naming a node: references through it reach the node.
+///
+/// An alias is a claim on a name, so it is held to what a node is held to: a writer limited to
+/// some namespaces may only declare aliases in them, and a name that is already a node's own
+/// key, or another node's alias, is never taken over (see [`crate::store`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Alias {
+    /// The other key, e.g. `dataset:hive://metastore/db.table`.
+    pub key: String,
+    /// Key of the node it names.
+    pub canonical: String,
+    /// The namespace the other name is in, as the producer gave it.
+    pub namespace: String,
 }
 
 impl ChangeSet {

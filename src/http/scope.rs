@@ -26,9 +26,15 @@ use crate::store::Store;
 /// their runs, operations and attributes.
 pub const SPLINE_NAMESPACE: &str = "spline";
 
-/// Refuses a change set that names a dataset, job or run outside the token's namespaces.
-/// Columns, operations and attributes always come with the dataset or job they belong to.
-pub fn check_writes(principal: &Principal, changes: &ChangeSet) -> Result<()> {
+/// Refuses a change set that names a dataset, job or run outside the token's namespaces, that
+/// declares an alias outside them, or that would write through a stored alias into a node the
+/// token may not see. Columns, operations and attributes always come with the dataset or job
+/// they belong to.
+pub async fn check_writes(
+    store: &dyn Store,
+    principal: &Principal,
+    changes: &ChangeSet,
+) -> Result<()> {
     if !principal.is_limited() {
         return Ok(());
     }
@@ -40,9 +46,46 @@ pub fn check_writes(principal: &Principal, changes: &ChangeSet) -> Result<()> {
         let namespace = own_namespace(node.kind, node.properties.values().as_ref());
         let namespace = namespace.as_deref().unwrap_or(SPLINE_NAMESPACE);
         if !principal.may_touch(namespace) {
+            return Err(not_yours(principal, namespace, &node.key));
+        }
+    }
+    // An alias claims a name: it is held to the namespace the name is in.
+    for alias in &changes.aliases {
+        if !principal.may_touch(&alias.namespace) {
+            return Err(not_yours(principal, &alias.namespace, &alias.key));
+        }
+    }
+    check_stored(store, principal, changes).await
+}
+
+fn not_yours(principal: &Principal, namespace: &str, key: &str) -> Error {
+    Error::Forbidden(format!(
+        "the token `{}` may not write to namespace `{namespace}` (node `{key}`)",
+        principal.name
+    ))
+}
+
+/// A key in the token's namespaces may still name a node outside them: through an alias
+/// another writer recorded (a Hive table name of a warehouse path), or one stored under
+/// another spelling of its namespace. What the token may not see, it may not write either.
+async fn check_stored(store: &dyn Store, principal: &Principal, changes: &ChangeSet) -> Result<()> {
+    let mut keys: Vec<&str> = changes
+        .nodes
+        .iter()
+        .filter(|n| matches!(n.kind, NodeKind::Dataset | NodeKind::Job))
+        .map(|n| n.key.as_str())
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    for key in keys {
+        let Some((_, stored)) = store.node(key).await? else {
+            continue;
+        };
+        if !may_see(store, principal, &stored).await? {
             return Err(Error::Forbidden(format!(
-                "the token `{}` may not write to namespace `{namespace}` (node `{}`)",
-                principal.name, node.key
+                "the token `{}` may not write to node `{key}`: it names a node outside the \
+                 token's namespaces",
+                principal.name
             )));
         }
     }

@@ -579,18 +579,17 @@ pub fn normalize<'a>(changes: &'a ChangeSet, known: &HashMap<String, String>) ->
         .iter()
         .map(|g| {
             let mut g = g.clone();
-            match &mut g {
-                Guard::NodeExists { key, .. } | Guard::PropertyEquals { key, .. } => {
-                    *key = resolve(key);
-                }
-            }
+            let key = g.key_mut();
+            *key = resolve(key);
             g
         })
         .collect();
+    // Only the declared aliases `known` took: one whose name is taken stays unrecorded.
     let aliases = changes
         .aliases
         .iter()
-        .map(|(alias, canonical)| (alias.clone(), resolve(canonical)))
+        .map(|a| (a.key.clone(), resolve(&a.canonical)))
+        .filter(|(alias, canonical)| known.get(alias) == Some(canonical))
         .collect();
     Normalized {
         nodes: nodes.into_values().collect(),
@@ -849,20 +848,37 @@ pub fn column_owners(changes: &ChangeSet) -> Vec<String> {
         .collect()
 }
 
+/// What a write must know of the names already stored before it resolves its keys.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StoredNames {
+    /// The stored aliases among the keys the change set mentions or declares as aliases:
+    /// alias → canonical key. An alias whose name has since become a node's own key is not
+    /// among them: a node's own key always names the node.
+    pub aliases: HashMap<String, String>,
+    /// The aliases the change set declares that are stored nodes' own keys.
+    pub nodes: HashSet<String>,
+}
+
 /// Every alias a write must honour: the stored ones, and the ones the change set declares
 /// (resolved through the stored ones, so aliases of aliases land on the canonical node).
-pub fn known_aliases(
-    stored: HashMap<String, String>,
-    changes: &ChangeSet,
-) -> HashMap<String, String> {
-    let mut known = stored;
-    for (alias, canonical) in &changes.aliases {
+///
+/// A declared alias never takes a name that belongs to another node: a stored node's own key,
+/// or a stored alias of another node, whoever writes. Such an alias is not recorded, and the
+/// rest of the change set is written as if it hadn't been declared: symlinks are routine
+/// (every Spark job on a Hive table declares one), and two producers naming one table two ways
+/// must not cost either its lineage.
+pub fn known_aliases(stored: StoredNames, changes: &ChangeSet) -> HashMap<String, String> {
+    let mut known = stored.aliases;
+    for alias in &changes.aliases {
+        if stored.nodes.contains(&alias.key) {
+            continue;
+        }
         let canonical = known
-            .get(canonical)
+            .get(&alias.canonical)
             .cloned()
-            .unwrap_or_else(|| canonical.clone());
-        if alias != &canonical {
-            known.entry(alias.clone()).or_insert(canonical);
+            .unwrap_or_else(|| alias.canonical.clone());
+        if alias.key != canonical {
+            known.entry(alias.key.clone()).or_insert(canonical);
         }
     }
     known

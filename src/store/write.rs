@@ -11,14 +11,25 @@ use super::{EdgeRow, NodeRow, column_owners, mentioned_keys, merge_timed, name_w
 use crate::error::{Error, Result};
 use crate::model::{ChangeSet, Guard, NodeId};
 
-/// The keys whose stored aliases a change set needs: every key it mentions, and the datasets
-/// its columns belong to. Sorted and unique.
+/// The keys whose stored aliases a change set needs: every key it mentions, the datasets its
+/// columns belong to, and the aliases it declares (a name already taken is not taken again).
+/// Sorted and unique.
 pub fn alias_lookup_keys(changes: &ChangeSet) -> Vec<String> {
     let owners = column_owners(changes);
     let mut keys: Vec<String> = mentioned_keys(changes)
         .map(str::to_owned)
         .chain(owners)
+        .chain(declared_aliases(changes))
         .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    keys
+}
+
+/// The aliases a change set declares, sorted and unique: whether they are nodes' own keys
+/// already is looked up with the stored aliases.
+pub fn declared_aliases(changes: &ChangeSet) -> Vec<String> {
+    let mut keys: Vec<String> = changes.aliases.iter().map(|a| a.key.clone()).collect();
     keys.sort_unstable();
     keys.dedup();
     keys

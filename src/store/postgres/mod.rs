@@ -115,7 +115,8 @@ impl PgStore {
     async fn try_apply(&self, raw: &RawPayload, changes: &ChangeSet) -> Result<ApplyOutcome> {
         let mut tx = begin_write(&self.pool).await?;
         let keys = alias_lookup_keys(changes);
-        let (inserted, aliases) = audit::insert_raw(&mut tx, raw, &keys).await?;
+        let declared = declared_aliases(changes);
+        let (inserted, aliases) = audit::insert_raw(&mut tx, raw, &keys, &declared).await?;
         if !inserted {
             tx.commit().await.map_err(Error::from_commit)?;
             return Ok(ApplyOutcome {
@@ -169,7 +170,7 @@ async fn durable_commits(conn: &mut PgConnection) -> std::result::Result<(), sql
 async fn write_graph(
     tx: &mut Transaction<'_, Postgres>,
     changes: &ChangeSet,
-    stored: HashMap<String, String>,
+    stored: StoredNames,
 ) -> Result<ApplyOutcome> {
     let known = known_aliases(stored, changes);
     let changes = normalize(changes, &known);
@@ -189,20 +190,32 @@ async fn write_graph(
     })
 }
 
-/// The stored aliases among the keys a change set mentions: alias → canonical key.
+/// The stored aliases among the keys a change set mentions, and which aliases it declares are
+/// nodes' own keys ([`StoredNames`]).
 async fn stored_aliases(
     tx: &mut Transaction<'_, Postgres>,
     changes: &ChangeSet,
-) -> Result<HashMap<String, String>> {
+) -> Result<StoredNames> {
     let keys = alias_lookup_keys(changes);
-    let rows = sqlx::query("select a.alias, n.key from node_alias a join node n using (node_id) where a.alias = any($1)")
-        .bind(&keys)
+    let rows = sqlx::query(
+        "select a.alias, n.key from node_alias a join node n using (node_id)
+         where a.alias = any($1) and not exists (select 1 from node m where m.key = a.alias)",
+    )
+    .bind(&keys)
+    .fetch_all(&mut **tx)
+    .await?;
+    let declared = declared_aliases(changes);
+    let nodes: Vec<String> = sqlx::query_scalar("select key from node where key = any($1)")
+        .bind(&declared)
         .fetch_all(&mut **tx)
         .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| (r.get("alias"), r.get("key")))
-        .collect())
+    Ok(StoredNames {
+        aliases: rows
+            .into_iter()
+            .map(|r| (r.get("alias"), r.get("key")))
+            .collect(),
+        nodes: nodes.into_iter().collect(),
+    })
 }
 
 /// Records new aliases; an alias already taken keeps pointing where it pointed.
@@ -742,7 +755,8 @@ impl Store for PgStore {
         let sql = format!(
             "select {NODE_COLUMNS} from node where key = $1
              union all
-             select {ALIASED_COLUMNS} from node_alias a join node n using (node_id) where a.alias = $1
+             select {ALIASED_COLUMNS} from node_alias a join node n using (node_id)
+             where a.alias = $1 and not exists (select 1 from node m where m.key = a.alias)
              limit 1"
         );
         let row = sqlx::query(&sql)

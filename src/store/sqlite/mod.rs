@@ -244,7 +244,8 @@ impl Store for SqliteStore {
         let sql = format!(
             "select {NODE_COLUMNS} from node where key = $1
              union all
-             select {ALIASED_COLUMNS} from node_alias a join node n using (node_id) where a.alias = $1
+             select {ALIASED_COLUMNS} from node_alias a join node n using (node_id)
+             where a.alias = $1 and not exists (select 1 from node m where m.key = a.alias)
              limit 1"
         );
         let row = sqlx::query(&sql)
