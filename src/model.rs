@@ -207,6 +207,9 @@ pub struct NewNode {
     pub policy: MergePolicy,
     /// When the producer saw it (event time where there is one, else receipt time).
     pub seen_at: DateTime<Utc>,
+    /// The namespace of the job whose event says this (a dataset event's own namespace), so
+    /// that readers limited to other namespaces can be kept from what it said.
+    pub writer: Option<String>,
 }
 
 /// A new node's properties: parsed values for nodes whose properties merge with what is

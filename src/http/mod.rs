@@ -10,6 +10,7 @@ mod auth;
 pub mod body;
 mod columns;
 mod cors;
+mod cursor;
 mod docs;
 mod explorer;
 mod export;
@@ -23,6 +24,7 @@ mod openlineage;
 mod paths;
 mod producer;
 mod query;
+mod redact;
 mod scope;
 mod spline_consumer;
 mod walker;
@@ -117,6 +119,8 @@ pub struct AppState {
     pub auth: Option<Arc<Tokens>>,
     /// Which browser origins may call the API.
     pub cors: Arc<CorsPolicy>,
+    /// Seals and opens page cursors.
+    cursors: Arc<cursor::Cursors>,
 }
 
 impl AppState {
@@ -138,6 +142,7 @@ impl AppState {
             index,
             auth: None,
             cors: Arc::new(CorsPolicy::default()),
+            cursors: Arc::default(),
         }
     }
 

@@ -17,6 +17,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 
 use super::graph;
+use super::redact::{Editable, redact};
 use crate::auth::Principal;
 use crate::error::{Error, Result};
 use crate::model::{ChangeSet, Edge, Node, NodeId, NodeKind, Properties, split_field_key};
@@ -189,8 +190,9 @@ pub async fn found<P: Properties>(
 }
 
 /// Drops from an answer what the principal may not see: the nodes, their edges, and, when
-/// `root` is given, whatever is no longer connected to it (reached only through them).
-pub async fn retain<P: Properties>(
+/// `root` is given, whatever is no longer connected to it (reached only through them); and
+/// from what is left, what names or comes from namespaces it may not see ([`redact`]).
+pub async fn retain<P: Properties + Editable>(
     store: &dyn Store,
     principal: &Principal,
     nodes: Vec<Node<P>>,
@@ -208,14 +210,15 @@ pub async fn retain<P: Properties>(
     if let Some(root) = root {
         keep = connected(root, &edges, &keep);
     }
-    let nodes = nodes
+    let mut nodes: Vec<Node<P>> = nodes
         .into_iter()
         .filter(|n| keep.contains(&n.key))
         .collect();
-    let edges = edges
+    let mut edges: Vec<Edge> = edges
         .into_iter()
         .filter(|e| keep.contains(&e.source))
         .collect();
+    redact(store, principal, &mut nodes, &mut edges).await?;
     Ok((nodes, edges))
 }
 
@@ -265,19 +268,20 @@ impl<'a> Reader<'a> {
         Ok((id, node))
     }
 
-    /// [`Reader::find`], insisting the node had been seen by `as_of`.
+    /// [`Reader::find`], insisting the node had been seen by `as_of`: whether it may be seen
+    /// is settled first, so a hidden node can't tell when it was first seen.
     pub async fn find_as_of(
         &self,
         key: &str,
         as_of: Option<DateTime<Utc>>,
     ) -> Result<(NodeId, Node)> {
-        let (id, node) = graph::find_as_of(self.store, key, as_of).await?;
-        found(self.store, self.principal, key, &node).await?;
+        let (id, node) = self.find(key).await?;
+        graph::seen_by(key, &node, as_of)?;
         Ok((id, node))
     }
 
     /// [`retain`] for this principal.
-    pub async fn retain<P: Properties>(
+    pub async fn retain<P: Properties + Editable>(
         &self,
         nodes: Vec<Node<P>>,
         edges: Vec<Edge>,
