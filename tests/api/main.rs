@@ -26,3 +26,4 @@ mod retention;
 mod security;
 mod server;
 mod spline_consumer;
+mod tenancy;
