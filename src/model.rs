@@ -207,6 +207,9 @@ pub struct NewNode {
     pub policy: MergePolicy,
     /// When the producer saw it (event time where there is one, else receipt time).
     pub seen_at: DateTime<Utc>,
+    /// The namespace of the job whose event says this (a dataset event's own namespace), so
+    /// that readers limited to other namespaces can be kept from what it said.
+    pub writer: Option<String>,
 }
 
 /// A new node's properties: parsed values for nodes whose properties merge with what is
@@ -303,6 +306,40 @@ pub enum Guard {
         /// What to tell the client on a mismatch.
         message: String,
     },
+    /// The stored node's string property, where it has one, must equal `expected`: for
+    /// properties nodes have had only since some version, so older nodes are not judged.
+    PropertyUnchanged {
+        /// The node to check.
+        key: String,
+        /// The top-level property to compare.
+        property: String,
+        /// The value the request carries.
+        expected: String,
+        /// Where in the request the value comes from, as a JSON path.
+        path: String,
+        /// What to tell the client on a mismatch.
+        message: String,
+    },
+}
+
+impl Guard {
+    /// The node the guard looks at.
+    pub fn key(&self) -> &str {
+        match self {
+            Guard::NodeExists { key, .. }
+            | Guard::PropertyEquals { key, .. }
+            | Guard::PropertyUnchanged { key, .. } => key,
+        }
+    }
+
+    /// The node the guard looks at, to resolve through aliases.
+    pub fn key_mut(&mut self) -> &mut String {
+        match self {
+            Guard::NodeExists { key, .. }
+            | Guard::PropertyEquals { key, .. }
+            | Guard::PropertyUnchanged { key, .. } => key,
+        }
+    }
 }
 
 /// Everything one request wants to change, applied atomically or not at all.
@@ -314,9 +351,24 @@ pub struct ChangeSet {
     pub edges: Vec<NewEdge>,
     /// Conditions that must hold, or nothing is written.
     pub guards: Vec<Guard>,
-    /// Other keys that name the same node: (alias key, canonical key), e.g. a Hive table name
-    /// for a warehouse path. Later references through an alias reach the canonical node.
-    pub aliases: Vec<(String, String)>,
+    /// Other keys that name the same node, e.g. a Hive table name for a warehouse path. Later
+    /// references through an alias reach the canonical node.
+    pub aliases: Vec<Alias>,
+}
+
+/// Another key naming a node: references through it reach the node.
+///
+/// An alias is a claim on a name, so it is held to what a node is held to: a writer limited to
+/// some namespaces may only declare aliases in them, and a name that is already a node's own
+/// key, or another node's alias, is never taken over (see [`crate::store`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Alias {
+    /// The other key, e.g. `dataset:hive://metastore/db.table`.
+    pub key: String,
+    /// Key of the node it names.
+    pub canonical: String,
+    /// The namespace the other name is in, as the producer gave it.
+    pub namespace: String,
 }
 
 impl ChangeSet {

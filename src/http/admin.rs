@@ -83,8 +83,11 @@ struct AuditPage {
 )]
 async fn audit_log(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     ApiQuery(params): ApiQuery<AuditParams>,
 ) -> Result<Json<AuditPage>> {
+    // Its records name what was written, deleted and replayed in every namespace.
+    whole_graph(&principal, "the audit log")?;
     let limit = bounded(params.limit, DEFAULT_PAGE, 1..=MAX_PAGE, "limit")?;
     let action = params.action.as_deref().map(parse_action).transpose()?;
     let query = AuditQuery {
@@ -389,7 +392,7 @@ fn whole_graph(principal: &Principal, what: &str) -> Result<()> {
     match principal.is_limited() {
         false => Ok(()),
         true => Err(Error::Forbidden(format!(
-            "the token `{}` is limited to some namespaces; {what} acts on the whole graph",
+            "the token `{}` is limited to some namespaces; {what} covers the whole graph",
             principal.name
         ))),
     }

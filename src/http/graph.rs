@@ -6,8 +6,6 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -15,6 +13,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::AppState;
+use super::cursor;
 use super::query::ApiQuery;
 use super::scope::Reader;
 use super::walker::Walker;
@@ -483,19 +482,15 @@ fn filter_of(params: &LineageParams) -> Result<Filter> {
     })
 }
 
-/// Looks a node up, and with `asOf`, insists it had been seen by then.
-pub(super) async fn find_as_of(
-    store: &dyn Store,
-    key: &str,
-    as_of: Option<DateTime<Utc>>,
-) -> Result<(NodeId, Node)> {
-    let (id, node) = find(store, key).await?;
+/// With `asOf`, insists that the node found for `key` had been seen by then. Only for a node
+/// the reader may see: a hidden node answers as a missing one, never with when it was seen.
+pub(super) fn seen_by(key: &str, node: &Node, as_of: Option<DateTime<Utc>>) -> Result<()> {
     match as_of {
         Some(at) if node.first_seen > at => Err(Error::NotFound(format!(
             "`{key}` was first seen at {}, after {at}",
             node.first_seen
         ))),
-        _ => Ok((id, node)),
+        _ => Ok(()),
     }
 }
 
@@ -574,7 +569,8 @@ struct NodePage {
 
 /// List and search nodes.
 ///
-/// Pages are ordered by key; the cursor is opaque and stays valid while nodes are added.
+/// Pages are ordered by key; the cursor is opaque and stays valid while nodes are added. A
+/// cursor is good only for the token it was issued to and the same `kind` and `q`.
 #[utoipa::path(
     get,
     path = "/api/v1/graph/nodes",
@@ -592,22 +588,48 @@ async fn list_nodes(
     ApiQuery(params): ApiQuery<NodesParams>,
 ) -> Result<Json<NodePage>> {
     let limit = bounded(params.limit, DEFAULT_PAGE, 1..=MAX_PAGE, "limit")?;
-    let query = NodeQuery {
-        kind: params.kind.as_deref().map(parse_kind).transpose()?,
-        search: params.q.filter(|q| !q.is_empty()),
-        after: params.cursor.as_deref().map(decode_cursor).transpose()?,
-        limit: limit + 1,
+    let store = state.store.as_ref();
+    let kind = params.kind.as_deref().map(parse_kind).transpose()?;
+    let search = params.q.filter(|q| !q.is_empty());
+    // A cursor is good for this token and this question only.
+    let context = cursor::context(&[
+        "graph.nodes",
+        &principal.name,
+        kind.map_or("", NodeKind::as_str),
+        search.as_deref().unwrap_or_default(),
+    ]);
+    let after = match params.cursor.as_deref() {
+        Some(cursor) => Some(
+            state
+                .cursors
+                .open(store, &context, cursor, "cursor")
+                .await?,
+        ),
+        None => None,
     };
-    let mut items = state.store.list(&query).await?;
+    // A limited reader's pages are filled from what it may see: the store filters, so no page
+    // comes back short, and no cursor sits on a hidden key.
+    let namespaces = principal
+        .namespaces
+        .as_ref()
+        .map(|n| n.iter().cloned().collect());
+    let query = NodeQuery {
+        kind,
+        search,
+        after,
+        limit: limit + 1,
+        namespaces,
+    };
+    let mut items = store.list(&query).await?;
     let next_cursor = match items.len() > limit as usize {
         true => {
             items.truncate(limit as usize);
-            items.last().map(|n| URL_SAFE_NO_PAD.encode(&n.key))
+            let last = items.last().map(|n| n.key.as_str()).unwrap_or_default();
+            Some(state.cursors.seal(store, &context, last).await?)
         }
         false => None,
     };
-    // A limited reader's pages may hold fewer items than `limit`; the cursor still moves on.
-    let reader = Reader::new(state.store.as_ref(), &principal);
+    let reader = Reader::new(store, &principal);
     let (items, _) = reader.retain(items, Vec::new(), None).await?;
     Ok(Json(NodePage { items, next_cursor }))
 }
@@ -623,20 +645,6 @@ pub(super) fn parse_kind_at(name: &str, param: &str) -> Result<NodeKind> {
         let detail = format!("unknown kind `{name}`; use one of {}", known.join(", "));
         Error::bad_request("invalid-parameter", detail, Some(param.to_owned()))
     })
-}
-
-fn decode_cursor(cursor: &str) -> Result<String> {
-    URL_SAFE_NO_PAD
-        .decode(cursor)
-        .ok()
-        .and_then(|bytes| String::from_utf8(bytes).ok())
-        .ok_or_else(|| {
-            Error::bad_request(
-                "invalid-parameter",
-                "`cursor` is not a cursor this API issued",
-                Some("cursor".to_owned()),
-            )
-        })
 }
 
 /// Parameters of a node lookup.
@@ -691,7 +699,12 @@ async fn get_node(
     ids.insert(id);
     let (nodes, edges) = subgraph(store, ids, adjacent.edges).await?;
     let (nodes, edges) = reader.retain(nodes, edges, None).await?;
-    let neighbours = nodes.into_iter().filter(|n| n.key != node.key).collect();
+    // The node as the reader may see it is among them.
+    let (mut shown, neighbours): (Vec<Node>, Vec<Node>) =
+        nodes.into_iter().partition(|n| n.key == node.key);
+    let node = shown
+        .pop()
+        .ok_or_else(|| anyhow::anyhow!("the details of `{}` lost the node", node.key))?;
     Ok(Json(NodeDetails {
         node,
         edges,

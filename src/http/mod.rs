@@ -10,6 +10,7 @@ mod auth;
 pub mod body;
 mod columns;
 mod cors;
+mod cursor;
 mod docs;
 mod explorer;
 mod export;
@@ -24,6 +25,7 @@ mod openlineage;
 mod paths;
 mod producer;
 mod query;
+mod redact;
 mod scope;
 mod spline_consumer;
 mod walker;
@@ -131,6 +133,8 @@ pub struct AppState {
     pub cors: Arc<CorsPolicy>,
     /// Room for the CPU-heavy parts of requests, run off the async workers ([`offload`]).
     pub computations: Arc<Semaphore>,
+    /// Seals and opens page cursors.
+    cursors: Arc<cursor::Cursors>,
 }
 
 impl AppState {
@@ -153,6 +157,7 @@ impl AppState {
             auth: None,
             cors: Arc::new(CorsPolicy::default()),
             computations: Arc::new(Semaphore::new(offload::concurrency())),
+            cursors: Arc::default(),
         }
     }
 

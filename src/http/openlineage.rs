@@ -85,7 +85,7 @@ async fn store_event(
         openlineage::event(&bytes)
     })
     .await?;
-    scope::check_writes(principal, &parsed.changes)?;
+    scope::check_writes(state.store.as_ref(), principal, &parsed.changes).await?;
     let sender = Sender::of(principal, headers);
     let raw = raw_payload(received.bytes, received.wire_bytes, &parsed, &sender);
     let outcome = state.store.apply(&raw, parsed.changes).await?;
@@ -246,7 +246,7 @@ async fn store_item(
     })
     .await;
     let (parsed, text) = parsed?;
-    scope::check_writes(sender.principal, &parsed.changes)?;
+    scope::check_writes(state.store.as_ref(), sender.principal, &parsed.changes).await?;
     let wire_bytes = text.len();
     let raw = raw_payload(text.into_bytes().into(), wire_bytes, &parsed, sender);
     state.store.apply(&raw, parsed.changes).await.map(|_| ())

@@ -90,8 +90,9 @@ fn version_headers() -> HeaderMap {
 /// Store an execution plan.
 ///
 /// The producer API version is chosen by `Content-Type`. Re-posting a stored plan (same id,
-/// same discriminator) changes nothing and answers 201 again; the same id with a different
-/// discriminator answers 409. Bodies may be gzipped (`Content-Encoding: gzip`).
+/// same content, however spelled) changes nothing and answers 201 again; the same id with a
+/// different discriminator or different content answers 409 and changes nothing. Bodies may be
+/// gzipped (`Content-Encoding: gzip`).
 #[utoipa::path(
     post,
     path = "/producer/execution-plans",
@@ -105,7 +106,7 @@ fn version_headers() -> HeaderMap {
     responses(
         (status = 201, description = "Stored (or already stored); the plan id", body = Uuid, content_type = "application/json"),
         (status = 400, description = "Malformed JSON, wrong types or missing fields", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The id belongs to a different plan", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The id belongs to a different plan (another discriminator or other content)", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body over the size limit", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Unsupported Content-Type or Content-Encoding", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Valid JSON but not a consistent plan", body = Problem, content_type = "application/problem+json"),
@@ -133,8 +134,11 @@ async fn store_plan(
 ) -> Result<Uuid> {
     let (version, raw) = receive(state, principal, headers, body, "spline.plan").await?;
     // The agent posts the plan again on every run: the same bytes were parsed, validated and
-    // stored before, so the answer is the same, and nothing is written.
-    if let Some(id) = spline::plan_id(&raw.body)
+    // stored before, so the answer is the same, and nothing is written. Not for a token
+    // limited to some namespaces, whose scope is checked first: a 201 would tell it that a
+    // plan outside its namespaces is stored. (Its re-post is then a duplicate to the store.)
+    if !principal.is_limited()
+        && let Some(id) = spline::plan_id(&raw.body)
         && state.store.has_payload(&raw.format, &raw.body).await?
     {
         tracing::debug!(plan_id = %id, "execution plan stored before");
@@ -150,7 +154,7 @@ async fn store_plan(
         Ok((id, changes))
     })
     .await?;
-    scope::check_writes(principal, &changes)?;
+    scope::check_writes(state.store.as_ref(), principal, &changes).await?;
     let outcome = state.store.apply(&raw, changes).await?;
     tracing::debug!(plan_id = %id, ?outcome, "execution plan stored");
     Ok(id)
@@ -210,7 +214,7 @@ async fn store_events(
         Ok(changes)
     })
     .await?;
-    scope::check_writes(principal, &changes)?;
+    scope::check_writes(state.store.as_ref(), principal, &changes).await?;
     let outcome = state.store.apply(&raw, changes).await?;
     tracing::debug!(?outcome, "execution events stored");
     Ok(())

@@ -17,6 +17,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 
 use super::graph;
+use super::redact::{Editable, redact};
 use crate::auth::Principal;
 use crate::error::{Error, Result};
 use crate::model::{ChangeSet, Edge, Node, NodeId, NodeKind, Properties, split_field_key};
@@ -26,9 +27,15 @@ use crate::store::Store;
 /// their runs, operations and attributes.
 pub const SPLINE_NAMESPACE: &str = "spline";
 
-/// Refuses a change set that names a dataset, job or run outside the token's namespaces.
-/// Columns, operations and attributes always come with the dataset or job they belong to.
-pub fn check_writes(principal: &Principal, changes: &ChangeSet) -> Result<()> {
+/// Refuses a change set that names a dataset, job or run outside the token's namespaces, that
+/// declares an alias outside them, or that would write through a stored alias into a node the
+/// token may not see. Columns, operations and attributes always come with the dataset or job
+/// they belong to.
+pub async fn check_writes(
+    store: &dyn Store,
+    principal: &Principal,
+    changes: &ChangeSet,
+) -> Result<()> {
     if !principal.is_limited() {
         return Ok(());
     }
@@ -40,9 +47,46 @@ pub fn check_writes(principal: &Principal, changes: &ChangeSet) -> Result<()> {
         let namespace = own_namespace(node.kind, node.properties.values().as_ref());
         let namespace = namespace.as_deref().unwrap_or(SPLINE_NAMESPACE);
         if !principal.may_touch(namespace) {
+            return Err(not_yours(principal, namespace, &node.key));
+        }
+    }
+    // An alias claims a name: it is held to the namespace the name is in.
+    for alias in &changes.aliases {
+        if !principal.may_touch(&alias.namespace) {
+            return Err(not_yours(principal, &alias.namespace, &alias.key));
+        }
+    }
+    check_stored(store, principal, changes).await
+}
+
+fn not_yours(principal: &Principal, namespace: &str, key: &str) -> Error {
+    Error::Forbidden(format!(
+        "the token `{}` may not write to namespace `{namespace}` (node `{key}`)",
+        principal.name
+    ))
+}
+
+/// A key in the token's namespaces may still name a node outside them: through an alias
+/// another writer recorded (a Hive table name of a warehouse path), or one stored under
+/// another spelling of its namespace. What the token may not see, it may not write either.
+async fn check_stored(store: &dyn Store, principal: &Principal, changes: &ChangeSet) -> Result<()> {
+    let mut keys: Vec<&str> = changes
+        .nodes
+        .iter()
+        .filter(|n| matches!(n.kind, NodeKind::Dataset | NodeKind::Job))
+        .map(|n| n.key.as_str())
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    for key in keys {
+        let Some((_, stored)) = store.node(key).await? else {
+            continue;
+        };
+        if !may_see(store, principal, &stored).await? {
             return Err(Error::Forbidden(format!(
-                "the token `{}` may not write to namespace `{namespace}` (node `{}`)",
-                principal.name, node.key
+                "the token `{}` may not write to node `{key}`: it names a node outside the \
+                 token's namespaces",
+                principal.name
             )));
         }
     }
@@ -146,8 +190,9 @@ pub async fn found<P: Properties>(
 }
 
 /// Drops from an answer what the principal may not see: the nodes, their edges, and, when
-/// `root` is given, whatever is no longer connected to it (reached only through them).
-pub async fn retain<P: Properties>(
+/// `root` is given, whatever is no longer connected to it (reached only through them); and
+/// from what is left, what names or comes from namespaces it may not see ([`redact`]).
+pub async fn retain<P: Properties + Editable>(
     store: &dyn Store,
     principal: &Principal,
     nodes: Vec<Node<P>>,
@@ -165,14 +210,15 @@ pub async fn retain<P: Properties>(
     if let Some(root) = root {
         keep = connected(root, &edges, &keep);
     }
-    let nodes = nodes
+    let mut nodes: Vec<Node<P>> = nodes
         .into_iter()
         .filter(|n| keep.contains(&n.key))
         .collect();
-    let edges = edges
+    let mut edges: Vec<Edge> = edges
         .into_iter()
         .filter(|e| keep.contains(&e.source))
         .collect();
+    redact(store, principal, &mut nodes, &mut edges).await?;
     Ok((nodes, edges))
 }
 
@@ -222,19 +268,20 @@ impl<'a> Reader<'a> {
         Ok((id, node))
     }
 
-    /// [`Reader::find`], insisting the node had been seen by `as_of`.
+    /// [`Reader::find`], insisting the node had been seen by `as_of`: whether it may be seen
+    /// is settled first, so a hidden node can't tell when it was first seen.
     pub async fn find_as_of(
         &self,
         key: &str,
         as_of: Option<DateTime<Utc>>,
     ) -> Result<(NodeId, Node)> {
-        let (id, node) = graph::find_as_of(self.store, key, as_of).await?;
-        found(self.store, self.principal, key, &node).await?;
+        let (id, node) = self.find(key).await?;
+        graph::seen_by(key, &node, as_of)?;
         Ok((id, node))
     }
 
     /// [`retain`] for this principal.
-    pub async fn retain<P: Properties>(
+    pub async fn retain<P: Properties + Editable>(
         &self,
         nodes: Vec<Node<P>>,
         edges: Vec<Edge>,

@@ -20,7 +20,7 @@ pub use retention::{PruneReport, PruneRequest};
 
 use std::borrow::Cow;
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -58,6 +58,9 @@ pub struct NodeQuery {
     pub after: Option<String>,
     /// How many nodes at most.
     pub limit: u32,
+    /// Only the nodes a reader limited to these namespaces may see (the rule of
+    /// `http::scope`, in SQL, so that a page is filled from them); `None` for all.
+    pub namespaces: Option<Vec<String>>,
 }
 
 /// Edges touching one node, capped per direction.
@@ -202,6 +205,18 @@ pub trait Store: EdgeSource + Topology + LinkFeed + Send + Sync + 'static {
 
     /// The connection pool right now. No I/O, so a scrape can read it while the database is down.
     fn pool_state(&self) -> PoolState;
+
+    /// Who set each property of these nodes, by node key: their [`WRITERS`] records
+    /// (property path → namespace); nodes without any are left out.
+    async fn property_writers(
+        &self,
+        keys: &[String],
+    ) -> Result<HashMap<String, Map<String, Value>>>;
+
+    /// The service's own secret called `name`, shared by every process on this database: the
+    /// stored one, or `fresh`, stored now, when there is none yet (the first process to store
+    /// one wins, and every process gets that one).
+    async fn secret(&self, name: &str, fresh: &[u8]) -> Result<Vec<u8>>;
 }
 
 /// A page of the raw-payload archive, in order of receipt.
@@ -579,18 +594,17 @@ pub fn normalize<'a>(changes: &'a ChangeSet, known: &HashMap<String, String>) ->
         .iter()
         .map(|g| {
             let mut g = g.clone();
-            match &mut g {
-                Guard::NodeExists { key, .. } | Guard::PropertyEquals { key, .. } => {
-                    *key = resolve(key);
-                }
-            }
+            let key = g.key_mut();
+            *key = resolve(key);
             g
         })
         .collect();
+    // Only the declared aliases `known` took: one whose name is taken stays unrecorded.
     let aliases = changes
         .aliases
         .iter()
-        .map(|(alias, canonical)| (alias.clone(), resolve(canonical)))
+        .map(|a| (a.key.clone(), resolve(&a.canonical)))
+        .filter(|(alias, canonical)| known.get(alias) == Some(canonical))
         .collect();
     Normalized {
         nodes: nodes.into_values().collect(),
@@ -635,7 +649,7 @@ fn resolved_properties<'a>(n: &'a NewNode, known: &HashMap<String, String>) -> R
 
 fn node_row<'a>(n: &'a NewNode, key: String, known: &HashMap<String, String>) -> NodeRow<'a> {
     let times = match n.policy {
-        MergePolicy::Merge => stamp(&n.properties.values(), n.seen_at),
+        MergePolicy::Merge => stamp(&n.properties.values(), n.seen_at, n.writer.as_deref()),
         MergePolicy::Keep => Map::new(),
     };
     NodeRow {
@@ -656,7 +670,7 @@ fn merge_node(row: &mut NodeRow<'_>, n: &NewNode, known: &HashMap<String, String
             row.name.clone_from(&n.name);
         }
         let newer = resolved_properties(n, known).values().into_owned();
-        let times = stamp(&newer, n.seen_at);
+        let times = stamp(&newer, n.seen_at, n.writer.as_deref());
         merge_timed(row.properties.to_mut(), &mut row.times, newer, &times);
     }
     row.first_seen = row.first_seen.min(n.seen_at);
@@ -669,18 +683,75 @@ pub fn name_wins(newer: (DateTime<Utc>, &str), older: (DateTime<Utc>, &str)) -> 
     (newer.0, std::cmp::Reverse(newer.1)) >= (older.0, std::cmp::Reverse(older.1))
 }
 
+/// Where property times keep who set each property: `{"@by": {"facets/documentation":
+/// "airflow"}}` beside the times, the namespace of the job whose event set it (a dataset
+/// event's own namespace; `spline` for Spline). A reader limited to some namespaces is not
+/// shown what a writer outside them said of a node it may see. No property is called `@by`:
+/// converters name every top-level property.
+pub const WRITERS: &str = "@by";
+
 /// When each property of a version was set: every top-level key, and every key inside an
-/// object-valued property (as `outer/inner`), at `at` in microseconds.
-pub fn stamp(properties: &Map<String, Value>, at: DateTime<Utc>) -> Map<String, Value> {
+/// object-valued property (as `outer/inner`), at `at` in microseconds; and by whom, when the
+/// `writer` is known (under [`WRITERS`]).
+pub fn stamp(
+    properties: &Map<String, Value>,
+    at: DateTime<Utc>,
+    writer: Option<&str>,
+) -> Map<String, Value> {
     let t = Value::from(at.timestamp_micros());
     let mut times = Map::new();
-    for (key, value) in properties {
-        times.insert(key.clone(), t.clone());
-        for inner in value.as_object().into_iter().flat_map(|o| o.keys()) {
-            times.insert(format!("{key}/{inner}"), t.clone());
-        }
+    for path in paths(properties) {
+        times.insert(path, t.clone());
+    }
+    // An object's keys have writers of their own, the object as a whole none: merged, its
+    // keys come from many versions.
+    if let Some(writer) = writer {
+        let by: Map<String, Value> = paths(properties)
+            .filter(|p| !properties.get(p).is_some_and(Value::is_object))
+            .map(|p| (p, Value::from(writer)))
+            .collect();
+        times.insert(WRITERS.to_owned(), Value::Object(by));
     }
     times
+}
+
+/// The paths properties are timed by: every top-level key, and `outer/inner` for every key of
+/// an object-valued one.
+fn paths(properties: &Map<String, Value>) -> impl Iterator<Item = String> + '_ {
+    properties.iter().flat_map(|(key, value)| {
+        let inner = value.as_object().into_iter().flat_map(|o| o.keys());
+        std::iter::once(key.clone()).chain(inner.map(move |i| format!("{key}/{i}")))
+    })
+}
+
+/// Who set the property at `path`, as recorded.
+fn written_by<'t>(times: &'t Map<String, Value>, path: &str) -> Option<&'t Value> {
+    times.get(WRITERS)?.get(path)
+}
+
+/// The writer to record for a value that won: its own, but where two writers set the same
+/// value at the same time, the first of them in text order (an unknown one first), so that
+/// the order of arrival can't show.
+fn settled(tie: bool, old: Option<&Value>, new: Option<&Value>) -> Option<Value> {
+    let text = |w: Option<&Value>| w.and_then(Value::as_str).map(str::to_owned);
+    match tie {
+        true => text(old).min(text(new)).map(Value::from),
+        false => new.cloned(),
+    }
+}
+
+/// Records who set the property at `path` (nobody known: the record goes).
+fn set_writer(times: &mut Map<String, Value>, path: &str, writer: Option<&Value>) {
+    let by = times
+        .entry(WRITERS)
+        .or_insert_with(|| Value::Object(Map::new()));
+    let Value::Object(by) = by else {
+        return;
+    };
+    match writer {
+        Some(w) => by.insert(path.to_owned(), w.clone()),
+        None => by.remove(path),
+    };
 }
 
 /// The [`MergePolicy::Merge`] rule, as every backend applies it. Each property (and each key
@@ -688,7 +759,7 @@ pub fn stamp(properties: &Map<String, Value>, at: DateTime<Utc>) -> Map<String, 
 /// last in producer time, whatever order versions arrive in; a tie goes to the value first in
 /// [`json_order`], never to whichever arrived last, so the order of arrival can't show. Times
 /// are tracked per key, so an event that doesn't mention `state` can't make an older `state`
-/// win over a newer one.
+/// win over a newer one. Who set a value ([`WRITERS`]) goes with it.
 ///
 /// Returns whether any property's value changed (times may move without one).
 pub fn merge_timed(
@@ -698,6 +769,8 @@ pub fn merge_timed(
     newer_times: &Map<String, Value>,
 ) -> bool {
     let time = |times: &Map<String, Value>, k: &str| times.get(k).and_then(Value::as_i64);
+    let by = newer_times.get(WRITERS).and_then(Value::as_object);
+    let writer = |path: &str| by.and_then(|b| b.get(path));
     let mut changed = false;
     for (key, value) in newer {
         let new_t = time(newer_times, &key).unwrap_or(i64::MIN);
@@ -708,9 +781,12 @@ pub fn merge_timed(
                     let new_t = time(newer_times, &path).unwrap_or(new_t);
                     let old_t = time(times, &path).unwrap_or(i64::MIN);
                     if newer_wins((new_t, &v), (old_t, old.get(&inner))) {
+                        let tie = new_t == old_t && old.get(&inner) == Some(&v);
+                        let by = settled(tie, written_by(times, &path), writer(&path));
                         changed |= old.get(&inner) != Some(&v);
                         old.insert(inner, v);
-                        times.insert(path, Value::from(new_t));
+                        times.insert(path.clone(), Value::from(new_t));
+                        set_writer(times, &path, by.as_ref());
                     }
                 }
                 let latest = time(times, &key).unwrap_or(i64::MIN).max(new_t);
@@ -719,12 +795,18 @@ pub fn merge_timed(
             (_, value) => {
                 let old_t = time(times, &key).unwrap_or(i64::MIN);
                 if newer_wins((new_t, &value), (old_t, props.get(&key))) {
+                    let tie = new_t == old_t && props.get(&key) == Some(&value);
                     let mut one = Map::new();
                     one.insert(key.clone(), value.clone());
-                    times.extend(stamp(
-                        &one,
-                        DateTime::from_timestamp_micros(new_t).unwrap_or_default(),
-                    ));
+                    let at = DateTime::from_timestamp_micros(new_t).unwrap_or_default();
+                    times.extend(stamp(&one, at, None));
+                    // An object as a whole has no writer (see `stamp`), its keys each theirs.
+                    for path in paths(&one) {
+                        let whole = path == key && value.is_object();
+                        let by = writer(&path).filter(|_| !whole);
+                        let by = settled(tie, written_by(times, &path), by);
+                        set_writer(times, &path, by.as_ref());
+                    }
                     changed |= props.get(&key) != Some(&value);
                     props.insert(key, value);
                 }
@@ -822,6 +904,13 @@ pub fn merge_properties(
     merged
 }
 
+/// A character's lowercase by Unicode's simple (one character) mapping, as PostgreSQL's
+/// `lower` (and so `ILIKE`) has it from the C library: `İ` is `i`, where Rust's full mapping
+/// adds a dot. Every case-insensitive search folds by it, on either backend.
+pub fn simple_lowercase(c: char) -> char {
+    c.to_lowercase().next().unwrap_or(c)
+}
+
 /// Every node key a change set mentions, aliases included.
 pub fn mentioned_keys(changes: &ChangeSet) -> impl Iterator<Item = &str> {
     let nodes = changes.nodes.iter().map(|n| n.key.as_str());
@@ -829,13 +918,8 @@ pub fn mentioned_keys(changes: &ChangeSet) -> impl Iterator<Item = &str> {
         .edges
         .iter()
         .flat_map(|e| [e.source.as_str(), e.target.as_str()]);
-    let guards = changes.guards.iter().map(|g| match g {
-        Guard::NodeExists { key, .. } | Guard::PropertyEquals { key, .. } => key.as_str(),
-    });
-    let aliases = changes
-        .aliases
-        .iter()
-        .map(|(_, canonical)| canonical.as_str());
+    let guards = changes.guards.iter().map(Guard::key);
+    let aliases = changes.aliases.iter().map(|a| a.canonical.as_str());
     nodes.chain(edges).chain(guards).chain(aliases)
 }
 
@@ -847,20 +931,37 @@ pub fn column_owners(changes: &ChangeSet) -> Vec<String> {
         .collect()
 }
 
+/// What a write must know of the names already stored before it resolves its keys.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StoredNames {
+    /// The stored aliases among the keys the change set mentions or declares as aliases:
+    /// alias → canonical key. An alias whose name has since become a node's own key is not
+    /// among them: a node's own key always names the node.
+    pub aliases: HashMap<String, String>,
+    /// The aliases the change set declares that are stored nodes' own keys.
+    pub nodes: HashSet<String>,
+}
+
 /// Every alias a write must honour: the stored ones, and the ones the change set declares
 /// (resolved through the stored ones, so aliases of aliases land on the canonical node).
-pub fn known_aliases(
-    stored: HashMap<String, String>,
-    changes: &ChangeSet,
-) -> HashMap<String, String> {
-    let mut known = stored;
-    for (alias, canonical) in &changes.aliases {
+///
+/// A declared alias never takes a name that belongs to another node: a stored node's own key,
+/// or a stored alias of another node, whoever writes. Such an alias is not recorded, and the
+/// rest of the change set is written as if it hadn't been declared: symlinks are routine
+/// (every Spark job on a Hive table declares one), and two producers naming one table two ways
+/// must not cost either its lineage.
+pub fn known_aliases(stored: StoredNames, changes: &ChangeSet) -> HashMap<String, String> {
+    let mut known = stored.aliases;
+    for alias in &changes.aliases {
+        if stored.nodes.contains(&alias.key) {
+            continue;
+        }
         let canonical = known
-            .get(canonical)
+            .get(&alias.canonical)
             .cloned()
-            .unwrap_or_else(|| canonical.clone());
-        if alias != &canonical {
-            known.entry(alias.clone()).or_insert(canonical);
+            .unwrap_or_else(|| alias.canonical.clone());
+        if alias.key != canonical {
+            known.entry(alias.key.clone()).or_insert(canonical);
         }
     }
     known
@@ -914,6 +1015,7 @@ mod tests {
             properties: props.as_object().unwrap().clone().into(),
             policy,
             seen_at: Utc.timestamp_opt(at, 0).unwrap(),
+            writer: None,
         }
     }
 
@@ -926,7 +1028,7 @@ mod tests {
         let (mut props, mut times) = (Map::new(), Map::new());
         for (t, v) in versions {
             let v = v.as_object().unwrap().clone();
-            let stamped = stamp(&v, at(*t));
+            let stamped = stamp(&v, at(*t), None);
             merge_timed(&mut props, &mut times, v, &stamped);
         }
         Value::Object(props)
@@ -958,6 +1060,52 @@ mod tests {
                 "{order:?}"
             );
         }
+    }
+
+    /// Merges versions in the given arrival order; each is (time, writer, properties). The
+    /// properties and their times (writers included).
+    fn merged_by(versions: &[(i64, &str, Value)]) -> (Value, Value) {
+        let (mut props, mut times) = (Map::new(), Map::new());
+        for (t, writer, v) in versions {
+            let v = v.as_object().unwrap().clone();
+            let stamped = stamp(&v, at(*t), Some(writer));
+            merge_timed(&mut props, &mut times, v, &stamped);
+        }
+        (Value::Object(props), Value::Object(times))
+    }
+
+    #[test]
+    fn who_set_each_property_last_is_kept_in_any_arrival_order() {
+        let own = (
+            10,
+            "teamA",
+            json!({"facets": {"schema": 1, "doc": "mine"}, "x": 1}),
+        );
+        let later = (20, "hidden", json!({"facets": {"doc": "theirs"}}));
+        let same = (10, "b-writer", json!({"facets": {"schema": 1}, "x": 1}));
+        let orders = [
+            [&own, &later, &same],
+            [&own, &same, &later],
+            [&same, &own, &later],
+            [&same, &later, &own],
+            [&later, &own, &same],
+            [&later, &same, &own],
+        ];
+        let first = merged_by(&[own.clone(), later.clone(), same.clone()]);
+        for order in orders {
+            let versions: Vec<_> = order.iter().map(|v| (*v).clone()).collect();
+            assert_eq!(merged_by(&versions), first, "{order:?}");
+        }
+        let (props, times) = first;
+        assert_eq!(
+            props,
+            json!({"facets": {"schema": 1, "doc": "theirs"}, "x": 1})
+        );
+        assert_eq!(
+            times[WRITERS],
+            json!({"facets/doc": "hidden", "facets/schema": "b-writer", "x": "b-writer"}),
+            "the same value at the same time goes to the first writer in text order"
+        );
     }
 
     /// Ties went to whichever version arrived last (found by the order property in

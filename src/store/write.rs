@@ -11,14 +11,25 @@ use super::{EdgeRow, NodeRow, column_owners, mentioned_keys, merge_timed, name_w
 use crate::error::{Error, Result};
 use crate::model::{ChangeSet, Guard, NodeId};
 
-/// The keys whose stored aliases a change set needs: every key it mentions, and the datasets
-/// its columns belong to. Sorted and unique.
+/// The keys whose stored aliases a change set needs: every key it mentions, the datasets its
+/// columns belong to, and the aliases it declares (a name already taken is not taken again).
+/// Sorted and unique.
 pub fn alias_lookup_keys(changes: &ChangeSet) -> Vec<String> {
     let owners = column_owners(changes);
     let mut keys: Vec<String> = mentioned_keys(changes)
         .map(str::to_owned)
         .chain(owners)
+        .chain(declared_aliases(changes))
         .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    keys
+}
+
+/// The aliases a change set declares, sorted and unique: whether they are nodes' own keys
+/// already is looked up with the stored aliases.
+pub fn declared_aliases(changes: &ChangeSet) -> Vec<String> {
+    let mut keys: Vec<String> = changes.aliases.iter().map(|a| a.key.clone()).collect();
     keys.sort_unstable();
     keys.dedup();
     keys
@@ -76,16 +87,10 @@ pub fn merge_stored_tracked<'a>(stored: StoredNode, new: &NodeRow<'a>) -> (NodeR
 
 /// The keys guards look at, sorted and unique (locking in key order avoids deadlocks).
 pub fn guard_keys(guards: &[Guard]) -> Vec<&str> {
-    let mut keys: Vec<&str> = guards.iter().map(guard_key).collect();
+    let mut keys: Vec<&str> = guards.iter().map(Guard::key).collect();
     keys.sort_unstable();
     keys.dedup();
     keys
-}
-
-fn guard_key(guard: &Guard) -> &str {
-    match guard {
-        Guard::NodeExists { key, .. } | Guard::PropertyEquals { key, .. } => key,
-    }
 }
 
 /// Judges every guard against the stored properties of the nodes they name.
@@ -117,6 +122,25 @@ fn evaluate(guard: &Guard, stored: &HashMap<String, Value>) -> Result<()> {
                 .and_then(|p| p.get(property))
                 .and_then(Value::as_str);
             match stored.contains_key(key) && actual != expected.as_deref() {
+                true => Err(Error::Conflict {
+                    detail: message.clone(),
+                    path: Some(path.clone()),
+                }),
+                false => Ok(()),
+            }
+        }
+        Guard::PropertyUnchanged {
+            key,
+            property,
+            expected,
+            path,
+            message,
+        } => {
+            let actual = stored
+                .get(key)
+                .and_then(|p| p.get(property))
+                .and_then(Value::as_str);
+            match actual.is_some_and(|a| a != expected) {
                 true => Err(Error::Conflict {
                     detail: message.clone(),
                     path: Some(path.clone()),

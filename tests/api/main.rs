@@ -28,3 +28,4 @@ mod scope_matrix;
 mod security;
 mod server;
 mod spline_consumer;
+mod tenancy;

@@ -25,7 +25,7 @@ use super::walker::Walker;
 use crate::error::{Error, Problem, Result};
 use crate::graph::{self, HopRule, Limits, Step, Traversal, Walk};
 use crate::model::{EdgeKind, EdgeRecord, Link, Node, NodeId, NodeKind};
-use crate::store::{NodeQuery, Page, RawEventQuery, Store};
+use crate::store::{NodeQuery, Page, RawEventQuery, Store, simple_lowercase};
 use ids::{MarquezId, node_id};
 
 pub(super) const TAG: &str = "marquez";
@@ -717,15 +717,16 @@ async fn search(
             search: Some(q.clone()),
             after: None,
             limit: 1_000,
+            namespaces: None,
         };
         found.extend(state.store.list(&query).await?);
     }
-    // The store matches keys too; Marquez matches names only.
-    let needle = q.to_lowercase();
+    // The store matches keys too; Marquez matches names only, folded as the store folds.
+    let fold = |text: &str| text.chars().map(simple_lowercase).collect::<String>();
+    let needle = fold(&q);
     found.retain(|n| {
         let (namespace, name) = ids::reference(n);
-        name.to_lowercase().contains(&needle)
-            && params.namespace.as_ref().is_none_or(|ns| &namespace == ns)
+        fold(&name).contains(&needle) && params.namespace.as_ref().is_none_or(|ns| &namespace == ns)
     });
     match params.sort.as_deref() {
         Some("updated_at" | "UPDATE_AT" | "updatedAt") => {

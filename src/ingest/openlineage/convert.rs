@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 use super::facets::{self, ColumnInputs, ColumnLineage, InputField, Parent, Schema, Symlinks};
 use super::wire::{Dataset, DatasetEvent, EventType, Facets, Job, JobEvent, RunEvent};
 use crate::error::Error;
-use crate::model::{ChangeSet, EdgeKind, MergePolicy, NewEdge, NewNode, NodeKind};
+use crate::model::{Alias, ChangeSet, EdgeKind, MergePolicy, NewEdge, NewNode, NodeKind};
 use crate::naming;
 
 /// Key of an OpenLineage job.
@@ -31,6 +31,8 @@ type Result<T> = std::result::Result<T, Error>;
 /// Collects the nodes and edges of one event, all stamped with its event time.
 struct Builder {
     at: DateTime<Utc>,
+    /// The namespace of the event's job (a dataset event's own): who says what it says.
+    writer: String,
     out: ChangeSet,
 }
 
@@ -41,9 +43,10 @@ enum Role {
 }
 
 impl Builder {
-    fn new(at: DateTime<Utc>) -> Self {
+    fn new(at: DateTime<Utc>, writer: &str) -> Self {
         Builder {
             at,
+            writer: writer.to_owned(),
             out: ChangeSet::default(),
         }
     }
@@ -60,6 +63,7 @@ impl Builder {
             properties: properties.into(),
             policy: MergePolicy::Merge,
             seen_at: self.at,
+            writer: Some(self.writer.clone()),
         });
     }
 
@@ -112,9 +116,11 @@ impl Builder {
         }
         if let Some(links) = facets::read::<Symlinks>(facets, "symlinks", &at)? {
             for id in links.identifiers {
-                self.out
-                    .aliases
-                    .push((naming::dataset_key(&id.namespace, &id.name), key.clone()));
+                self.out.aliases.push(Alias {
+                    key: naming::dataset_key(&id.namespace, &id.name),
+                    canonical: key.clone(),
+                    namespace: id.namespace,
+                });
             }
         }
         Ok(key)
@@ -266,7 +272,7 @@ fn outputs_of(outputs: &Option<Vec<super::wire::OutputDataset>>) -> Vec<InputSpe
 
 /// A RunEvent: its job, its run, their datasets and columns, and the parent links.
 pub fn run_event(e: &RunEvent) -> Result<ChangeSet> {
-    let mut b = Builder::new(e.event_time);
+    let mut b = Builder::new(e.event_time, &e.job.namespace);
     let job = b.job(&e.job);
     let run = run_key(&e.run.run_id);
     b.node(&run, NodeKind::Run, &e.run.run_id, run_properties(e));
@@ -306,7 +312,7 @@ fn run_properties(e: &RunEvent) -> Value {
 
 /// A JobEvent: the job and its datasets, without a run.
 pub fn job_event(e: &JobEvent) -> Result<ChangeSet> {
-    let mut b = Builder::new(e.event_time);
+    let mut b = Builder::new(e.event_time, &e.job.namespace);
     let job = b.job(&e.job);
     b.io(&job, &inputs_of(&e.inputs), &outputs_of(&e.outputs))?;
     Ok(b.out)
@@ -314,7 +320,7 @@ pub fn job_event(e: &JobEvent) -> Result<ChangeSet> {
 
 /// A DatasetEvent: the dataset, its columns and aliases.
 pub fn dataset_event(e: &DatasetEvent) -> Result<ChangeSet> {
-    let mut b = Builder::new(e.event_time);
+    let mut b = Builder::new(e.event_time, &e.dataset.namespace);
     let Dataset {
         namespace,
         name,

@@ -210,10 +210,11 @@ mod tests {
         ));
         assert_eq!(
             c.aliases,
-            vec![(
-                "dataset:hive://metastore/db.out".to_owned(),
-                output.to_owned()
-            )]
+            vec![crate::model::Alias {
+                key: "dataset:hive://metastore/db.out".to_owned(),
+                canonical: output.to_owned(),
+                namespace: "hive://metastore".to_owned(),
+            }]
         );
         assert_eq!(
             c.nodes.iter().filter(|n| n.kind == NodeKind::Field).count(),

@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use super::ApiVersion;
 use super::derive::{Derivations, MAX_PLAN_DERIVATION_BYTES, MAX_PLAN_SOURCES, TooManySources};
+use super::digest;
 use petgraph::algo::toposort;
 use petgraph::graph::DiGraph;
 
@@ -23,6 +24,9 @@ use crate::model::{
     ChangeSet, EdgeKind, Guard, MergePolicy, NewEdge, NewNode, NewProperties, NodeKind,
 };
 use crate::naming;
+
+/// Who Spline's plans and events are written by: every Spline job is in this namespace.
+const SPLINE_WRITER: &str = "spline";
 
 /// Key of a Spline data source: `dataset:` and its URI, spelled canonically (see
 /// [`crate::naming`]) so that OpenLineage producers naming the same location meet it.
@@ -100,13 +104,14 @@ pub fn plan_changes(
     version: ApiVersion,
     at: DateTime<Utc>,
 ) -> Result<ChangeSet, Error> {
+    let content = digest::of(plan);
     let mut b = PlanBuilder {
         plan,
         id,
         at,
         out: ChangeSet::default(),
     };
-    b.job(version);
+    b.job(version, &content);
     b.datasets();
     b.operations();
     let derivations = Derivations::new(plan);
@@ -123,6 +128,16 @@ pub fn plan_changes(
         expected: plan.discriminator.clone(),
         path: "discriminator".to_owned(),
         message: format!("execution plan {id} is already stored with a different discriminator"),
+    });
+    b.out.guards.push(Guard::PropertyUnchanged {
+        key: job_key(&id),
+        property: digest::PROPERTY.to_owned(),
+        expected: content,
+        path: "id".to_owned(),
+        message: format!(
+            "execution plan {id} is already stored with different content; a changed plan \
+             needs an id of its own"
+        ),
     });
     Ok(b.out)
 }
@@ -156,6 +171,7 @@ impl<'p> PlanBuilder<'p> {
             properties,
             policy,
             seen_at: self.at,
+            writer: Some(SPLINE_WRITER.to_owned()),
         });
     }
 
@@ -194,7 +210,7 @@ impl<'p> PlanBuilder<'p> {
         })
     }
 
-    fn job(&mut self, version: ApiVersion) {
+    fn job(&mut self, version: ApiVersion, content: &str) {
         let p = self.plan;
         let app_name = p
             .extra_info
@@ -221,6 +237,7 @@ impl<'p> PlanBuilder<'p> {
         // Listed under this namespace by the Marquez-compatible API.
         props.insert("namespace".into(), json!("spline"));
         props.insert("producerApiVersion".into(), json!(version.as_str()));
+        props.insert(digest::PROPERTY.into(), json!(content));
         props.insert("inputs".into(), json!(input_uris(p)));
         props.insert("output".into(), json!(p.operations.write.output_source));
         props.insert("append".into(), json!(p.operations.write.append));
@@ -691,6 +708,7 @@ fn one_event(i: usize, event: &ExecutionEvent, version: ApiVersion) -> ChangeSet
         properties: props.into(),
         policy: MergePolicy::Keep,
         seen_at: at,
+        writer: Some(SPLINE_WRITER.to_owned()),
     };
     let edge = NewEdge {
         source: run_key,

@@ -6,6 +6,7 @@
 
 pub mod convert;
 pub mod derive;
+pub mod digest;
 pub mod v10;
 pub mod validate;
 pub mod wire;

@@ -1,7 +1,5 @@
 //! [`audit`](crate::store::audit) on PostgreSQL.
 
-use std::collections::HashMap;
-
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use sqlx::types::Json;
@@ -9,22 +7,25 @@ use sqlx::{PgPool, Postgres, Row, Transaction};
 
 use crate::error::Result;
 use crate::model::RawPayload;
+use crate::store::StoredNames;
 use crate::store::audit::{
     AuditAction, AuditEntry, AuditQuery, AuditRecord, DeleteReport, MEMBERS, NOBODY,
 };
 use crate::store::retention::incident_edges;
 
 /// Archives a payload and, when it is new, records who sent it, in one statement: a stored
-/// payload without its audit record can't exist. The same round trip reads the stored aliases
-/// among `alias_keys`, which the write needs next. Returns whether the payload was new, and
-/// the aliases (alias → canonical key).
+/// payload without its audit record can't exist. The same round trip reads what the write
+/// needs next: the stored aliases among `alias_keys`, and which of the `declared` aliases are
+/// nodes' own keys. Returns whether the payload was new, and those names.
 pub async fn insert_raw(
     tx: &mut Transaction<'_, Postgres>,
     raw: &RawPayload,
     alias_keys: &[String],
-) -> Result<(bool, HashMap<String, String>)> {
+    declared: &[String],
+) -> Result<(bool, StoredNames)> {
     let digest = Sha256::digest(&raw.body).to_vec();
-    let (inserted, aliases): (bool, Json<Vec<(String, String)>>) = sqlx::query_as(
+    type Row = (bool, Json<Vec<(String, String)>>, Json<Vec<String>>);
+    let (inserted, aliases, nodes): Row = sqlx::query_as(
         "with raw as (
              insert into raw_payload (format, version, content_type, sha256, body, wire_bytes, received_at, event_time)
              values ($1, $2, $3, $4, $5, $6, $7, $8)
@@ -39,7 +40,9 @@ pub async fn insert_raw(
          select exists (select 1 from raw),
              coalesce((select json_agg(json_build_array(a.alias, n.key))
                        from node_alias a join node n using (node_id)
-                       where a.alias = any($11)), '[]')",
+                       where a.alias = any($11)
+                         and not exists (select 1 from node m where m.key = a.alias)), '[]'),
+             coalesce((select json_agg(key) from node where key = any($12)), '[]')",
     )
     .bind(&raw.format)
     .bind(&raw.version)
@@ -52,9 +55,14 @@ pub async fn insert_raw(
     .bind(raw.received_by.as_deref().unwrap_or(NOBODY))
     .bind(raw.request_id.as_deref())
     .bind(alias_keys)
+    .bind(declared)
     .fetch_one(&mut **tx)
     .await?;
-    Ok((inserted, aliases.0.into_iter().collect()))
+    let names = StoredNames {
+        aliases: aliases.0.into_iter().collect(),
+        nodes: nodes.0.into_iter().collect(),
+    };
+    Ok((inserted, names))
 }
 
 /// Appends one record.

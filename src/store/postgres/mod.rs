@@ -10,8 +10,8 @@ use std::future::Future;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use serde_json::Value;
 use serde_json::value::RawValue;
+use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::types::Json;
@@ -28,13 +28,13 @@ use super::rows::{
     link_from_row, node_from_row, node_text_from_row, payload_from_row,
 };
 use super::write::{
-    self, StoredNode, alias_lookup_keys, alias_rows, ensure_resolved, guard_keys, keyed_edges,
-    merge_stored_tracked, missing_endpoints,
+    self, StoredNode, alias_lookup_keys, alias_rows, declared_aliases, ensure_resolved, guard_keys,
+    keyed_edges, merge_stored_tracked, missing_endpoints,
 };
 use super::{
     Adjacent, ApplyOutcome, DataSourceAt, EdgeRow, GraphCounts, LabelQuery, Namespace, NodeQuery,
     NodeRow, Page, PoolState, RawEventQuery, RawPayloadQuery, Readiness, SplineEventPage,
-    SplineEventQuery, SplineRun, Store, StoredPayload, known_aliases, normalize,
+    SplineEventQuery, SplineRun, Store, StoredNames, StoredPayload, known_aliases, normalize,
 };
 use super::{AuditEntry, AuditQuery, AuditRecord, DeleteReport, PruneReport, PruneRequest};
 use crate::error::{Error, Result};
@@ -115,7 +115,8 @@ impl PgStore {
     async fn try_apply(&self, raw: &RawPayload, changes: &ChangeSet) -> Result<ApplyOutcome> {
         let mut tx = begin_write(&self.pool).await?;
         let keys = alias_lookup_keys(changes);
-        let (inserted, aliases) = audit::insert_raw(&mut tx, raw, &keys).await?;
+        let declared = declared_aliases(changes);
+        let (inserted, aliases) = audit::insert_raw(&mut tx, raw, &keys, &declared).await?;
         if !inserted {
             tx.commit().await.map_err(Error::from_commit)?;
             return Ok(ApplyOutcome {
@@ -169,7 +170,7 @@ async fn durable_commits(conn: &mut PgConnection) -> std::result::Result<(), sql
 async fn write_graph(
     tx: &mut Transaction<'_, Postgres>,
     changes: &ChangeSet,
-    stored: HashMap<String, String>,
+    stored: StoredNames,
 ) -> Result<ApplyOutcome> {
     let known = known_aliases(stored, changes);
     let changes = normalize(changes, &known);
@@ -189,20 +190,32 @@ async fn write_graph(
     })
 }
 
-/// The stored aliases among the keys a change set mentions: alias → canonical key.
+/// The stored aliases among the keys a change set mentions, and which aliases it declares are
+/// nodes' own keys ([`StoredNames`]).
 async fn stored_aliases(
     tx: &mut Transaction<'_, Postgres>,
     changes: &ChangeSet,
-) -> Result<HashMap<String, String>> {
+) -> Result<StoredNames> {
     let keys = alias_lookup_keys(changes);
-    let rows = sqlx::query("select a.alias, n.key from node_alias a join node n using (node_id) where a.alias = any($1)")
-        .bind(&keys)
+    let rows = sqlx::query(
+        "select a.alias, n.key from node_alias a join node n using (node_id)
+         where a.alias = any($1) and not exists (select 1 from node m where m.key = a.alias)",
+    )
+    .bind(&keys)
+    .fetch_all(&mut **tx)
+    .await?;
+    let declared = declared_aliases(changes);
+    let nodes: Vec<String> = sqlx::query_scalar("select key from node where key = any($1)")
+        .bind(&declared)
         .fetch_all(&mut **tx)
         .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| (r.get("alias"), r.get("key")))
-        .collect())
+    Ok(StoredNames {
+        aliases: rows
+            .into_iter()
+            .map(|r| (r.get("alias"), r.get("key")))
+            .collect(),
+        nodes: nodes.into_iter().collect(),
+    })
 }
 
 /// Records new aliases; an alias already taken keeps pointing where it pointed.
@@ -247,6 +260,31 @@ where
         }
     }
 }
+
+/// The namespace a node `n` belongs to for a reader limited by namespace, as `http::scope`
+/// judges it: a dataset's or job's own (`spline` when it has none), a run's job's (`spline`
+/// when it has none), a column's dataset's (none when that is unknown); `spline` for the
+/// members of Spline plans.
+const OWNER_NAMESPACE: &str = "
+    case n.kind
+        when 'dataset' then coalesce(case when jsonb_typeof(n.properties -> 'namespace') = 'string'
+            then n.properties ->> 'namespace' end, 'spline')
+        when 'job' then coalesce(case when jsonb_typeof(n.properties -> 'namespace') = 'string'
+            then n.properties ->> 'namespace' end, 'spline')
+        when 'run' then coalesce(case when jsonb_typeof(n.properties -> 'job' -> 'namespace') = 'string'
+            then n.properties -> 'job' ->> 'namespace' end, 'spline')
+        when 'field' then (
+            select coalesce(
+                (select case when jsonb_typeof(d.properties -> 'namespace') = 'string'
+                     then d.properties ->> 'namespace' end
+                 from node d where d.key = f.key),
+                (select case when jsonb_typeof(d.properties -> 'namespace') = 'string'
+                     then d.properties ->> 'namespace' end
+                 from node_alias a join node d using (node_id)
+                 where a.alias = f.key and not exists (select 1 from node m where m.key = f.key)))
+            from (select 'dataset:' || substring(n.key from '^field:(.*)#') as key) f)
+        else 'spline'
+    end";
 
 /// Stores the payload unless an identical one is stored; `false` means it was a duplicate.
 /// Immutable nodes only have their sighting times widened; merged nodes take new properties.
@@ -742,7 +780,8 @@ impl Store for PgStore {
         let sql = format!(
             "select {NODE_COLUMNS} from node where key = $1
              union all
-             select {ALIASED_COLUMNS} from node_alias a join node n using (node_id) where a.alias = $1
+             select {ALIASED_COLUMNS} from node_alias a join node n using (node_id)
+             where a.alias = $1 and not exists (select 1 from node m where m.key = a.alias)
              limit 1"
         );
         let row = sqlx::query(&sql)
@@ -786,10 +825,11 @@ impl Store for PgStore {
 
     async fn list(&self, query: &NodeQuery) -> Result<Vec<Node>> {
         let sql = format!(
-            "select {NODE_COLUMNS} from node
+            "select {NODE_COLUMNS} from node n
              where ($1::text is null or kind = $1)
                and ($2::text is null or key ilike $2 or name ilike $2)
                and ($3::text is null or key > $3)
+               and ($5::text[] is null or {OWNER_NAMESPACE} = any($5))
              order by key limit $4"
         );
         let rows = sqlx::query(&sql)
@@ -797,6 +837,7 @@ impl Store for PgStore {
             .bind(query.search.as_deref().map(like_pattern))
             .bind(query.after.as_deref())
             .bind(i64::from(query.limit))
+            .bind(query.namespaces.as_deref())
             .fetch_all(&self.pool)
             .await?;
         rows.iter()
@@ -1048,6 +1089,47 @@ impl Store for PgStore {
 
     async fn delete_node(&self, key: &str, entry: AuditEntry) -> Result<Option<DeleteReport>> {
         audit::delete_node(&self.pool, key, entry).await
+    }
+
+    async fn property_writers(
+        &self,
+        keys: &[String],
+    ) -> Result<HashMap<String, Map<String, Value>>> {
+        let rows: Vec<(String, Json<Map<String, Value>>)> = sqlx::query_as(
+            "select key, property_times -> '@by' from node
+             where key = any($1) and jsonb_typeof(property_times -> '@by') = 'object'",
+        )
+        .bind(keys)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(|(k, by)| (k, by.0)).collect())
+    }
+
+    async fn secret(&self, name: &str, fresh: &[u8]) -> Result<Vec<u8>> {
+        let made: Option<Vec<u8>> = sqlx::query_scalar(
+            "with made as (
+                 insert into server_secret (name, value) values ($1, $2)
+                 on conflict (name) do nothing
+                 returning value
+             )
+             select value from made
+             union all
+             select value from server_secret where name = $1
+             limit 1",
+        )
+        .bind(name)
+        .bind(fresh)
+        .fetch_optional(&self.pool)
+        .await?;
+        if let Some(value) = made {
+            return Ok(value);
+        }
+        // Another process stored it while this statement ran, after the snapshot it reads.
+        let value = sqlx::query_scalar("select value from server_secret where name = $1")
+            .bind(name)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(value)
     }
 
     fn pool_state(&self) -> PoolState {

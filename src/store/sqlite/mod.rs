@@ -14,10 +14,13 @@
 
 mod audit;
 mod prune;
+mod search;
 mod spline_queries;
 mod write;
 
-use std::collections::HashSet;
+use search::Search;
+
+use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -25,6 +28,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 use serde_json::value::RawValue;
+use serde_json::{Map, Value};
 use sha2::Digest;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow};
 use sqlx::{Row, SqlitePool};
@@ -33,7 +37,7 @@ use super::archived_event;
 use super::postgres::PoolSettings;
 use super::rows::{
     ALIASED_COLUMNS, EDGE_COLUMNS, EDGE_COUNTS, INDEXED_KINDS, LINK_COLUMNS, NODE_COLUMNS,
-    NODE_COUNTS, PAYLOAD_COLUMNS, edge_from_row, kind_counts, like_pattern, link_changes_from_rows,
+    NODE_COUNTS, PAYLOAD_COLUMNS, edge_from_row, kind_counts, link_changes_from_rows,
     link_from_row, node_from_row, node_text_from_row, payload_from_row,
 };
 use super::{
@@ -217,6 +221,31 @@ impl LinkFeed for SqliteStore {
     }
 }
 
+/// The namespace a node `n` belongs to for a reader limited by namespace; see the PostgreSQL
+/// backend's `OWNER_NAMESPACE`. A column's dataset key is its own key up to its last `#`
+/// (`rtrim` drops every character but `#` from the end).
+const OWNER_NAMESPACE: &str = "
+    case n.kind
+        when 'dataset' then coalesce(case when json_type(n.properties, '$.namespace') = 'text'
+            then n.properties ->> '$.namespace' end, 'spline')
+        when 'job' then coalesce(case when json_type(n.properties, '$.namespace') = 'text'
+            then n.properties ->> '$.namespace' end, 'spline')
+        when 'run' then coalesce(case when json_type(n.properties, '$.job.namespace') = 'text'
+            then n.properties ->> '$.job.namespace' end, 'spline')
+        when 'field' then (
+            select coalesce(
+                (select case when json_type(d.properties, '$.namespace') = 'text'
+                     then d.properties ->> '$.namespace' end
+                 from node d where d.key = f.key),
+                (select case when json_type(d.properties, '$.namespace') = 'text'
+                     then d.properties ->> '$.namespace' end
+                 from node_alias a join node d using (node_id)
+                 where a.alias = f.key and not exists (select 1 from node m where m.key = f.key)))
+            from (select 'dataset:' || substr(p.prefix, 7, length(p.prefix) - 7) as key
+                  from (select rtrim(n.key, replace(n.key, '#', '')) as prefix) p) f)
+        else 'spline'
+    end";
+
 #[async_trait]
 impl Store for SqliteStore {
     async fn ping(&self) -> Result<()> {
@@ -244,7 +273,8 @@ impl Store for SqliteStore {
         let sql = format!(
             "select {NODE_COLUMNS} from node where key = $1
              union all
-             select {ALIASED_COLUMNS} from node_alias a join node n using (node_id) where a.alias = $1
+             select {ALIASED_COLUMNS} from node_alias a join node n using (node_id)
+             where a.alias = $1 and not exists (select 1 from node m where m.key = a.alias)
              limit 1"
         );
         let row = sqlx::query(&sql)
@@ -298,18 +328,23 @@ impl Store for SqliteStore {
     }
 
     async fn list(&self, query: &NodeQuery) -> Result<Vec<Node>> {
+        let search = Search::new(query.search.as_deref().unwrap_or_default());
         let sql = format!(
-            "select {NODE_COLUMNS} from node
+            "select {NODE_COLUMNS} from node n
              where ($1 is null or kind = $1)
-               and ($2 is null or key like $2 escape '\\' or name like $2 escape '\\')
+               and ($2 is null or {key} or {name})
                and ($3 is null or key > $3)
-             order by key limit $4"
+               and ($5 is null or {OWNER_NAMESPACE} in (select value from json_each($5)))
+             order by key limit $4",
+            key = search.matches("n.key", "$2"),
+            name = search.matches("n.name", "$2"),
         );
         let rows = sqlx::query(&sql)
             .bind(query.kind.map(NodeKind::as_str))
-            .bind(query.search.as_deref().map(like_pattern))
+            .bind(query.search.as_ref().map(|_| search.pattern()))
             .bind(query.after.as_deref())
             .bind(i64::from(query.limit))
+            .bind(query.namespaces.as_deref().map(json_list))
             .fetch_all(&self.reader)
             .await?;
         rows.iter()
@@ -568,6 +603,38 @@ impl Store for SqliteStore {
 
     async fn delete_node(&self, key: &str, entry: AuditEntry) -> Result<Option<DeleteReport>> {
         audit::delete_node(&self.writer, key, entry).await
+    }
+
+    async fn property_writers(
+        &self,
+        keys: &[String],
+    ) -> Result<HashMap<String, Map<String, Value>>> {
+        let rows: Vec<(String, sqlx::types::Json<Map<String, Value>>)> = sqlx::query_as(
+            "select key, property_times -> '$.\"@by\"' from node
+             where key in (select value from json_each($1))
+               and json_type(property_times, '$.\"@by\"') = 'object'",
+        )
+        .bind(json_list(keys))
+        .fetch_all(&self.reader)
+        .await?;
+        Ok(rows.into_iter().map(|(k, by)| (k, by.0)).collect())
+    }
+
+    async fn secret(&self, name: &str, fresh: &[u8]) -> Result<Vec<u8>> {
+        sqlx::query(
+            "insert into server_secret (name, value, created_at) values ($1, $2, $3)
+             on conflict (name) do nothing",
+        )
+        .bind(name)
+        .bind(fresh)
+        .bind(ts(Utc::now()))
+        .execute(&self.writer)
+        .await?;
+        let value: Vec<u8> = sqlx::query_scalar("select value from server_secret where name = $1")
+            .bind(name)
+            .fetch_one(&self.writer)
+            .await?;
+        Ok(value)
     }
 
     fn pool_state(&self) -> PoolState {

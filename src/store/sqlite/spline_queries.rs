@@ -20,18 +20,16 @@
 //! Nothing a client sends is spliced into SQL: values are bound, sort columns come from a
 //! closed enum, and the letters a search folds come from Unicode's case tables.
 
-use std::collections::HashMap;
-use std::sync::OnceLock;
-
 use serde_json::{Value, json};
 use sqlx::query::Query;
 use sqlx::sqlite::{SqliteArguments, SqliteRow};
 use sqlx::{Row, Sqlite, SqlitePool};
 
+use super::search::Search;
 use super::{json_list, ts_opt};
 use crate::error::Result;
 use crate::model::{Node, NodeId};
-use crate::store::rows::{ALIASED_COLUMNS, NODE_COLUMNS, like_pattern, node_from_row};
+use crate::store::rows::{ALIASED_COLUMNS, NODE_COLUMNS, node_from_row};
 use crate::store::{
     DataSourceAt, LabelQuery, Page, SplineEvent, SplineEventField, SplineEventPage,
     SplineEventQuery, SplineEventSort, SplineRun,
@@ -109,82 +107,6 @@ fn event_rows(conditions: &str) -> String {
         uri = uri_of("d"),
         kind = text("j.properties", "$.destinationType"),
     )
-}
-
-/// A case-insensitive substring search, as PostgreSQL's `ILIKE` does it: both sides lowered
-/// (per character, Unicode's simple mapping), `%` and `_` literal.
-///
-/// SQLite's LIKE folds ASCII letters only. So the term is lowered here, and in the searched
-/// text every non-ASCII letter whose lowercase occurs in the term is replaced by that
-/// lowercase (`É` by `é` when the term has `é`; `K`, the Kelvin sign, by `k`). Other letters
-/// can't match a character of the term either way, so they stay as they are.
-struct Search {
-    /// The LIKE pattern of the lowered term.
-    pattern: String,
-    /// (letter, its lowercase) to replace in the searched text; letters, never a quote.
-    folds: Vec<(char, char)>,
-}
-
-impl Search {
-    fn new(term: &str) -> Search {
-        let lowered: String = term.chars().map(simple_lowercase).collect();
-        let mut targets: Vec<char> = lowered.chars().collect();
-        targets.sort_unstable();
-        targets.dedup();
-        let uppers = uppercase_letters();
-        let folds = targets
-            .iter()
-            .flat_map(|l| uppers.get(l).into_iter().flatten().map(|u| (*u, *l)))
-            .filter(|(u, l)| *u != '\'' && *l != '\'')
-            // Each fold nests one `replace` per searched row and column; a term of more
-            // different letters than this matches the rest case-sensitively.
-            .take(MAX_FOLDS)
-            .collect();
-        Search {
-            pattern: like_pattern(&lowered),
-            folds,
-        }
-    }
-
-    /// `{column} like {param}`, with the column's letters folded for this term. Text of ASCII
-    /// only (as many bytes as characters) has nothing to fold.
-    fn matches(&self, column: &str, param: &str) -> String {
-        if self.folds.is_empty() {
-            return format!("{column} like {param} escape '\\'");
-        }
-        let folded = self.folds.iter().fold(column.to_owned(), |text, (u, l)| {
-            format!("replace({text}, '{u}', '{l}')")
-        });
-        format!(
-            "(case when length(cast({column} as blob)) = length({column}) then {column}
-                   else {folded} end) like {param} escape '\\'"
-        )
-    }
-}
-
-/// The most letters a search folds.
-const MAX_FOLDS: usize = 64;
-
-/// A character's lowercase by Unicode's simple (one character) mapping, as PostgreSQL's
-/// `lower` has it from the C library: `İ` is `i`, where Rust's full mapping adds a dot.
-fn simple_lowercase(c: char) -> char {
-    c.to_lowercase().next().unwrap_or(c)
-}
-
-/// Every non-ASCII character with a different lowercase, by that lowercase.
-fn uppercase_letters() -> &'static HashMap<char, Vec<char>> {
-    static UPPERS: OnceLock<HashMap<char, Vec<char>>> = OnceLock::new();
-    UPPERS.get_or_init(|| {
-        let mut uppers: HashMap<char, Vec<char>> = HashMap::new();
-        // Cased letters end in the supplementary multilingual plane (Adlam, U+1E900).
-        for c in (0x80..0x20000).filter_map(char::from_u32) {
-            let lower = simple_lowercase(c);
-            if lower != c {
-                uppers.entry(lower).or_default().push(c);
-            }
-        }
-        uppers
-    })
 }
 
 /// `$label ? $value` of PostgreSQL's jsonb for the label `$name` of `labels`: the label is an
@@ -358,7 +280,11 @@ fn bind_filters<'q>(
         .bind(q.timestamp_start.filter(|_| window))
         .bind(q.timestamp_end.filter(|_| window))
         .bind(Value::Array(labels).to_string())
-        .bind(q.search.as_deref().map(|term| Search::new(term).pattern))
+        .bind(
+            q.search
+                .as_deref()
+                .map(|term| Search::new(term).pattern().to_owned()),
+        )
         .bind(q.append.as_deref().map(json_list))
         .bind(q.include_unwritten)
         .bind(q.application_id.as_deref())
@@ -660,7 +586,7 @@ pub(super) async fn label_names(pool: &SqlitePool, query: &LabelQuery) -> Result
         like = search.matches("k.key", "$1")
     );
     let rows = sqlx::query(&sql)
-        .bind(query.search.as_ref().map(|_| &search.pattern))
+        .bind(query.search.as_ref().map(|_| search.pattern()))
         .bind(i64::from(query.offset))
         .bind(query.limit.map(i64::from))
         .fetch_all(pool)
@@ -690,7 +616,7 @@ pub(super) async fn label_values(
     );
     let rows = sqlx::query(&sql)
         .bind(name)
-        .bind(query.search.as_ref().map(|_| &search.pattern))
+        .bind(query.search.as_ref().map(|_| search.pattern()))
         .bind(i64::from(query.offset))
         .bind(query.limit.map(i64::from))
         .fetch_all(pool)

@@ -17,11 +17,11 @@ use super::{json_list, ts, ts_opt};
 use crate::error::{Error, Result};
 use crate::model::{ChangeSet, Guard, MergePolicy, NodeId, RawPayload};
 use crate::store::write::{
-    self, StoredNode, alias_lookup_keys, alias_rows, ensure_resolved, guard_keys, keyed_edges,
-    merge_stored, missing_endpoints,
+    self, StoredNode, alias_lookup_keys, alias_rows, declared_aliases, ensure_resolved, guard_keys,
+    keyed_edges, merge_stored, missing_endpoints,
 };
 use crate::store::{
-    ApplyOutcome, EdgeRow, NodeRow, RowProperties, edge_newer_wins, known_aliases,
+    ApplyOutcome, EdgeRow, NodeRow, RowProperties, StoredNames, edge_newer_wins, known_aliases,
     merge_properties, normalize,
 };
 
@@ -91,19 +91,31 @@ async fn insert_raw(tx: &mut Tx, raw: &RawPayload) -> Result<bool> {
     Ok(true)
 }
 
-async fn stored_aliases(tx: &mut Tx, changes: &ChangeSet) -> Result<HashMap<String, String>> {
+/// The stored aliases among the keys a change set mentions, and which aliases it declares are
+/// nodes' own keys ([`StoredNames`]).
+async fn stored_aliases(tx: &mut Tx, changes: &ChangeSet) -> Result<StoredNames> {
     let keys = alias_lookup_keys(changes);
     let rows = sqlx::query(
         "select a.alias, n.key from node_alias a join node n using (node_id)
-         where a.alias in (select value from json_each($1))",
+         where a.alias in (select value from json_each($1))
+           and not exists (select 1 from node m where m.key = a.alias)",
     )
     .bind(json_list(&keys))
     .fetch_all(&mut **tx)
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| (r.get("alias"), r.get("key")))
-        .collect())
+    let declared = declared_aliases(changes);
+    let nodes: Vec<String> =
+        sqlx::query_scalar("select key from node where key in (select value from json_each($1))")
+            .bind(json_list(&declared))
+            .fetch_all(&mut **tx)
+            .await?;
+    Ok(StoredNames {
+        aliases: rows
+            .into_iter()
+            .map(|r| (r.get("alias"), r.get("key")))
+            .collect(),
+        nodes: nodes.into_iter().collect(),
+    })
 }
 
 /// The stored versions of these keys, by key.
