@@ -165,6 +165,31 @@ async fn without_a_token_protected_routes_answer_401_and_open_ones_200(
     assert_eq!(app.counts().await, crate::helpers::Counts::ZERO);
 }
 
+/// The open routes are open to every caller, a namespace-limited token too: the Spline
+/// `/about` probes answered it 403, as the rest of the Spline consumer API does.
+#[rstest]
+#[tokio::test]
+async fn open_routes_answer_limited_tokens_too(#[values(Postgres, Sqlite)] backend: Backend) {
+    let app = secured(backend).await;
+    for uri in [
+        "/health/live",
+        "/health/ready",
+        "/metrics",
+        "/producer/status",
+        "/openapi.json",
+        "/about/liveness",
+        "/about/readiness",
+        "/about/version",
+    ] {
+        let answer = get_as(&app, TEAM_A, uri).await;
+        assert_eq!(answer.status, StatusCode::OK, "{uri}: {}", answer.text());
+    }
+    // The rest of the Spline consumer API still refuses it.
+    get_as(&app, TEAM_A, "/consumer/execution-events")
+        .await
+        .assert_problem(StatusCode::FORBIDDEN, "forbidden", None);
+}
+
 #[rstest]
 #[tokio::test]
 async fn the_wrong_scope_is_403_whether_or_not_the_thing_exists(
