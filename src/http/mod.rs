@@ -46,7 +46,6 @@ use tower_http::trace::{
 use tracing::Level;
 use utoipa::openapi::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_swagger_ui::SwaggerUi;
 
 use crate::auth::Tokens;
 use crate::error::Error;
@@ -182,7 +181,7 @@ pub fn app(state: AppState) -> Router {
     let cors = state.cors.clone();
     metrics::init();
     let router = router
-        .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
+        .merge(docs::ui(openapi))
         .merge(explorer::router())
         .fallback(|| async { Error::NotFound("no such route".to_owned()) })
         // Innermost: after the request id, trace and metrics layers have seen the request,

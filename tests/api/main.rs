@@ -4,6 +4,7 @@
 mod db;
 mod helpers;
 
+mod browsers;
 mod commands;
 mod database_failures;
 mod explorer;
