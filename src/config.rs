@@ -21,6 +21,8 @@ use anyhow::anyhow;
 use chrono::{DateTime, Utc};
 
 use clap::parser::ValueSource;
+
+pub use crate::redact::redact;
 use clap::{Arg, ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 /// Headwater: data-lineage capture service.
@@ -685,20 +687,6 @@ impl LimitArgs {
                 self.query_timeout_secs.to_string(),
             ),
         ]
-    }
-}
-
-/// Replaces the password in `scheme://user:password@host` with `***`.
-pub fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let Some((credentials, host)) = rest.rsplit_once('@') else {
-        return url.to_owned();
-    };
-    match credentials.split_once(':') {
-        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
-        None => url.to_owned(),
     }
 }
 

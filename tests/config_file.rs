@@ -204,3 +204,21 @@ fn a_missing_file_fails_for_every_command() {
     let stderr = failure(&["openapi"], &[("HEADWATER_CONFIG", missing)]);
     assert!(stderr.contains(missing), "{stderr}");
 }
+
+/// `?password=` and `?sslpassword=` were printed in clear: only the user information's
+/// password was redacted.
+#[test]
+fn config_hides_the_secret_parameters_of_the_database_url() {
+    let url = "postgres://hw:in-userinfo@db/hw?sslmode=require&password=in-query&sslpassword=key-passphrase";
+    let redacted = "postgres://hw:***@db/hw?sslmode=require&password=***&sslpassword=***";
+    let lines = config(&["--database-url", url], &[]);
+    assert_line(&lines, "DATABASE_URL", redacted, "flag");
+    let lines = config(&[], &[("DATABASE_URL", url)]);
+    assert_line(&lines, "DATABASE_URL", redacted, "env");
+    let file = ConfigFile::new(&format!("database_url = \"{url}\"\n"));
+    let lines = config(&["--config", file.arg()], &[]);
+    assert_line(&lines, "DATABASE_URL", redacted, "file");
+    for secret in ["in-userinfo", "in-query", "key-passphrase"] {
+        assert!(!lines.join("\n").contains(secret), "{secret}: {lines:?}");
+    }
+}
