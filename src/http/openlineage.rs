@@ -273,7 +273,8 @@ fn failure(index: usize, err: &Error) -> FailedEvent {
     let code = err.code();
     FailedEvent {
         index,
-        reason: err.to_string(),
+        // Never the text of a database error: our own faults are logged, and named by id.
+        reason: err.public_detail(),
         retriable: status.is_server_error(),
         status: status.as_u16(),
         code: code.to_owned(),

@@ -5,6 +5,7 @@
 //! every rule can be unit-tested against captured payloads.
 
 pub mod json;
+pub mod lengths;
 pub mod openlineage;
 pub mod spline;
 

@@ -12,6 +12,7 @@ mod graph_properties;
 mod graph_queries;
 mod graph_questions;
 mod health_metrics;
+mod ingest_bounds;
 mod limits;
 mod lineage_index;
 mod marquez_api;

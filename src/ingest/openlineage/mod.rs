@@ -12,7 +12,7 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 use crate::error::Error;
-use crate::ingest::json;
+use crate::ingest::{json, lengths};
 use crate::model::ChangeSet;
 use wire::EventKind;
 
@@ -94,6 +94,7 @@ pub fn event_value(value: &Value, at: &str) -> Result<Parsed, Error> {
         }
     };
     let changes = changes.map_err(|e| relocate(e, at))?;
+    lengths::check(&changes).map_err(|long| long.into_error(value, at))?;
     Ok(Parsed {
         kind,
         spec_version: spec_version(value),
