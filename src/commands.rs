@@ -276,6 +276,7 @@ fn http_settings(args: &ServeArgs) -> HttpSettings {
     let count = |n: u32| n as usize;
     HttpSettings {
         max_body_bytes: args.max_body_bytes,
+        body_budget_bytes: usize::try_from(args.body_budget_bytes).unwrap_or(usize::MAX),
         request_timeout: Duration::from_secs(args.request_timeout_secs),
         ingest: IngestLimits {
             max_json_depth: count(limits.max_json_depth),

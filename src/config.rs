@@ -178,6 +178,11 @@ pub struct ServeArgs {
     /// Largest accepted request body in bytes, after gunzip; larger bodies get 413.
     #[arg(long, env = "HEADWATER_MAX_BODY_BYTES", default_value_t = 64 * 1024 * 1024)]
     pub max_body_bytes: usize,
+    /// Bytes all request bodies in memory may take together, on the wire and inflated; a body
+    /// that can't get its share within 3 s answers 503 (with Retry-After), one that alone
+    /// needs more answers 413.
+    #[arg(long, env = "HEADWATER_BODY_BUDGET_BYTES", default_value_t = 256 * 1024 * 1024, value_parser = clap::value_parser!(u64).range(1..))]
+    pub body_budget_bytes: u64,
     /// Seconds a request may take before it answers 408.
     #[arg(long, env = "HEADWATER_REQUEST_TIMEOUT_SECS", default_value_t = 120)]
     pub request_timeout_secs: u64,
@@ -591,6 +596,10 @@ impl ServeArgs {
             ("HEADWATER_ADDR", self.addr.to_string()),
             ("HEADWATER_MAX_BODY_BYTES", self.max_body_bytes.to_string()),
             (
+                "HEADWATER_BODY_BUDGET_BYTES",
+                self.body_budget_bytes.to_string(),
+            ),
+            (
                 "HEADWATER_REQUEST_TIMEOUT_SECS",
                 self.request_timeout_secs.to_string(),
             ),
@@ -813,7 +822,7 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains("s3cr3t"), "{text}");
-        assert_eq!(text.lines().count(), 24, "{text}");
+        assert_eq!(text.lines().count(), 25, "{text}");
     }
 
     #[test]
@@ -1024,6 +1033,7 @@ mod tests {
             keys,
             [
                 "addr",
+                "body_budget_bytes",
                 "cors_allow_writes",
                 "cors_origins",
                 "data_dir",

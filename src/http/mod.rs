@@ -63,6 +63,9 @@ pub use docs::api_doc;
 pub struct HttpSettings {
     /// Largest accepted request body, after gunzip.
     pub max_body_bytes: usize,
+    /// Bytes of request bodies in memory at once, across all requests, on the wire and
+    /// inflated (see [`body::BodyBudget`]).
+    pub body_budget_bytes: usize,
     /// Longest a request may take before it answers 408.
     pub request_timeout: Duration,
     /// Bounds on what one payload may hold.
@@ -75,6 +78,7 @@ impl Default for HttpSettings {
     fn default() -> Self {
         HttpSettings {
             max_body_bytes: 64 * 1024 * 1024,
+            body_budget_bytes: 256 * 1024 * 1024,
             request_timeout: Duration::from_secs(120),
             ingest: IngestLimits::default(),
             query: QueryLimits::default(),
@@ -116,6 +120,8 @@ pub struct AppState {
     pub auth: Option<Arc<Tokens>>,
     /// Which browser origins may call the API.
     pub cors: Arc<CorsPolicy>,
+    /// The memory request bodies may take together.
+    pub body_budget: Arc<body::BodyBudget>,
 }
 
 impl AppState {
@@ -137,6 +143,7 @@ impl AppState {
             index,
             auth: None,
             cors: Arc::new(CorsPolicy::default()),
+            body_budget: Arc::new(body::BodyBudget::new(settings.body_budget_bytes)),
         }
     }
 

@@ -2,13 +2,19 @@
 //! backend can't: node keys and names, and events per request. Each answers a 4xx that names
 //! where the payload is wrong, the same on both backends, and stores nothing.
 
-use axum::http::StatusCode;
+use axum::body::{Body, Bytes};
+use axum::http::{Request, StatusCode, header};
+use headwater::http::HttpSettings;
+use headwater::ingest::IngestLimits;
 use headwater::ingest::lengths::MAX_KEY_BYTES;
+use headwater::{AppState, app};
 use rstest::rstest;
 use serde_json::{Value, json};
+use tower::ServiceExt;
 
 use crate::helpers::{
-    Backend, Counts, Postgres, Sqlite, TestApp, TestDb, V12, minimal_plan, plan_id,
+    Backend, Counts, Postgres, Sqlite, TestApp, TestDb, V12, gzip, minimal_plan, plan_id,
+    store_plan,
 };
 
 /// Text PostgreSQL can't compress: an index row holds it at its full length.
@@ -201,4 +207,151 @@ async fn spline_names_too_long_are_a_400_naming_their_field(
         );
     }
     assert_eq!(app.counts().await, Counts::ZERO);
+}
+
+/// A 61 KB gzip of `[{},{},…]` (60 MiB) was parsed whole, about 1 GB of memory, before its
+/// events were counted. Counting now stops at one event past the limit: what follows is not
+/// even read, so a batch broken after that point is refused as too many events, not as
+/// malformed JSON.
+#[rstest]
+#[tokio::test]
+async fn a_batch_is_counted_while_it_is_split(#[values(Postgres, Sqlite)] backend: Backend) {
+    let app = TestApp::new(TestDb::new(backend).await);
+    let max = IngestLimits::default().max_batch_events;
+    let bomb = format!("[{}{{}}]", "{},".repeat(60 * 1024 * 1024 / 3));
+    let wire = gzip(bomb.as_bytes());
+    assert!(wire.len() < 100 * 1024, "{} bytes on the wire", wire.len());
+    let headers = [("content-encoding", "gzip")];
+    let answer = app
+        .post(
+            "/api/v1/lineage/batch",
+            Some("application/json"),
+            &headers,
+            wire,
+        )
+        .await;
+    answer.assert_problem(StatusCode::PAYLOAD_TOO_LARGE, "too-many-events", Some("$"));
+
+    let cut = format!("[{}{{\"broken\": ]", "{},".repeat(max + 1));
+    let answer = app
+        .post("/api/v1/lineage/batch", Some("application/json"), &[], cut)
+        .await;
+    answer.assert_problem(StatusCode::PAYLOAD_TOO_LARGE, "too-many-events", Some("$"));
+    let within = format!("[{}{{\"broken\": ]", "{},".repeat(max - 1));
+    let answer = app
+        .post(
+            "/api/v1/lineage/batch",
+            Some("application/json"),
+            &[],
+            within,
+        )
+        .await;
+    answer.assert_problem(StatusCode::BAD_REQUEST, "malformed-json", None);
+    assert_eq!(app.counts().await, Counts::ZERO);
+}
+
+/// The Spline event array is counted the same way, before it is parsed.
+#[rstest]
+#[tokio::test]
+async fn a_spline_event_array_is_counted_before_it_is_parsed(
+    #[values(Postgres, Sqlite)] backend: Backend,
+) {
+    let app = TestApp::new(TestDb::new(backend).await);
+    let plan = minimal_plan(&plan_id(1), &["s3://a/in"], "s3://a/out", "x");
+    store_plan(&app, &plan).await;
+    let before = app.counts().await;
+    let max = IngestLimits::default().max_batch_events;
+    let event = json!({"planId": plan_id(1), "timestamp": 1_700_000_000_000i64}).to_string();
+    let many = format!("[{}\"broken]", format!("{event},").repeat(max + 1));
+    let answer = app.post_events(V12, many).await;
+    answer.assert_problem(StatusCode::PAYLOAD_TOO_LARGE, "too-many-events", Some("$"));
+    let bomb = format!("[{}{{}}]", "{},".repeat(20 * 1024 * 1024 / 3));
+    let answer = app
+        .post(
+            "/producer/execution-events",
+            Some(V12),
+            &[("content-encoding", "gzip")],
+            gzip(bomb.as_bytes()),
+        )
+        .await;
+    answer.assert_problem(StatusCode::PAYLOAD_TOO_LARGE, "too-many-events", Some("$"));
+    assert_eq!(app.counts().await, before);
+}
+
+/// An OpenLineage event posted from a stream the test controls, to hold a body in flight.
+fn streamed(
+    uri: &str,
+) -> (
+    Request<Body>,
+    futures::channel::mpsc::Sender<Result<Bytes, std::io::Error>>,
+) {
+    let (sender, receiver) = futures::channel::mpsc::channel(4);
+    let request = Request::post(uri)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from_stream(receiver))
+        .unwrap();
+    (request, sender)
+}
+
+/// Bodies held at once share one budget of bytes: a body that can't get its share answers
+/// 503 with Retry-After, one that alone needs more than the budget 413, and every body gives
+/// its share back, stored or refused.
+#[rstest]
+#[tokio::test]
+async fn request_bodies_share_one_budget_of_memory(#[values(Postgres, Sqlite)] backend: Backend) {
+    use futures::SinkExt;
+    let db = TestDb::new(backend).await;
+    let settings = HttpSettings {
+        body_budget_bytes: 4096,
+        ..HttpSettings::default()
+    };
+    let state = AppState::shared(db.store(), settings, true);
+    let budget = state.body_budget.clone();
+    let router = app(state);
+    let call = |request: Request<Body>| router.clone().oneshot(request);
+
+    let mut one = event("first", ("s3://b", "one"));
+    one["padding"] = json!("p".repeat(2500));
+    let one = one.to_string();
+    let (request, mut sender) = streamed("/api/v1/lineage");
+    let first = tokio::spawn(call(request));
+    sender
+        .send(Ok(Bytes::from(one[..2600].to_owned())))
+        .await
+        .unwrap();
+    while budget.available() > 4096 - 2600 {
+        tokio::task::yield_now().await;
+    }
+    // The first body holds most of the budget, and is still arriving.
+    let mut two = event("second", ("s3://b", "two"));
+    two["padding"] = json!("p".repeat(2000));
+    let post = |body: String| {
+        Request::post("/api/v1/lineage")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body))
+            .unwrap()
+    };
+    let busy = call(post(two.to_string())).await.unwrap();
+    assert_eq!(busy.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(busy.headers().contains_key(header::RETRY_AFTER));
+
+    sender
+        .send(Ok(Bytes::from(one[2600..].to_owned())))
+        .await
+        .unwrap();
+    drop(sender);
+    assert_eq!(first.await.unwrap().unwrap().status(), StatusCode::CREATED);
+    assert_eq!(
+        budget.available(),
+        4096,
+        "the stored body gave its share back"
+    );
+    let stored = call(post(two.to_string())).await.unwrap();
+    assert_eq!(stored.status(), StatusCode::CREATED);
+
+    let mut alone = event("alone", ("s3://b", "alone"));
+    alone["padding"] = json!("p".repeat(5000));
+    let too_large = call(post(alone.to_string())).await.unwrap();
+    assert_eq!(too_large.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(budget.available(), 4096);
 }
