@@ -11,7 +11,7 @@ use crate::config::{
     ReplayArgs, ServeArgs, TimeRangeArgs, TokenCommand, redact,
 };
 use crate::graph::index;
-use crate::http::{self, AppState, CorsPolicy, HttpSettings, QueryLimits};
+use crate::http::{self, AllowedHosts, AppState, CorsPolicy, HttpSettings, QueryLimits};
 use crate::ingest::IngestLimits;
 use crate::store::postgres::PoolSettings;
 use crate::store::{AuditAction, AuditEntry, Database, PruneReport, PruneRequest, Store};
@@ -253,6 +253,7 @@ fn command_entry(action: AuditAction, target: String, detail: serde_json::Value)
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let tokens = authentication(&args.auth, args.addr)?;
     let cors = CorsPolicy::parse(&args.cors.cors_origins, args.cors.cors_allow_writes)?;
+    let hosts = AllowedHosts::parse(&args.auth.allowed_hosts)?;
     let query_timeout = Duration::from_secs(args.limits.query_timeout_secs);
     let database = connect_with(&args.database, Some(query_timeout))?;
     migrate(&database).await?;
@@ -262,8 +263,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {}", args.addr))?;
     tracing::info!(addr = %args.addr, backend = database.backend(), database = %redact(&args.database.url()), "headwater listening");
-    let state =
-        AppState::shared(store, http_settings(&args), args.lineage_index).secured(tokens, cors);
+    let state = AppState::shared(store, http_settings(&args), args.lineage_index)
+        .secured(tokens, cors)
+        .with_allowed_hosts(hosts);
     if let Some(index) = &state.index {
         index::keep_fresh(index.clone(), INDEX_REFRESH);
     }

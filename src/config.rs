@@ -222,6 +222,11 @@ pub struct AuthArgs {
     /// can read, write and delete lineage).
     #[arg(long, env = "HEADWATER_INSECURE_NO_AUTH", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     pub insecure_no_auth: bool,
+    /// Without authentication, the host names requests may name, comma-separated, beyond
+    /// `localhost` and IP addresses (which are always answered); `*` for any. Refuses pages
+    /// of other sites that reach the service through DNS rebinding.
+    #[arg(long, env = "HEADWATER_ALLOWED_HOSTS", default_value = "")]
+    pub allowed_hosts: String,
 }
 
 /// Cross-origin (CORS) settings of `serve`.
@@ -640,7 +645,7 @@ impl ServeArgs {
 }
 
 impl AuthArgs {
-    fn describe(&self) -> [(&'static str, String); 2] {
+    fn describe(&self) -> [(&'static str, String); 3] {
         let file = self.tokens_file.as_ref();
         [
             (
@@ -650,6 +655,13 @@ impl AuthArgs {
             (
                 "HEADWATER_INSECURE_NO_AUTH",
                 self.insecure_no_auth.to_string(),
+            ),
+            (
+                "HEADWATER_ALLOWED_HOSTS",
+                match self.allowed_hosts.trim() {
+                    "" => "(none)".to_owned(),
+                    hosts => hosts.to_owned(),
+                },
             ),
         ]
     }
@@ -822,7 +834,7 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains("s3cr3t"), "{text}");
-        assert_eq!(text.lines().count(), 25, "{text}");
+        assert_eq!(text.lines().count(), 26, "{text}");
     }
 
     #[test]
@@ -1033,6 +1045,7 @@ mod tests {
             keys,
             [
                 "addr",
+                "allowed_hosts",
                 "body_budget_bytes",
                 "cors_allow_writes",
                 "cors_origins",

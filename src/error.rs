@@ -50,6 +50,10 @@ pub enum Error {
     /// 403: a valid token without the scope or the namespace the request needs.
     #[error("{0}")]
     Forbidden(String),
+    /// 421: with authentication off, a `Host` that names neither this machine nor a configured
+    /// name: a page of another site reaching the service through DNS rebinding.
+    #[error("{0}")]
+    HostNotAllowed(String),
     /// 404: the thing asked for is not stored.
     #[error("{0}")]
     NotFound(String),
@@ -171,6 +175,7 @@ impl Error {
             Error::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Error::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             Error::Forbidden(_) => StatusCode::FORBIDDEN,
+            Error::HostNotAllowed(_) => StatusCode::MISDIRECTED_REQUEST,
             Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::Conflict { .. } => StatusCode::CONFLICT,
             Error::PayloadTooLarge { .. } | Error::OverLimit { .. } => {
@@ -192,6 +197,7 @@ impl Error {
             | Error::OverLimit { code, .. } => code,
             Error::Unauthorized { .. } => "unauthorized",
             Error::Forbidden(_) => "forbidden",
+            Error::HostNotAllowed(_) => "host-not-allowed",
             Error::NotFound(_) => "not-found",
             Error::Conflict { .. } => "conflict",
             Error::PayloadTooLarge { .. } => "payload-too-large",

@@ -129,9 +129,15 @@ fn flags_beat_the_environment_which_beats_the_file_which_beats_defaults() {
     assert_line(&lines, "HEADWATER_DATA_DIR", ".", "default");
     assert_line(&lines, "HEADWATER_LINEAGE_INDEX", "true", "default");
     assert_line(&lines, "HEADWATER_QUERY_TIMEOUT_SECS", "30", "default");
-    assert_line(&lines, "HEADWATER_BODY_BUDGET_BYTES", "268435456", "default");
+    assert_line(
+        &lines,
+        "HEADWATER_BODY_BUDGET_BYTES",
+        "268435456",
+        "default",
+    );
+    assert_line(&lines, "HEADWATER_ALLOWED_HOSTS", "(none)", "default");
     assert!(!lines.join("\n").contains("s3cr3t"), "{lines:?}");
-    assert_eq!(lines.len(), 25, "{lines:?}");
+    assert_eq!(lines.len(), 26, "{lines:?}");
 }
 
 #[test]

@@ -15,6 +15,7 @@ mod explorer;
 mod export;
 mod graph;
 mod health;
+mod hosts;
 mod impact;
 mod layout;
 mod marquez;
@@ -57,6 +58,7 @@ pub use admin::{cutoff_target, range_target};
 pub use auth::{Access, access};
 pub use cors::CorsPolicy;
 pub use docs::api_doc;
+pub use hosts::AllowedHosts;
 
 /// Limits the HTTP layer enforces.
 #[derive(Debug, Clone, Copy)]
@@ -122,6 +124,8 @@ pub struct AppState {
     pub cors: Arc<CorsPolicy>,
     /// The memory request bodies may take together.
     pub body_budget: Arc<body::BodyBudget>,
+    /// The `Host` names answered while authentication is off.
+    pub hosts: Arc<AllowedHosts>,
 }
 
 impl AppState {
@@ -144,6 +148,16 @@ impl AppState {
             auth: None,
             cors: Arc::new(CorsPolicy::default()),
             body_budget: Arc::new(body::BodyBudget::new(settings.body_budget_bytes)),
+            hosts: Arc::new(AllowedHosts::default()),
+        }
+    }
+
+    /// The same state answering these `Host` names, beyond loopback names and addresses,
+    /// while authentication is off.
+    pub fn with_allowed_hosts(self, hosts: AllowedHosts) -> Self {
+        AppState {
+            hosts: Arc::new(hosts),
+            ..self
         }
     }
 
@@ -198,6 +212,10 @@ pub fn app(state: AppState) -> Router {
             auth::require,
         ))
         .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            hosts_without_auth,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
             cors.clone(),
             cors::guard_writes,
         ))
@@ -222,9 +240,19 @@ pub fn app(state: AppState) -> Router {
         ]));
     // Outermost, so that preflights are answered before authentication (browsers send them
     // without credentials) and refusals carry CORS headers the page can read.
-    match cors.layer() {
-        Some(layer) => router.layer(layer),
-        None => router,
+    cors.apply(router)
+}
+
+/// With authentication off, answers only requests that name this machine or a configured
+/// host (see [`hosts`]); with tokens, every request.
+async fn hosts_without_auth(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    match state.auth {
+        Some(_) => next.run(request).await,
+        None => hosts::guard(axum::extract::State(state.hosts), request, next).await,
     }
 }
 
