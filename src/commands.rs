@@ -11,7 +11,9 @@ use crate::config::{
     ReplayArgs, ServeArgs, TimeRangeArgs, TokenCommand, redact,
 };
 use crate::graph::index;
-use crate::http::{self, AllowedHosts, AppState, CorsPolicy, HttpSettings, QueryLimits};
+use crate::http::{
+    self, AllowedHosts, AppState, ConnectionLimits, CorsPolicy, HttpSettings, QueryLimits,
+};
 use crate::ingest::IngestLimits;
 use crate::store::postgres::PoolSettings;
 use crate::store::{AuditAction, AuditEntry, Database, PruneReport, PruneRequest, Store};
@@ -290,6 +292,11 @@ fn http_settings(args: &ServeArgs) -> HttpSettings {
             max_depth: limits.max_query_depth,
             max_nodes: limits.max_result_nodes,
             timeout: Duration::from_secs(limits.query_timeout_secs),
+        },
+        connections: ConnectionLimits {
+            header_read_timeout: Duration::from_secs(args.connections.header_read_timeout_secs),
+            keep_alive_timeout: Duration::from_secs(args.connections.keep_alive_timeout_secs),
+            max_connections: args.connections.max_connections as usize,
         },
     }
 }

@@ -208,6 +208,9 @@ pub struct ServeArgs {
     /// Bounds on everything that grows with input.
     #[command(flatten)]
     pub limits: LimitArgs,
+    /// Bounds on client connections.
+    #[command(flatten)]
+    pub connections: ConnectionArgs,
 }
 
 /// Authentication settings of `serve`.
@@ -267,6 +270,22 @@ pub struct LimitArgs {
     /// 422.
     #[arg(long, env = "HEADWATER_QUERY_TIMEOUT_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
     pub query_timeout_secs: u64,
+}
+
+/// Bounds on client connections, so that slow or idle clients can't hold them (and their
+/// file descriptors) without end.
+#[derive(Debug, Clone, Args)]
+pub struct ConnectionArgs {
+    /// Seconds a client has to send a request's headers, counted from when the connection
+    /// starts waiting for them; slower connections are closed.
+    #[arg(long, env = "HEADWATER_HEADER_READ_TIMEOUT_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_read_timeout_secs: u64,
+    /// Seconds a kept-alive connection may sit idle between requests before it is closed.
+    #[arg(long, env = "HEADWATER_KEEP_ALIVE_TIMEOUT_SECS", default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..))]
+    pub keep_alive_timeout_secs: u64,
+    /// Most client connections served at once; more wait in the listen queue until one closes.
+    #[arg(long, env = "HEADWATER_MAX_CONNECTIONS", default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
 }
 
 /// Where the database is, and how to pool connections to it.
@@ -637,6 +656,7 @@ impl ServeArgs {
         .chain(self.auth.describe())
         .chain(self.cors.describe())
         .chain(self.limits.describe())
+        .chain(self.connections.describe())
         .collect::<Vec<_>>()
         .iter()
         .map(|(name, value)| format!("{name} = {value}  # {}\n", sources.of(name)))
@@ -674,6 +694,25 @@ impl CorsArgs {
             (
                 "HEADWATER_CORS_ALLOW_WRITES",
                 self.cors_allow_writes.to_string(),
+            ),
+        ]
+    }
+}
+
+impl ConnectionArgs {
+    fn describe(&self) -> [(&'static str, String); 3] {
+        [
+            (
+                "HEADWATER_HEADER_READ_TIMEOUT_SECS",
+                self.header_read_timeout_secs.to_string(),
+            ),
+            (
+                "HEADWATER_KEEP_ALIVE_TIMEOUT_SECS",
+                self.keep_alive_timeout_secs.to_string(),
+            ),
+            (
+                "HEADWATER_MAX_CONNECTIONS",
+                self.max_connections.to_string(),
             ),
         ]
     }
@@ -834,7 +873,7 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains("s3cr3t"), "{text}");
-        assert_eq!(text.lines().count(), 26, "{text}");
+        assert_eq!(text.lines().count(), 29, "{text}");
     }
 
     #[test]
@@ -1053,11 +1092,14 @@ mod tests {
                 "database_url",
                 "db_acquire_timeout_secs",
                 "db_max_connections",
+                "header_read_timeout_secs",
                 "insecure_no_auth",
+                "keep_alive_timeout_secs",
                 "lineage_index",
                 "log_format",
                 "max_batch_events",
                 "max_body_bytes",
+                "max_connections",
                 "max_json_depth",
                 "max_plan_attributes",
                 "max_plan_operations",

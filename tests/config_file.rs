@@ -103,6 +103,7 @@ fn flags_beat_the_environment_which_beats_the_file_which_beats_defaults() {
             ("HEADWATER_ADDR", "127.0.0.1:7777"),
             ("HEADWATER_DB_MAX_CONNECTIONS", "33"),
             ("HEADWATER_PRUNE_BATCH_SIZE", "250"),
+            ("HEADWATER_HEADER_READ_TIMEOUT_SECS", "7"),
         ],
     );
     // flag over environment and file
@@ -136,8 +137,11 @@ fn flags_beat_the_environment_which_beats_the_file_which_beats_defaults() {
         "default",
     );
     assert_line(&lines, "HEADWATER_ALLOWED_HOSTS", "(none)", "default");
+    assert_line(&lines, "HEADWATER_HEADER_READ_TIMEOUT_SECS", "7", "env");
+    assert_line(&lines, "HEADWATER_KEEP_ALIVE_TIMEOUT_SECS", "20", "default");
+    assert_line(&lines, "HEADWATER_MAX_CONNECTIONS", "512", "default");
     assert!(!lines.join("\n").contains("s3cr3t"), "{lines:?}");
-    assert_eq!(lines.len(), 26, "{lines:?}");
+    assert_eq!(lines.len(), 29, "{lines:?}");
 }
 
 #[test]

@@ -9,6 +9,7 @@ mod auth;
 // Public so the fuzz targets (`fuzz/`) inflate bodies exactly as the handlers do.
 pub mod body;
 mod columns;
+mod connections;
 mod cors;
 mod docs;
 mod explorer;
@@ -56,6 +57,7 @@ use crate::store::Store;
 
 pub use admin::{cutoff_target, range_target};
 pub use auth::{Access, access};
+pub use connections::ConnectionLimits;
 pub use cors::CorsPolicy;
 pub use docs::api_doc;
 pub use hosts::AllowedHosts;
@@ -74,6 +76,8 @@ pub struct HttpSettings {
     pub ingest: IngestLimits,
     /// Bounds on what one question may ask for.
     pub query: QueryLimits,
+    /// Bounds on client connections: how long and how many.
+    pub connections: ConnectionLimits,
 }
 
 impl Default for HttpSettings {
@@ -84,6 +88,7 @@ impl Default for HttpSettings {
             request_timeout: Duration::from_secs(120),
             ingest: IngestLimits::default(),
             query: QueryLimits::default(),
+            connections: ConnectionLimits::default(),
         }
     }
 }
@@ -324,14 +329,14 @@ fn request_span(request: &Request) -> tracing::Span {
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves, then lets in-flight requests finish.
+/// Connections are bounded by the state's [`ConnectionLimits`] (see [`connections`]).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    let limits = state.settings.connections;
+    connections::serve(listener, app(state), limits, shutdown).await
 }
 
 /// Resolves on Ctrl-C or SIGTERM, the two ways a container runtime asks a process to stop.
