@@ -6,6 +6,7 @@ mod helpers;
 
 mod browsers;
 mod commands;
+mod connections;
 mod database_failures;
 mod explorer;
 mod graph_properties;
