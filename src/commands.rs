@@ -11,7 +11,9 @@ use crate::config::{
     ReplayArgs, ServeArgs, TimeRangeArgs, TokenCommand, redact,
 };
 use crate::graph::index;
-use crate::http::{self, AppState, CorsPolicy, HttpSettings, QueryLimits};
+use crate::http::{
+    self, AllowedHosts, AppState, ConnectionLimits, CorsPolicy, HttpSettings, QueryLimits,
+};
 use crate::ingest::IngestLimits;
 use crate::store::postgres::PoolSettings;
 use crate::store::{AuditAction, AuditEntry, Database, PruneReport, PruneRequest, Store};
@@ -253,6 +255,7 @@ fn command_entry(action: AuditAction, target: String, detail: serde_json::Value)
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let tokens = authentication(&args.auth, args.addr)?;
     let cors = CorsPolicy::parse(&args.cors.cors_origins, args.cors.cors_allow_writes)?;
+    let hosts = AllowedHosts::parse(&args.auth.allowed_hosts)?;
     let query_timeout = Duration::from_secs(args.limits.query_timeout_secs);
     let database = connect_with(&args.database, Some(query_timeout))?;
     migrate(&database).await?;
@@ -262,8 +265,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {}", args.addr))?;
     tracing::info!(addr = %args.addr, backend = database.backend(), database = %redact(&args.database.url()), "headwater listening");
-    let state =
-        AppState::shared(store, http_settings(&args), args.lineage_index).secured(tokens, cors);
+    let state = AppState::shared(store, http_settings(&args), args.lineage_index)
+        .secured(tokens, cors)
+        .with_allowed_hosts(hosts);
     if let Some(index) = &state.index {
         index::keep_fresh(index.clone(), INDEX_REFRESH);
     }
@@ -276,6 +280,7 @@ fn http_settings(args: &ServeArgs) -> HttpSettings {
     let count = |n: u32| n as usize;
     HttpSettings {
         max_body_bytes: args.max_body_bytes,
+        body_budget_bytes: usize::try_from(args.body_budget_bytes).unwrap_or(usize::MAX),
         request_timeout: Duration::from_secs(args.request_timeout_secs),
         ingest: IngestLimits {
             max_json_depth: count(limits.max_json_depth),
@@ -290,6 +295,11 @@ fn http_settings(args: &ServeArgs) -> HttpSettings {
             max_steps: limits.max_query_steps,
             max_result_edges: count(limits.max_result_edges),
             max_result_bytes: usize::try_from(limits.max_result_bytes).unwrap_or(usize::MAX),
+        },
+        connections: ConnectionLimits {
+            header_read_timeout: Duration::from_secs(args.connections.header_read_timeout_secs),
+            keep_alive_timeout: Duration::from_secs(args.connections.keep_alive_timeout_secs),
+            max_connections: args.connections.max_connections as usize,
         },
     }
 }

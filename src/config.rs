@@ -21,6 +21,8 @@ use anyhow::anyhow;
 use chrono::{DateTime, Utc};
 
 use clap::parser::ValueSource;
+
+pub use crate::redact::redact;
 use clap::{Arg, ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 /// Headwater: data-lineage capture service.
@@ -176,6 +178,11 @@ pub struct ServeArgs {
     /// Largest accepted request body in bytes, after gunzip; larger bodies get 413.
     #[arg(long, env = "HEADWATER_MAX_BODY_BYTES", default_value_t = 64 * 1024 * 1024)]
     pub max_body_bytes: usize,
+    /// Bytes all request bodies in memory may take together, on the wire and inflated; a body
+    /// that can't get its share within 3 s answers 503 (with Retry-After), one that alone
+    /// needs more answers 413.
+    #[arg(long, env = "HEADWATER_BODY_BUDGET_BYTES", default_value_t = 256 * 1024 * 1024, value_parser = clap::value_parser!(u64).range(1..))]
+    pub body_budget_bytes: u64,
     /// Seconds a request may take before it answers 408.
     #[arg(long, env = "HEADWATER_REQUEST_TIMEOUT_SECS", default_value_t = 120)]
     pub request_timeout_secs: u64,
@@ -201,6 +208,9 @@ pub struct ServeArgs {
     /// Bounds on everything that grows with input.
     #[command(flatten)]
     pub limits: LimitArgs,
+    /// Bounds on client connections.
+    #[command(flatten)]
+    pub connections: ConnectionArgs,
 }
 
 /// Authentication settings of `serve`.
@@ -215,6 +225,11 @@ pub struct AuthArgs {
     /// can read, write and delete lineage).
     #[arg(long, env = "HEADWATER_INSECURE_NO_AUTH", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     pub insecure_no_auth: bool,
+    /// Without authentication, the host names requests may name, comma-separated, beyond
+    /// `localhost` and IP addresses (which are always answered); `*` for any. Refuses pages
+    /// of other sites that reach the service through DNS rebinding.
+    #[arg(long, env = "HEADWATER_ALLOWED_HOSTS", default_value = "")]
+    pub allowed_hosts: String,
 }
 
 /// Cross-origin (CORS) settings of `serve`.
@@ -265,6 +280,22 @@ pub struct LimitArgs {
     /// Largest lineage answer, in bytes of JSON (estimated as it is built).
     #[arg(long, env = "HEADWATER_MAX_RESULT_BYTES", default_value_t = 32 * 1024 * 1024, value_parser = clap::value_parser!(u64).range(1024..))]
     pub max_result_bytes: u64,
+}
+
+/// Bounds on client connections, so that slow or idle clients can't hold them (and their
+/// file descriptors) without end.
+#[derive(Debug, Clone, Args)]
+pub struct ConnectionArgs {
+    /// Seconds a client has to send a request's headers, counted from when the connection
+    /// starts waiting for them; slower connections are closed.
+    #[arg(long, env = "HEADWATER_HEADER_READ_TIMEOUT_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_read_timeout_secs: u64,
+    /// Seconds a kept-alive connection may sit idle between requests before it is closed.
+    #[arg(long, env = "HEADWATER_KEEP_ALIVE_TIMEOUT_SECS", default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..))]
+    pub keep_alive_timeout_secs: u64,
+    /// Most client connections served at once; more wait in the listen queue until one closes.
+    #[arg(long, env = "HEADWATER_MAX_CONNECTIONS", default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
 }
 
 /// Where the database is, and how to pool connections to it.
@@ -599,6 +630,10 @@ impl ServeArgs {
             ("HEADWATER_ADDR", self.addr.to_string()),
             ("HEADWATER_MAX_BODY_BYTES", self.max_body_bytes.to_string()),
             (
+                "HEADWATER_BODY_BUDGET_BYTES",
+                self.body_budget_bytes.to_string(),
+            ),
+            (
                 "HEADWATER_REQUEST_TIMEOUT_SECS",
                 self.request_timeout_secs.to_string(),
             ),
@@ -631,6 +666,7 @@ impl ServeArgs {
         .chain(self.auth.describe())
         .chain(self.cors.describe())
         .chain(self.limits.describe())
+        .chain(self.connections.describe())
         .collect::<Vec<_>>()
         .iter()
         .map(|(name, value)| format!("{name} = {value}  # {}\n", sources.of(name)))
@@ -639,7 +675,7 @@ impl ServeArgs {
 }
 
 impl AuthArgs {
-    fn describe(&self) -> [(&'static str, String); 2] {
+    fn describe(&self) -> [(&'static str, String); 3] {
         let file = self.tokens_file.as_ref();
         [
             (
@@ -649,6 +685,13 @@ impl AuthArgs {
             (
                 "HEADWATER_INSECURE_NO_AUTH",
                 self.insecure_no_auth.to_string(),
+            ),
+            (
+                "HEADWATER_ALLOWED_HOSTS",
+                match self.allowed_hosts.trim() {
+                    "" => "(none)".to_owned(),
+                    hosts => hosts.to_owned(),
+                },
             ),
         ]
     }
@@ -661,6 +704,25 @@ impl CorsArgs {
             (
                 "HEADWATER_CORS_ALLOW_WRITES",
                 self.cors_allow_writes.to_string(),
+            ),
+        ]
+    }
+}
+
+impl ConnectionArgs {
+    fn describe(&self) -> [(&'static str, String); 3] {
+        [
+            (
+                "HEADWATER_HEADER_READ_TIMEOUT_SECS",
+                self.header_read_timeout_secs.to_string(),
+            ),
+            (
+                "HEADWATER_KEEP_ALIVE_TIMEOUT_SECS",
+                self.keep_alive_timeout_secs.to_string(),
+            ),
+            (
+                "HEADWATER_MAX_CONNECTIONS",
+                self.max_connections.to_string(),
             ),
         ]
     }
@@ -707,20 +769,6 @@ impl LimitArgs {
                 self.max_result_bytes.to_string(),
             ),
         ]
-    }
-}
-
-/// Replaces the password in `scheme://user:password@host` with `***`.
-pub fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let Some((credentials, host)) = rest.rsplit_once('@') else {
-        return url.to_owned();
-    };
-    match credentials.split_once(':') {
-        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
-        None => url.to_owned(),
     }
 }
 
@@ -847,7 +895,7 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains("s3cr3t"), "{text}");
-        assert_eq!(text.lines().count(), 27, "{text}");
+        assert_eq!(text.lines().count(), 31, "{text}");
     }
 
     #[test]
@@ -1068,17 +1116,22 @@ mod tests {
             keys,
             [
                 "addr",
+                "allowed_hosts",
+                "body_budget_bytes",
                 "cors_allow_writes",
                 "cors_origins",
                 "data_dir",
                 "database_url",
                 "db_acquire_timeout_secs",
                 "db_max_connections",
+                "header_read_timeout_secs",
                 "insecure_no_auth",
+                "keep_alive_timeout_secs",
                 "lineage_index",
                 "log_format",
                 "max_batch_events",
                 "max_body_bytes",
+                "max_connections",
                 "max_json_depth",
                 "max_plan_attributes",
                 "max_plan_operations",

@@ -50,6 +50,10 @@ pub enum Error {
     /// 403: a valid token without the scope or the namespace the request needs.
     #[error("{0}")]
     Forbidden(String),
+    /// 421: with authentication off, a `Host` that names neither this machine nor a configured
+    /// name: a page of another site reaching the service through DNS rebinding.
+    #[error("{0}")]
+    HostNotAllowed(String),
     /// 404: the thing asked for is not stored.
     #[error("{0}")]
     NotFound(String),
@@ -171,6 +175,7 @@ impl Error {
             Error::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Error::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             Error::Forbidden(_) => StatusCode::FORBIDDEN,
+            Error::HostNotAllowed(_) => StatusCode::MISDIRECTED_REQUEST,
             Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::Conflict { .. } => StatusCode::CONFLICT,
             Error::PayloadTooLarge { .. } | Error::OverLimit { .. } => {
@@ -192,6 +197,7 @@ impl Error {
             | Error::OverLimit { code, .. } => code,
             Error::Unauthorized { .. } => "unauthorized",
             Error::Forbidden(_) => "forbidden",
+            Error::HostNotAllowed(_) => "host-not-allowed",
             Error::NotFound(_) => "not-found",
             Error::Conflict { .. } => "conflict",
             Error::PayloadTooLarge { .. } => "payload-too-large",
@@ -213,17 +219,23 @@ impl Error {
         }
     }
 
-    fn problem(&self) -> Problem {
-        let status = self.status_code();
-        let code = self.code();
-        let detail = match self {
+    /// What the client is told: the error's own text, except for our own faults, whose cause
+    /// (a database's error text, say) is logged with an id that the client gets instead.
+    pub fn public_detail(&self) -> String {
+        match self {
             Error::Internal(cause) => {
                 let error_id = uuid::Uuid::new_v4();
                 tracing::error!(%error_id, error = ?cause, "internal error");
                 format!("internal error {error_id}; the cause is in the server log")
             }
             other => other.to_string(),
-        };
+        }
+    }
+
+    fn problem(&self) -> Problem {
+        let status = self.status_code();
+        let code = self.code();
+        let detail = self.public_detail();
         Problem {
             problem_type: format!("urn:headwater:problem:{code}"),
             title: status.canonical_reason().unwrap_or("Error").to_owned(),
@@ -401,6 +413,16 @@ mod tests {
         let problem = Error::Internal(anyhow::anyhow!("password=hunter2")).problem();
         assert_eq!(problem.status, 500);
         assert!(!problem.detail.contains("hunter2"));
+    }
+
+    #[test]
+    fn the_public_detail_of_an_internal_error_hides_its_cause() {
+        let err = Error::Internal(anyhow::anyhow!("index row requires 11480 bytes"));
+        let detail = err.public_detail();
+        assert!(detail.starts_with("internal error "), "{detail}");
+        assert!(!detail.contains("index row"), "{detail}");
+        let err = Error::bad_request("invalid-field", "x: wrong", None);
+        assert_eq!(err.public_detail(), "x: wrong");
     }
 
     #[test]

@@ -27,6 +27,7 @@ pub mod http;
 pub mod ingest;
 pub mod model;
 pub mod naming;
+pub mod redact;
 pub mod store;
 pub mod telemetry;
 

@@ -210,6 +210,60 @@ async fn secrets_never_reach_the_log() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+/// A database URL's `?password=` was logged by `serve` in its start-up line, and
+/// `?sslpassword=` by the driver, which logs every parameter it doesn't know with its value.
+#[tokio::test]
+async fn database_url_secrets_never_reach_the_log() {
+    use sqlx::Connection;
+    let admin = std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres:headwater@127.0.0.1:5432/postgres".to_owned());
+    let name = format!("hw_redact_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = sqlx::PgConnection::connect(&admin)
+        .await
+        .expect("PostgreSQL at DATABASE_URL");
+    sqlx::query(&format!("create database {name}"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let (base, _) = admin.rsplit_once('/').unwrap();
+    // Trust authentication ignores the password; the driver can't use `sslpassword`.
+    let url = format!("{base}/{name}?password=query-password-xyz&sslpassword=key-passphrase-xyz");
+    let dir = scratch_dir();
+    let port = free_port();
+    let log = dir.join("headwater.log");
+    let child = headwater()
+        .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
+        .env("DATABASE_URL", &url)
+        .env("RUST_LOG", "trace")
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(std::fs::File::create(dir.join("stderr.log")).unwrap())
+        .spawn()
+        .unwrap();
+    let service = Service(child);
+    let client = reqwest::Client::new();
+    wait_ready(&client, &format!("http://127.0.0.1:{port}")).await;
+    drop(service);
+    let written = std::fs::read_to_string(&log).unwrap()
+        + &std::fs::read_to_string(dir.join("stderr.log")).unwrap();
+    sqlx::query(&format!("drop database {name} with (force)"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    assert!(written.contains("headwater listening"), "{written}");
+    assert!(
+        written.contains("password=***&sslpassword=***"),
+        "{written}"
+    );
+    assert!(
+        written.contains("sslpassword"),
+        "the dropped parameter is named: {written}"
+    );
+    for secret in ["query-password-xyz", "key-passphrase-xyz"] {
+        assert!(!written.contains(secret), "{secret} was logged: {written}");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 async fn wait_ready(client: &reqwest::Client, base: &str) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while Instant::now() < deadline {

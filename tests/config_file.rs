@@ -103,6 +103,7 @@ fn flags_beat_the_environment_which_beats_the_file_which_beats_defaults() {
             ("HEADWATER_ADDR", "127.0.0.1:7777"),
             ("HEADWATER_DB_MAX_CONNECTIONS", "33"),
             ("HEADWATER_PRUNE_BATCH_SIZE", "250"),
+            ("HEADWATER_HEADER_READ_TIMEOUT_SECS", "7"),
         ],
     );
     // flag over environment and file
@@ -129,8 +130,18 @@ fn flags_beat_the_environment_which_beats_the_file_which_beats_defaults() {
     assert_line(&lines, "HEADWATER_DATA_DIR", ".", "default");
     assert_line(&lines, "HEADWATER_LINEAGE_INDEX", "true", "default");
     assert_line(&lines, "HEADWATER_QUERY_TIMEOUT_SECS", "30", "default");
+    assert_line(
+        &lines,
+        "HEADWATER_BODY_BUDGET_BYTES",
+        "268435456",
+        "default",
+    );
+    assert_line(&lines, "HEADWATER_ALLOWED_HOSTS", "(none)", "default");
+    assert_line(&lines, "HEADWATER_HEADER_READ_TIMEOUT_SECS", "7", "env");
+    assert_line(&lines, "HEADWATER_KEEP_ALIVE_TIMEOUT_SECS", "20", "default");
+    assert_line(&lines, "HEADWATER_MAX_CONNECTIONS", "512", "default");
     assert!(!lines.join("\n").contains("s3cr3t"), "{lines:?}");
-    assert_eq!(lines.len(), 24, "{lines:?}");
+    assert_eq!(lines.len(), 29, "{lines:?}");
 }
 
 #[test]
@@ -203,4 +214,22 @@ fn a_missing_file_fails_for_every_command() {
     assert!(stderr.contains(missing), "{stderr}");
     let stderr = failure(&["openapi"], &[("HEADWATER_CONFIG", missing)]);
     assert!(stderr.contains(missing), "{stderr}");
+}
+
+/// `?password=` and `?sslpassword=` were printed in clear: only the user information's
+/// password was redacted.
+#[test]
+fn config_hides_the_secret_parameters_of_the_database_url() {
+    let url = "postgres://hw:in-userinfo@db/hw?sslmode=require&password=in-query&sslpassword=key-passphrase";
+    let redacted = "postgres://hw:***@db/hw?sslmode=require&password=***&sslpassword=***";
+    let lines = config(&["--database-url", url], &[]);
+    assert_line(&lines, "DATABASE_URL", redacted, "flag");
+    let lines = config(&[], &[("DATABASE_URL", url)]);
+    assert_line(&lines, "DATABASE_URL", redacted, "env");
+    let file = ConfigFile::new(&format!("database_url = \"{url}\"\n"));
+    let lines = config(&["--config", file.arg()], &[]);
+    assert_line(&lines, "DATABASE_URL", redacted, "file");
+    for secret in ["in-userinfo", "in-query", "key-passphrase"] {
+        assert!(!lines.join("\n").contains(secret), "{secret}: {lines:?}");
+    }
 }

@@ -8,7 +8,7 @@ use headwater_fuzz::{assert_client_error, assert_writable};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|body: &[u8]| {
-    let items = match openlineage::batch(body) {
+    let items = match openlineage::batch(body, 1000) {
         Ok(items) => items,
         Err(err) => return assert_client_error(&err),
     };

@@ -7,9 +7,11 @@ use utoipa::openapi::RefOr;
 use utoipa::openapi::path::{Operation, PathItem};
 use utoipa::openapi::schema::{KnownFormat, Object, Schema, SchemaFormat, SchemaType, Type};
 
-use axum::http::Method;
+use axum::http::{HeaderValue, Method, header};
+use axum::response::Response;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, OpenApi as Document, Ref, ResponseBuilder};
+use utoipa_swagger_ui::SwaggerUi;
 
 use super::auth::{Access, access};
 use super::{admin, auth, graph, health, marquez, openlineage, producer, spline_consumer};
@@ -44,6 +46,35 @@ pub(super) fn base() -> utoipa::openapi::OpenApi {
 /// The complete OpenAPI document, as served at `/openapi.json`.
 pub fn api_doc() -> utoipa::openapi::OpenApi {
     super::routes().1
+}
+
+/// What the vendored Swagger UI needs, and nothing more: its scripts, styles and icons come from
+/// `/docs/` itself (no inline script; React and its syntax highlighter set inline styles; its
+/// CSS carries `data:` images), and it fetches `/openapi.json` and the API from this origin.
+/// No page of another origin may frame it, so a click on "Execute" can't be hijacked.
+const UI_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+                      img-src 'self' data:; object-src 'none'; base-uri 'none'; \
+                      form-action 'self'; frame-ancestors 'none'";
+
+/// The Swagger UI at `/docs` over the document at `/openapi.json`, with a
+/// Content-Security-Policy and framing refused on every answer.
+pub(super) fn ui<S: Clone + Send + Sync + 'static>(document: Document) -> axum::Router<S> {
+    axum::Router::from(SwaggerUi::new("/docs").url("/openapi.json", document))
+        .layer(axum::middleware::map_response(ui_headers))
+}
+
+async fn ui_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    let fixed = [
+        (header::CONTENT_SECURITY_POLICY, UI_CSP),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::REFERRER_POLICY, "no-referrer"),
+    ];
+    for (name, value) in fixed {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
+    response
 }
 
 /// The name of the bearer-token security scheme.

@@ -290,6 +290,9 @@ pub(super) async fn lineage(
     })
 }
 
+/// An answer's nodes and edges, and why some were left out, if any were.
+type Shaped = (Vec<Node<RawProperties>>, Vec<Edge>, Option<Cut>);
+
 /// Collapses jobs (when asked), filters and caps an answer: with `collapseJobs`, a job reading
 /// and writing 600 datasets is 360,000 edges to build and size, seconds of CPU that would keep
 /// an async worker from serving anything else, so callers run this on a blocking thread.
@@ -298,7 +301,7 @@ fn shape(
     edges: Vec<Edge>,
     (collapse, filter, root): (bool, &Filter, &str),
     room: Room,
-) -> Result<(Vec<Node<RawProperties>>, Vec<Edge>, Option<Cut>)> {
+) -> Result<Shaped> {
     let (nodes, edges, collapse_cut) = match collapse {
         true => {
             let collapsed = view::collapse_jobs(nodes, edges, root, room);

@@ -9,6 +9,7 @@ mod auth;
 // Public so the fuzz targets (`fuzz/`) inflate bodies exactly as the handlers do.
 pub mod body;
 mod columns;
+mod connections;
 mod cors;
 mod cursor;
 mod docs;
@@ -16,6 +17,7 @@ mod explorer;
 mod export;
 mod graph;
 mod health;
+mod hosts;
 mod impact;
 mod layout;
 mod marquez;
@@ -50,7 +52,6 @@ use tower_http::trace::{
 use tracing::Level;
 use utoipa::openapi::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_swagger_ui::SwaggerUi;
 
 use crate::auth::Tokens;
 use crate::error::Error;
@@ -60,29 +61,38 @@ use crate::store::Store;
 
 pub use admin::{cutoff_target, range_target};
 pub use auth::{Access, access};
+pub use connections::ConnectionLimits;
 pub use cors::CorsPolicy;
 pub use docs::api_doc;
+pub use hosts::AllowedHosts;
 
 /// Limits the HTTP layer enforces.
 #[derive(Debug, Clone, Copy)]
 pub struct HttpSettings {
     /// Largest accepted request body, after gunzip.
     pub max_body_bytes: usize,
+    /// Bytes of request bodies in memory at once, across all requests, on the wire and
+    /// inflated (see [`body::BodyBudget`]).
+    pub body_budget_bytes: usize,
     /// Longest a request may take before it answers 408.
     pub request_timeout: Duration,
     /// Bounds on what one payload may hold.
     pub ingest: IngestLimits,
     /// Bounds on what one question may ask for.
     pub query: QueryLimits,
+    /// Bounds on client connections: how long and how many.
+    pub connections: ConnectionLimits,
 }
 
 impl Default for HttpSettings {
     fn default() -> Self {
         HttpSettings {
             max_body_bytes: 64 * 1024 * 1024,
+            body_budget_bytes: 256 * 1024 * 1024,
             request_timeout: Duration::from_secs(120),
             ingest: IngestLimits::default(),
             query: QueryLimits::default(),
+            connections: ConnectionLimits::default(),
         }
     }
 }
@@ -135,6 +145,10 @@ pub struct AppState {
     pub computations: Arc<Semaphore>,
     /// Seals and opens page cursors.
     cursors: Arc<cursor::Cursors>,
+    /// The memory request bodies may take together.
+    pub body_budget: Arc<body::BodyBudget>,
+    /// The `Host` names answered while authentication is off.
+    pub hosts: Arc<AllowedHosts>,
 }
 
 impl AppState {
@@ -158,6 +172,17 @@ impl AppState {
             cors: Arc::new(CorsPolicy::default()),
             computations: Arc::new(Semaphore::new(offload::concurrency())),
             cursors: Arc::default(),
+            body_budget: Arc::new(body::BodyBudget::new(settings.body_budget_bytes)),
+            hosts: Arc::new(AllowedHosts::default()),
+        }
+    }
+
+    /// The same state answering these `Host` names, beyond loopback names and addresses,
+    /// while authentication is off.
+    pub fn with_allowed_hosts(self, hosts: AllowedHosts) -> Self {
+        AppState {
+            hosts: Arc::new(hosts),
+            ..self
         }
     }
 
@@ -202,7 +227,7 @@ pub fn app(state: AppState) -> Router {
     let cors = state.cors.clone();
     metrics::init();
     let router = router
-        .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
+        .merge(docs::ui(openapi))
         .merge(explorer::router())
         .fallback(|| async { Error::NotFound("no such route".to_owned()) })
         // Innermost: after the request id, trace and metrics layers have seen the request,
@@ -210,6 +235,10 @@ pub fn app(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::require,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            hosts_without_auth,
         ))
         .layer(axum::middleware::from_fn_with_state(
             cors.clone(),
@@ -236,9 +265,19 @@ pub fn app(state: AppState) -> Router {
         ]));
     // Outermost, so that preflights are answered before authentication (browsers send them
     // without credentials) and refusals carry CORS headers the page can read.
-    match cors.layer() {
-        Some(layer) => router.layer(layer),
-        None => router,
+    cors.apply(router)
+}
+
+/// With authentication off, answers only requests that name this machine or a configured
+/// host (see [`hosts`]); with tokens, every request.
+async fn hosts_without_auth(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    match state.auth {
+        Some(_) => next.run(request).await,
+        None => hosts::guard(axum::extract::State(state.hosts), request, next).await,
     }
 }
 
@@ -316,14 +355,14 @@ fn request_span(request: &Request) -> tracing::Span {
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves, then lets in-flight requests finish.
+/// Connections are bounded by the state's [`ConnectionLimits`] (see [`connections`]).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    let limits = state.settings.connections;
+    connections::serve(listener, app(state), limits, shutdown).await
 }
 
 /// Resolves on Ctrl-C or SIGTERM, the two ways a container runtime asks a process to stop.

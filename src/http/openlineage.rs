@@ -1,13 +1,12 @@
 //! The OpenLineage producer API: `POST /api/v1/lineage` and `POST /api/v1/lineage/batch`,
 //! where the OpenLineage clients and integrations (Airflow, dbt, Spark, Flink) post by default.
 
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::{Extension, Json};
 use chrono::Utc;
 use serde::Serialize;
-use serde_json::value::RawValue;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -175,7 +174,7 @@ async fn post_lineage_batch(
     };
     let mut failed_events = Vec::new();
     let sender = Sender::of(&principal, &headers);
-    for (index, item) in items.iter().enumerate() {
+    for (index, item) in items.into_iter().enumerate() {
         let outcome = store_item(&state, &sender, index, item).await;
         record_ingest(IngestFormat::OpenLineageBatchItem, &outcome);
         match outcome {
@@ -198,21 +197,21 @@ async fn post_lineage_batch(
     }))
 }
 
-/// The events of a batch, each still raw: a bad one must not spoil the others.
-async fn batch_items(
-    state: &AppState,
-    headers: &HeaderMap,
-    body: Body,
-) -> Result<Vec<Box<RawValue>>> {
+/// The events of a batch, each still raw (a bad one must not spoil the others): slices of the
+/// body, which keep its share of the body budget until the last is stored.
+async fn batch_items(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Vec<Bytes>> {
     let received = receive(state, headers, body).await?;
     let bytes = received.bytes;
-    let limits = state.settings.ingest;
+    let max = state.settings.ingest.max_batch_events;
     // The depth limit applies to each event on its own (see `store_item`): splitting a batch
-    // into events doesn't recurse, and one deep event must not fail the others.
+    // into events doesn't recurse, and one deep event must not fail the others. The count is
+    // checked while splitting, so a batch of millions of tiny events is never all parsed.
     blocking(move || {
-        let items = openlineage::batch(&bytes)?;
-        limits.check_events(items.len())?;
-        Ok(items)
+        let items = openlineage::batch(&bytes, max)?;
+        let slices = items
+            .iter()
+            .map(|item| bytes.slice_ref(item.get().as_bytes()));
+        Ok(slices.collect())
     })
     .await
 }
@@ -236,19 +235,20 @@ async fn store_item(
     state: &AppState,
     sender: &Sender<'_>,
     index: usize,
-    item: &RawValue,
+    item: Bytes,
 ) -> Result<()> {
-    let text = item.get().to_owned();
     let depth = state.settings.ingest.max_json_depth;
     let parsed = blocking(move || {
-        json::check_depth(text.as_bytes(), depth).map_err(|err| at_item(err, index))?;
-        openlineage::batch_item(&text, index).map(|p| (p, text))
+        json::check_depth(&item, depth).map_err(|err| at_item(err, index))?;
+        // A slice of what the batch split as JSON, so UTF-8.
+        let text = std::str::from_utf8(&item).map_err(|e| Error::Internal(e.into()))?;
+        openlineage::batch_item(text, index).map(|p| (p, item))
     })
     .await;
-    let (parsed, text) = parsed?;
+    let (parsed, item) = parsed?;
     scope::check_writes(state.store.as_ref(), sender.principal, &parsed.changes).await?;
-    let wire_bytes = text.len();
-    let raw = raw_payload(text.into_bytes().into(), wire_bytes, &parsed, sender);
+    let wire_bytes = item.len();
+    let raw = raw_payload(item, wire_bytes, &parsed, sender);
     state.store.apply(&raw, parsed.changes).await.map(|_| ())
 }
 
@@ -273,7 +273,8 @@ fn failure(index: usize, err: &Error) -> FailedEvent {
     let code = err.code();
     FailedEvent {
         index,
-        reason: err.to_string(),
+        // Never the text of a database error: our own faults are logged, and named by id.
+        reason: err.public_detail(),
         retriable: status.is_server_error(),
         status: status.as_u16(),
         code: code.to_owned(),
@@ -291,7 +292,13 @@ async fn receive(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Re
             )));
         }
     }
-    body::read(headers, body, state.settings.max_body_bytes).await
+    body::read(
+        headers,
+        body,
+        state.settings.max_body_bytes,
+        &state.body_budget,
+    )
+    .await
 }
 
 fn raw_payload(

@@ -208,6 +208,7 @@ async fn store_events(
     let limits = state.settings.ingest;
     let changes: ChangeSet = blocking(move || {
         json::check_depth(&parse_body, limits.max_json_depth)?;
+        limits.check_event_array(&parse_body)?;
         let changes = spline::events(version, &parse_body)?;
         let events = changes.nodes.iter().filter(|n| n.kind == NodeKind::Run);
         limits.check_events(events.count())?;
@@ -234,8 +235,13 @@ async fn receive(
             "Content-Type `{media_type}` is not a Spline producer API version; use {MEDIA_TYPE_V12}, {MEDIA_TYPE_V11} or {MEDIA_TYPE_V10}"
         ))
     })?;
-    let ReceivedBody { bytes, wire_bytes } =
-        body::read(headers, body, state.settings.max_body_bytes).await?;
+    let ReceivedBody { bytes, wire_bytes } = body::read(
+        headers,
+        body,
+        state.settings.max_body_bytes,
+        &state.body_budget,
+    )
+    .await?;
     let raw = RawPayload {
         format: format.to_owned(),
         version: version.as_str().to_owned(),

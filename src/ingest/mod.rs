@@ -5,6 +5,7 @@
 //! every rule can be unit-tested against captured payloads.
 
 pub mod json;
+pub mod lengths;
 pub mod openlineage;
 pub mod spline;
 
@@ -56,6 +57,16 @@ impl IngestLimits {
         )
     }
 
+    /// Refuses a body that is a JSON array of more than `max_batch_events` items, counting
+    /// them without keeping any (see [`json::bounded_array`]): before the body is parsed for
+    /// what it says. Anything but such an array passes, for the parser to judge.
+    pub fn check_event_array(&self, body: &[u8]) -> Result<(), Error> {
+        match json::bounded_array::<serde::de::IgnoredAny>(body, self.max_batch_events) {
+            Ok(None) => Err(too_many_events(self.max_batch_events)),
+            _ => Ok(()),
+        }
+    }
+
     /// Checks how many events one request carries.
     pub fn check_events(&self, events: usize) -> Result<(), Error> {
         over(
@@ -65,6 +76,18 @@ impl IngestLimits {
             "$",
             "HEADWATER_MAX_BATCH_EVENTS",
         )
+    }
+}
+
+/// The answer to a request of more than `max` events, found before counting them all.
+pub fn too_many_events(max: usize) -> Error {
+    Error::OverLimit {
+        code: "too-many-events",
+        detail: format!(
+            "more than {max} events in one request; at most {max} are accepted \
+             (HEADWATER_MAX_BATCH_EVENTS)"
+        ),
+        path: Some("$".to_owned()),
     }
 }
 

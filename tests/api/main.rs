@@ -5,13 +5,16 @@ mod db;
 mod helpers;
 
 mod abuse_queries;
+mod browsers;
 mod commands;
+mod connections;
 mod database_failures;
 mod explorer;
 mod graph_properties;
 mod graph_queries;
 mod graph_questions;
 mod health_metrics;
+mod ingest_bounds;
 mod limits;
 mod lineage_index;
 mod marquez_api;

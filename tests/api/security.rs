@@ -120,6 +120,31 @@ async fn two_teams(app: &TestApp) {
     }
 }
 
+/// The open routes are open to every caller, a namespace-limited token too: the Spline
+/// `/about` probes answered it 403, as the rest of the Spline consumer API does.
+#[rstest]
+#[tokio::test]
+async fn open_routes_answer_limited_tokens_too(#[values(Postgres, Sqlite)] backend: Backend) {
+    let app = secured(backend).await;
+    for uri in [
+        "/health/live",
+        "/health/ready",
+        "/metrics",
+        "/producer/status",
+        "/openapi.json",
+        "/about/liveness",
+        "/about/readiness",
+        "/about/version",
+    ] {
+        let answer = get_as(&app, TEAM_A, uri).await;
+        assert_eq!(answer.status, StatusCode::OK, "{uri}: {}", answer.text());
+    }
+    // The rest of the Spline consumer API still refuses it.
+    get_as(&app, TEAM_A, "/consumer/execution-events")
+        .await
+        .assert_problem(StatusCode::FORBIDDEN, "forbidden", None);
+}
+
 #[rstest]
 #[tokio::test]
 async fn the_wrong_scope_is_403_whether_or_not_the_thing_exists(
@@ -602,32 +627,47 @@ async fn cross_origin_writes_are_refused_unless_allowed(
         None,
     );
     assert_eq!(app.counts().await, crate::helpers::Counts::ZERO);
-    // Reads from any origin carry CORS headers; a preflight for a write is not granted.
-    let read = app
-        .send(
-            "GET",
-            "/health/live",
-            &[("origin", "https://ui.example")],
-            Vec::new(),
-        )
-        .await;
-    assert_eq!(read.headers[header::ACCESS_CONTROL_ALLOW_ORIGIN], "*");
-    let preflight = app
-        .send(
+    // Reads of the Spline UI's API from any origin carry CORS headers, other routes none; a
+    // preflight for a write is not granted.
+    let read =
+        |uri: &'static str| app.send("GET", uri, &[("origin", "https://ui.example")], Vec::new());
+    let about = read("/about/liveness").await;
+    assert_eq!(about.headers[header::ACCESS_CONTROL_ALLOW_ORIGIN], "*");
+    let health = read("/health/live").await;
+    assert_eq!(health.status, StatusCode::OK);
+    assert!(
+        !health
+            .headers
+            .contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+    );
+    let preflight = |uri: &'static str| {
+        app.send(
             "OPTIONS",
-            "/producer/execution-plans",
+            uri,
             &[
                 ("origin", "https://ui.example"),
                 ("access-control-request-method", "POST"),
             ],
             Vec::new(),
         )
-        .await;
-    let methods = preflight.headers[header::ACCESS_CONTROL_ALLOW_METHODS]
+    };
+    let consumer = preflight("/consumer/execution-events").await;
+    let methods = consumer.headers[header::ACCESS_CONTROL_ALLOW_METHODS]
         .to_str()
         .unwrap()
         .to_owned();
     assert!(!methods.contains("POST"), "{methods}");
+    let producer = preflight("/producer/execution-plans").await;
+    assert!(
+        !producer
+            .headers
+            .contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+    );
+    assert!(
+        !producer
+            .headers
+            .contains_key(header::ACCESS_CONTROL_ALLOW_METHODS)
+    );
 
     let allowing = secured_with(
         backend,

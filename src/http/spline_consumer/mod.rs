@@ -43,6 +43,8 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
         .merge(operations::routes())
         .merge(attributes::routes())
         .merge(labels::routes())
-        .merge(about::routes())
         .layer(axum::middleware::from_fn(super::scope::whole_graph_api))
+        // The probes carry nothing of any namespace, and are open to every caller (see
+        // `http::auth`): a namespace-limited token must get them too.
+        .merge(about::routes())
 }

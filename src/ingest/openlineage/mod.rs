@@ -12,7 +12,7 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 use crate::error::Error;
-use crate::ingest::json;
+use crate::ingest::{json, lengths};
 use crate::model::ChangeSet;
 use wire::EventKind;
 
@@ -36,9 +36,11 @@ pub fn event(body: &[u8]) -> Result<Parsed, Error> {
     event_value(&value, "")
 }
 
-/// Splits a batch body into its events, each still raw: a bad event must not spoil the others.
-pub fn batch(body: &[u8]) -> Result<Vec<Box<RawValue>>, Error> {
-    json::decode(body)
+/// Splits a batch body into its events, each still raw (a bad event must not spoil the
+/// others), refusing more than `max_events` as soon as one more begins: the events are never
+/// all parsed before they are counted.
+pub fn batch(body: &[u8], max_events: usize) -> Result<Vec<&RawValue>, Error> {
+    json::bounded_array(body, max_events)?.ok_or_else(|| crate::ingest::too_many_events(max_events))
 }
 
 /// Parses event `index` of a [`batch`] (its text, `item.get()`); error paths start with
@@ -94,6 +96,7 @@ pub fn event_value(value: &Value, at: &str) -> Result<Parsed, Error> {
         }
     };
     let changes = changes.map_err(|e| relocate(e, at))?;
+    lengths::check(&changes).map_err(|long| long.into_error(value, at))?;
     Ok(Parsed {
         kind,
         spec_version: spec_version(value),
@@ -277,7 +280,7 @@ mod tests {
             r#"{"eventTime":"2024-01-01T00:00:00Z","x":1e400}"#.to_owned(),
         ];
         let body = format!("[{},{}]", items[0], items[1]);
-        let split = batch(body.as_bytes()).unwrap();
+        let split = batch(body.as_bytes(), 10).unwrap();
         assert_eq!(split.len(), 2, "the split accepts both");
         for (index, item) in split.iter().enumerate() {
             let err = batch_item(item.get(), index).unwrap_err();

@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::error::Error;
-use crate::ingest::json;
+use crate::ingest::{json, lengths};
 use crate::model::ChangeSet;
 
 /// Media type of producer API v1.0 (deprecated, still spoken by Spline 0.4–0.5 agents).
@@ -78,7 +78,9 @@ pub fn plan(
     let id = plan
         .id
         .unwrap_or_else(|| Uuid::new_v5(&GENERATED_ID_NAMESPACE, body));
-    Ok((id, convert::plan_changes(&plan, id, version, received_at)?))
+    let changes = convert::plan_changes(&plan, id, version, received_at)?;
+    check_lengths(&changes, body)?;
+    Ok((id, changes))
 }
 
 /// The id a plan body stands for, reading nothing but its `id` (every version names it so):
@@ -106,7 +108,17 @@ pub fn events(version: ApiVersion, body: &[u8]) -> Result<ChangeSet, Error> {
             .collect(),
         ApiVersion::V11 | ApiVersion::V12 => json::decode(body)?,
     };
-    Ok(convert::event_changes(&events, version))
+    let changes = convert::event_changes(&events, version);
+    check_lengths(&changes, body)?;
+    Ok(changes)
+}
+
+/// [`lengths::check`]; the body is parsed again only to name the field that is too long.
+fn check_lengths(changes: &ChangeSet, body: &[u8]) -> Result<(), Error> {
+    lengths::check(changes).map_err(|long| {
+        let request = serde_json::from_slice(body).unwrap_or_default();
+        long.into_error(&request, "")
+    })
 }
 
 #[cfg(test)]

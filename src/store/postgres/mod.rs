@@ -13,13 +13,14 @@ use async_trait::async_trait;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
+use sqlx::postgres::{PgPoolOptions, PgRow};
 use sqlx::types::Json;
 use sqlx::{PgConnection, PgPool, Postgres, Row, Transaction};
 
 mod audit;
 mod prune;
 mod spline_queries;
+mod url;
 
 use super::archived_event;
 use super::rows::{
@@ -77,9 +78,7 @@ impl PgStore {
 
     /// Opens a pool lazily: the service starts, and reports 503, while the database is down.
     pub fn connect_lazy(url: &str, settings: PoolSettings) -> Result<Self> {
-        let mut options: PgConnectOptions = url
-            .parse()
-            .map_err(|e| Error::Internal(anyhow::anyhow!("invalid database URL: {e}")))?;
+        let mut options = url::connect_options(url)?;
         if let Some(timeout) = settings.query_timeout {
             let ms = timeout.as_millis().to_string();
             options = options.options([("statement_timeout", ms.as_str())]);
