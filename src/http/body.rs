@@ -155,25 +155,29 @@ pub fn media_type(headers: &HeaderMap) -> Result<String> {
     Ok(parsed.essence_str().to_ascii_lowercase())
 }
 
-/// Reads the body, enforcing `limit` before and after gunzip, within `budget`.
+/// Reads the body, enforcing `limit` before and after gunzip, within `budget`. `watch` sees
+/// the (inflated) bytes in order as they come, and may refuse the body before the rest is
+/// read: counting a batch's events there keeps a gzip bomb from being inflated whole.
 pub async fn read(
     headers: &HeaderMap,
     body: Body,
     limit: usize,
     budget: &BodyBudget,
+    mut watch: impl FnMut(&[u8]) -> Result<()>,
 ) -> Result<ReceivedBody> {
     let gzipped = is_gzip(headers)?;
     if declared_length(headers).is_some_and(|n| n > limit) {
         return Err(Error::PayloadTooLarge { limit });
     }
     let mut wire_share = budget.share();
-    let wire = collect(body, limit, &mut wire_share).await?;
+    let plain = (!gzipped).then_some(&mut watch);
+    let wire = collect(body, limit, &mut wire_share, plain).await?;
     let wire_bytes = wire.len();
     let bytes = match gzipped {
         false => budgeted(wire, wire_share),
         true => {
             let mut share = budget.share();
-            let inflated = inflate(wire, limit, &mut share).await?;
+            let inflated = inflate(wire, limit, &mut share, &mut watch).await?;
             drop(wire_share);
             budgeted(inflated, share)
         }
@@ -192,7 +196,12 @@ fn declared_length(headers: &HeaderMap) -> Option<usize> {
 
 /// The body's frames in one buffer. The share covers the buffer's capacity, taken before
 /// each time it grows.
-async fn collect(mut body: Body, limit: usize, share: &mut Share) -> Result<Vec<u8>> {
+async fn collect(
+    mut body: Body,
+    limit: usize,
+    share: &mut Share,
+    mut watch: Option<&mut impl FnMut(&[u8]) -> Result<()>>,
+) -> Result<Vec<u8>> {
     let mut data: Vec<u8> = Vec::new();
     while let Some(frame) = body.frame().await {
         let Ok(chunk) = frame.map_err(read_error)?.into_data() else {
@@ -209,26 +218,37 @@ async fn collect(mut body: Body, limit: usize, share: &mut Share) -> Result<Vec<
             share.grow_to(capacity).await?;
             data.reserve_exact(capacity - data.len());
         }
+        if let Some(watch) = watch.as_mut() {
+            watch(&chunk)?;
+        }
         data.extend_from_slice(&chunk);
     }
     Ok(data)
 }
 
 /// Inflates step by step, each step off the async workers, the share grown before each.
-async fn inflate(wire: Vec<u8>, limit: usize, share: &mut Share) -> Result<Vec<u8>> {
+async fn inflate(
+    wire: Vec<u8>,
+    limit: usize,
+    share: &mut Share,
+    watch: &mut impl FnMut(&[u8]) -> Result<()>,
+) -> Result<Vec<u8>> {
     let mut decoder = flate2::read::MultiGzDecoder::new(Bytes::from(wire).reader());
     let mut out = Vec::new();
     loop {
         let step = (limit + 1 - out.len()).min(INFLATE_STEP);
         share.grow_to(out.len() + step).await?;
         let done;
+        let seen = out.len();
         (decoder, out, done) = tokio::task::spawn_blocking(move || {
             let done = inflate_step(&mut decoder, &mut out, step, limit);
             (decoder, out, done)
         })
         .await
         .map_err(|e| Error::Internal(e.into()))?;
-        if done? {
+        let done = done?;
+        watch(&out[seen..])?;
+        if done {
             return Ok(out);
         }
     }
@@ -357,6 +377,7 @@ mod tests {
             Body::from(vec![7u8; 3000]),
             5000,
             &budget,
+            |_| Ok(()),
         )
         .await
         .unwrap();
@@ -368,13 +389,30 @@ mod tests {
         assert_eq!(budget.available(), 10_000);
 
         let wire = gzip(&vec![1u8; 4000]);
-        let inflated = read(&gzipped(), Body::from(wire), 5000, &budget)
+        let inflated = read(&gzipped(), Body::from(wire), 5000, &budget, |_| Ok(()))
             .await
             .unwrap();
         assert_eq!(inflated.bytes.len(), 4000);
         assert!(budget.available() <= 6000, "{}", budget.available());
         drop(inflated);
         assert_eq!(budget.available(), 10_000);
+    }
+
+    /// The watch sees inflated bytes as they come: refusing stops the rest being inflated.
+    #[tokio::test]
+    async fn a_watch_refuses_a_bomb_after_its_first_step() {
+        let budget = BodyBudget::new(64 << 20);
+        let wire = gzip(&vec![b' '; 32 << 20]);
+        let mut seen = 0;
+        let err = read(&gzipped(), Body::from(wire), 48 << 20, &budget, |bytes| {
+            seen += bytes.len();
+            Err(Error::Forbidden("enough".to_owned()))
+        })
+        .await
+        .unwrap_err();
+        assert_eq!(err.to_string(), "enough");
+        assert_eq!(seen, INFLATE_STEP);
+        assert_eq!(budget.available(), 64 << 20);
     }
 
     #[tokio::test]
@@ -385,6 +423,7 @@ mod tests {
             Body::from(vec![0u8; 2000]),
             5000,
             &budget,
+            |_| Ok(()),
         )
         .await
         .unwrap_err();
@@ -393,12 +432,24 @@ mod tests {
             err.to_string().contains("HEADWATER_BODY_BUDGET_BYTES"),
             "{err}"
         );
-        let held = read(&HeaderMap::new(), Body::from(vec![0u8; 800]), 5000, &budget)
-            .await
-            .unwrap();
-        let err = read(&HeaderMap::new(), Body::from(vec![0u8; 800]), 5000, &budget)
-            .await
-            .unwrap_err();
+        let held = read(
+            &HeaderMap::new(),
+            Body::from(vec![0u8; 800]),
+            5000,
+            &budget,
+            |_| Ok(()),
+        )
+        .await
+        .unwrap();
+        let err = read(
+            &HeaderMap::new(),
+            Body::from(vec![0u8; 800]),
+            5000,
+            &budget,
+            |_| Ok(()),
+        )
+        .await
+        .unwrap_err();
         assert_eq!(err.code(), "unavailable");
         drop(held);
         assert_eq!(

@@ -76,7 +76,7 @@ async fn store_event(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<()> {
-    let received = receive(state, headers, body).await?;
+    let received = receive(state, headers, body, |_| Ok(())).await?;
     let bytes = received.bytes.clone();
     let depth = state.settings.ingest.max_json_depth;
     let parsed = blocking(move || {
@@ -200,7 +200,8 @@ async fn post_lineage_batch(
 /// The events of a batch, each still raw (a bad one must not spoil the others): slices of the
 /// body, which keep its share of the body budget until the last is stored.
 async fn batch_items(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Vec<Bytes>> {
-    let received = receive(state, headers, body).await?;
+    let watch = state.settings.ingest.event_array_watch();
+    let received = receive(state, headers, body, watch).await?;
     let bytes = received.bytes;
     let max = state.settings.ingest.max_batch_events;
     // The depth limit applies to each event on its own (see `store_item`): splitting a batch
@@ -283,7 +284,12 @@ fn failure(index: usize, err: &Error) -> FailedEvent {
 }
 
 /// OpenLineage clients send `application/json`; any `+json` type, or none, is taken as JSON.
-async fn receive(state: &AppState, headers: &HeaderMap, body: Body) -> Result<ReceivedBody> {
+async fn receive(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+    watch: impl FnMut(&[u8]) -> Result<()>,
+) -> Result<ReceivedBody> {
     if headers.contains_key(axum::http::header::CONTENT_TYPE) {
         let media_type = body::media_type(headers)?;
         if media_type != "application/json" && !media_type.ends_with("+json") {
@@ -297,6 +303,7 @@ async fn receive(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Re
         body,
         state.settings.max_body_bytes,
         &state.body_budget,
+        watch,
     )
     .await
 }

@@ -132,7 +132,8 @@ async fn store_plan(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Uuid> {
-    let (version, raw) = receive(state, principal, headers, body, "spline.plan").await?;
+    let (version, raw) =
+        receive(state, principal, headers, body, "spline.plan", |_| Ok(())).await?;
     // The agent posts the plan again on every run: the same bytes were parsed, validated and
     // stored before, so the answer is the same, and nothing is written. Not for a token
     // limited to some namespaces, whose scope is checked first: a 201 would tell it that a
@@ -203,9 +204,10 @@ async fn store_events(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<()> {
-    let (version, raw) = receive(state, principal, headers, body, "spline.events").await?;
-    let parse_body = raw.body.clone();
     let limits = state.settings.ingest;
+    let watch = limits.event_array_watch();
+    let (version, raw) = receive(state, principal, headers, body, "spline.events", watch).await?;
+    let parse_body = raw.body.clone();
     let changes: ChangeSet = blocking(move || {
         json::check_depth(&parse_body, limits.max_json_depth)?;
         limits.check_event_array(&parse_body)?;
@@ -228,6 +230,7 @@ async fn receive(
     headers: &HeaderMap,
     body: Body,
     format: &str,
+    watch: impl FnMut(&[u8]) -> Result<()>,
 ) -> Result<(ApiVersion, RawPayload)> {
     let media_type = body::media_type(headers)?;
     let version = ApiVersion::from_media_type(&media_type).ok_or_else(|| {
@@ -240,6 +243,7 @@ async fn receive(
         body,
         state.settings.max_body_bytes,
         &state.body_budget,
+        watch,
     )
     .await?;
     let raw = RawPayload {

@@ -25,6 +25,64 @@ pub fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, Error> {
     Ok(value)
 }
 
+/// Counts the items of a top-level JSON array as its bytes arrive, without decoding any: a
+/// gzipped batch is counted while it is inflated, so a bomb of millions of tiny events is
+/// refused after its first megabyte instead of held whole. It only spots value starts at the
+/// array's top level; anything it can't count (not an array, malformed) is left to the parser.
+#[derive(Debug, Default, Clone)]
+pub struct ItemCounter {
+    depth: u32,
+    in_string: bool,
+    escaped: bool,
+    /// An item has begun and no comma has ended it yet.
+    in_item: bool,
+    not_an_array: bool,
+    items: usize,
+}
+
+impl ItemCounter {
+    /// Reads the next bytes; returns how many items have begun so far.
+    pub fn feed(&mut self, bytes: &[u8]) -> usize {
+        for &b in bytes {
+            if self.not_an_array {
+                break;
+            }
+            self.step(b);
+        }
+        self.items
+    }
+
+    fn step(&mut self, b: u8) {
+        if self.in_string {
+            match (self.escaped, b) {
+                (true, _) => self.escaped = false,
+                (false, b'\\') => self.escaped = true,
+                (false, b'"') => self.in_string = false,
+                _ => {}
+            }
+            return;
+        }
+        match b {
+            b' ' | b'\t' | b'\n' | b'\r' => {}
+            b'[' if self.depth == 0 && self.items == 0 => self.depth = 1,
+            _ if self.depth == 0 => self.not_an_array = true,
+            b',' if self.depth == 1 => self.in_item = false,
+            b']' | b'}' => self.depth -= 1,
+            _ => {
+                if self.depth == 1 && !self.in_item {
+                    self.in_item = true;
+                    self.items += 1;
+                }
+                match b {
+                    b'"' => self.in_string = true,
+                    b'[' | b'{' => self.depth += 1,
+                    _ => {}
+                }
+            }
+        }
+    }
+}
+
 /// The items of a JSON array, decoded one at a time and at most `max` of them: `Ok(None)` as
 /// soon as item `max + 1` begins, so an array of millions of tiny items (`[{},{},…]`, which
 /// gzip shrinks a thousandfold) costs no more than `max` items, whatever follows. Syntax and
@@ -295,6 +353,23 @@ fn strip_position(message: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn items_are_counted_across_chunks_without_looking_inside_them() {
+        let body = br#" [ {"a": [1, 2, "x,]"]}, "s\\\"]", 3, [4, {}], null ] "#;
+        for cut in 0..body.len() {
+            let mut counter = ItemCounter::default();
+            counter.feed(&body[..cut]);
+            assert_eq!(counter.feed(&body[cut..]), 5, "cut at {cut}");
+        }
+        assert_eq!(ItemCounter::default().feed(b"{\"a\": [1, 2]}"), 0);
+        assert_eq!(ItemCounter::default().feed(b"[]"), 0);
+        assert_eq!(ItemCounter::default().feed(&b"{},".repeat(1000)), 0);
+        assert_eq!(
+            ItemCounter::default().feed(&[b"[".as_slice(), &b"{},".repeat(1000)].concat()),
+            1000
+        );
+    }
 
     #[test]
     fn nesting_is_counted_outside_strings_only() {

@@ -67,6 +67,17 @@ impl IngestLimits {
         }
     }
 
+    /// Watches a body as it arrives (see [`json::ItemCounter`]) and stops it at event
+    /// `max_batch_events + 1`, before the rest is inflated or read.
+    pub fn event_array_watch(&self) -> impl FnMut(&[u8]) -> Result<(), Error> + Send + use<> {
+        let max = self.max_batch_events;
+        let mut counter = json::ItemCounter::default();
+        move |bytes| match counter.feed(bytes) > max {
+            true => Err(too_many_events(max)),
+            false => Ok(()),
+        }
+    }
+
     /// Checks how many events one request carries.
     pub fn check_events(&self, events: usize) -> Result<(), Error> {
         over(
