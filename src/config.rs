@@ -895,7 +895,7 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains("s3cr3t"), "{text}");
-        assert_eq!(text.lines().count(), 31, "{text}");
+        assert_eq!(text.lines().count(), 32, "{text}");
     }
 
     #[test]

@@ -141,7 +141,7 @@ fn flags_beat_the_environment_which_beats_the_file_which_beats_defaults() {
     assert_line(&lines, "HEADWATER_KEEP_ALIVE_TIMEOUT_SECS", "20", "default");
     assert_line(&lines, "HEADWATER_MAX_CONNECTIONS", "512", "default");
     assert!(!lines.join("\n").contains("s3cr3t"), "{lines:?}");
-    assert_eq!(lines.len(), 29, "{lines:?}");
+    assert_eq!(lines.len(), 32, "{lines:?}");
 }
 
 #[test]

@@ -3,19 +3,6 @@
 //! body alone, must be the id the whole plan gives.
 #![no_main]
 
-use headwater::ingest::spline;
-use headwater_fuzz::{assert_client_error, assert_writable, received_at, spline_version};
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| {
-    let Some((&selector, body)) = data.split_first() else {
-        return;
-    };
-    match spline::plan(spline_version(selector), body, received_at()) {
-        Ok((id, changes)) => {
-            assert_eq!(spline::plan_id(body), Some(id), "re-post id differs");
-            assert_writable(&changes);
-        }
-        Err(err) => assert_client_error(&err),
-    }
-});
+fuzz_target!(|data: &[u8]| headwater_fuzz::spline_plan(data));
