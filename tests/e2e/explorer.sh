@@ -86,9 +86,15 @@ if [ "$(cat "$STAMP" 2>/dev/null)" != "$WANT" ]; then
     echo "$WANT" > "$STAMP"
 fi
 
-log "cargo build"
-timeout "$BUILD_TIMEOUT" cargo build --locked -p headwater --quiet || die "cargo build failed"
-BIN="$TARGET_DIR/debug/headwater"
+# HEADWATER_BIN names a binary built already; without it, the script builds one.
+if [ -n "${HEADWATER_BIN:-}" ]; then
+    BIN="$HEADWATER_BIN"
+else
+    log "cargo build"
+    timeout "$BUILD_TIMEOUT" cargo build --locked -p headwater --quiet || die "cargo build failed"
+    BIN="$TARGET_DIR/debug/headwater"
+fi
+[ -x "$BIN" ] || die "no headwater binary at $BIN"
 
 TMP="$(mktemp -d "${TMPDIR:-/tmp}/headwater-explorer.XXXXXX")"
 

@@ -46,10 +46,15 @@ if [ "$(cat "$VENV/.requirements.sha256" 2>/dev/null)" != "$stamp" ]; then
     printf '%s\n' "$stamp" >"$VENV/.requirements.sha256"
 fi
 
-say "building headwater (cargo build --locked -p headwater)"
-(cd "$REPO" && cargo build --locked -p headwater)
-BIN="$TARGET_DIR/debug/headwater"
-[ -x "$BIN" ] || fail "the build did not produce $BIN"
+# HEADWATER_BIN names a binary built already; without it, the script builds one.
+if [ -n "${HEADWATER_BIN:-}" ]; then
+    BIN="$HEADWATER_BIN"
+else
+    say "building headwater (cargo build --locked -p headwater)"
+    (cd "$REPO" && cargo build --locked -p headwater)
+    BIN="$TARGET_DIR/debug/headwater"
+fi
+[ -x "$BIN" ] || fail "no headwater binary at $BIN"
 
 exec "$VENV/bin/python" "$HERE/run.py" --bin "$BIN" --repo "$REPO" \
     --schemathesis "$VENV/bin/schemathesis" --max-examples "${1:-25}"
