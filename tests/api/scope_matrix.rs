@@ -156,6 +156,9 @@ fn need(method: &str, path: &str) -> Option<Need> {
 /// Namespace limits), as do the whole-graph anomalies.
 const WHOLE_GRAPH_TAGS: [&str; 2] = ["marquez", "spline-consumer"];
 const WHOLE_GRAPH_ROUTES: [&str; 1] = ["/api/v1/graph/anomalies"];
+/// Routes of those APIs that carry nothing of any namespace, and so answer limited tokens
+/// (README, Namespace limits): the Spline build information.
+const NO_NAMESPACE_ROUTES: [&str; 1] = ["/about/version"];
 
 /// The answer's class.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -245,8 +248,9 @@ fn documented() -> (Vec<Call>, Vec<(&'static str, String)>) {
             let need = need(m, template).unwrap_or_else(|| {
                 panic!("{m} {template} is in no row of the README's scope table: document it")
             });
-            let whole_graph = tags.iter().any(|t| WHOLE_GRAPH_TAGS.contains(t))
-                || WHOLE_GRAPH_ROUTES.contains(&template.as_str());
+            let whole_graph = (tags.iter().any(|t| WHOLE_GRAPH_TAGS.contains(t))
+                || WHOLE_GRAPH_ROUTES.contains(&template.as_str()))
+                && !NO_NAMESPACE_ROUTES.contains(&template.as_str());
             let call = Call {
                 method: m,
                 uri: uri.clone(),
