@@ -1,8 +1,10 @@
 //! One fresh, migrated database per test, on either backend.
 //!
 //! Every test runs twice, once per backend (`#[values(Postgres, Sqlite)]`). PostgreSQL
-//! databases are copied from a template migrated once per test process, which is much faster
-//! than migrating each; they are dropped when the test's last handle goes. SQLite databases
+//! databases are copied from a template migrated once for the migrations as they are (named by
+//! their hash, shared by every test process, which matters under cargo-nextest's process per
+//! test), which is much faster than migrating each; they are dropped when the test's last
+//! handle goes. SQLite databases
 //! are files in a temporary folder, removed the same way. A missing PostgreSQL server fails
 //! the Postgres half loudly: it is never skipped.
 
@@ -233,33 +235,93 @@ impl TestDb {
     }
 }
 
-/// Builds the template database every Postgres test copies, once per process, after dropping
-/// what earlier, finished processes left behind.
+/// The template database every Postgres test copies: built once for the migrations as they
+/// are, by whichever test process gets there first (under an advisory lock; the others wait
+/// and reuse it), and kept for later runs. Built under a temporary name and renamed when done,
+/// so a process killed half-way leaves no template that looks ready.
 async fn create_template(admin: String) -> String {
     let mut conn = PgConnection::connect(&admin).await.unwrap_or_else(|e| {
         panic!("PostgreSQL at DATABASE_URL is needed for the Postgres half of the tests: {e}")
     });
     drop_stale(&mut conn).await;
-    let name = format!("hwt_template_{}", std::process::id());
-    sqlx::query(&format!("drop database if exists {name} with (force)"))
+    let hash = migrations_hash();
+    let name = format!("hwtpl_{hash:016x}");
+    sqlx::query("select pg_advisory_lock($1)")
+        .bind(hash as i64)
         .execute(&mut conn)
         .await
         .unwrap();
-    sqlx::query(&format!("create database {name}"))
+    let ready: bool =
+        sqlx::query_scalar("select exists (select from pg_database where datname = $1)")
+            .bind(&name)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    if !ready {
+        build_template(&mut conn, &admin, &name).await;
+    }
+    sqlx::query("select pg_advisory_unlock($1)")
+        .bind(hash as i64)
         .execute(&mut conn)
         .await
         .unwrap();
     conn.close().await.ok();
+    name
+}
+
+/// Migrates a new template under a temporary name, renames it `name`, and drops the templates
+/// of other migrations.
+async fn build_template(conn: &mut PgConnection, admin: &str, name: &str) {
+    let building = format!("{name}_building");
+    for sql in [
+        format!("drop database if exists {building} with (force)"),
+        format!("create database {building}"),
+    ] {
+        sqlx::query(&sql).execute(&mut *conn).await.unwrap();
+    }
     let store = PgStore::new(
         PgPoolOptions::new()
             .max_connections(1)
-            .connect(&url_of(&admin, &name))
+            .connect(&url_of(admin, &building))
             .await
             .unwrap(),
     );
     store.migrate().await.expect("migrations apply");
     store.pool().close().await;
-    name
+    let rename = format!("alter database {building} rename to {name}");
+    sqlx::query(&rename).execute(&mut *conn).await.unwrap();
+    let others: Vec<String> = sqlx::query_scalar(
+        "select datname from pg_database where datname like 'hwtpl\\_%' and datname <> $1",
+    )
+    .bind(name)
+    .fetch_all(&mut *conn)
+    .await
+    .unwrap();
+    for other in others {
+        let sql = format!("drop database if exists {other} with (force)");
+        sqlx::query(&sql).execute(&mut *conn).await.ok();
+    }
+}
+
+/// A hash of the PostgreSQL migrations, names and contents: a template is good for exactly
+/// the migrations it was built from.
+fn migrations_hash() -> u64 {
+    use std::hash::{Hash, Hasher};
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/postgres");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|entry| entry.expect("a migration").path())
+        .collect();
+    files.sort();
+    // SipHash with fixed keys: the same in every process.
+    let mut hasher = std::hash::DefaultHasher::new();
+    for file in files {
+        file.file_name().hash(&mut hasher);
+        std::fs::read(&file)
+            .expect("a readable migration")
+            .hash(&mut hasher);
+    }
+    hasher.finish()
 }
 
 /// Test databases of processes that no longer run.
@@ -271,7 +333,6 @@ async fn drop_stale(conn: &mut PgConnection) {
             .unwrap();
     for name in names {
         let pid = name.rsplit('_').nth(1).and_then(|p| p.parse::<u32>().ok());
-        let pid = pid.or_else(|| name.strip_prefix("hwt_template_")?.parse().ok());
         let alive = pid.is_some_and(|p| std::path::Path::new(&format!("/proc/{p}")).exists());
         if !alive {
             let sql = format!("drop database if exists {name} with (force)");
