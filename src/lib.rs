@@ -1,16 +1,21 @@
 //! Headwater: a data-lineage capture service.
 //!
-//! Producers (the Spline Spark agent today, OpenLineage emitters next) post lineage in their own
-//! wire formats; Headwater turns every payload into one format-independent graph of nodes and
-//! edges, stores it in PostgreSQL together with the raw payload, and answers graph questions
-//! (upstream, downstream, bounded depth) as JSON.
+//! Producers (the Spline Spark agent, and OpenLineage emitters: Airflow, dbt, Spark, Flink,
+//! openlineage-python) post lineage in their own wire formats; Headwater turns every payload
+//! into one format-independent graph of nodes and edges, stores it in PostgreSQL or SQLite
+//! together with the raw payload, and answers graph questions (lineage both ways at a bounded
+//! depth, column lineage, impact, paths) as JSON, and through Marquez- and Spline-compatible
+//! read APIs.
 //!
 //! # Layout
 //! - [`model`]: the one graph vocabulary (node and edge kinds, change sets). Depends on nothing.
 //! - [`naming`]: dataset identity shared by every wire format (canonical URIs).
-//! - [`ingest`]: wire formats (Spline producer API v1.0/v1.1/v1.2) parsed into change sets. Pure.
-//! - [`graph`]: bounded, cycle-safe traversal over any [`graph::EdgeSource`]. Pure, no SQL.
-//! - [`store`]: the storage interface and its PostgreSQL implementation. Knows no HTTP or wire format.
+//! - [`ingest`]: wire formats (Spline producer API v1.0/v1.1/v1.2, OpenLineage events) parsed
+//!   into change sets. No I/O.
+//! - [`graph`]: bounded, cycle-safe traversal over any [`graph::EdgeSource`], and the views and
+//!   layout built on it. No SQL.
+//! - [`store`]: the storage interface and its PostgreSQL and SQLite backends. Stores change sets
+//!   and keeps the raw payloads, whatever format they came in; knows no HTTP.
 //! - [`http`]: axum routers, extractors and the OpenAPI document; orchestrates the others.
 //! - [`auth`]: API tokens, scopes and namespace limits. Knows no HTTP.
 //! - [`error`]: the one error type, and how it maps onto HTTP problem responses.

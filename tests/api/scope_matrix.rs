@@ -4,10 +4,10 @@
 //! Every operation of the generated OpenAPI document, and the routes outside it (the
 //! explorer, the Swagger UI, the document itself, unknown routes), is called by each kind of
 //! caller: no token, an invalid one, a producer, a consumer, an admin, and a producer-and-
-//! consumer limited to some namespaces. Each answer must be in the class the Security section
-//! of the README documents: 401, 403, or served (anything else but a 5xx). The expectations
-//! follow from the README's rules ([`need`]), not from the code under test, and a documented
-//! route no rule covers fails the test, so a new route can't escape the table.
+//! consumer limited to some namespaces. Each answer must be in the class docs/security.md
+//! documents: 401, 403, or served (anything else but a 5xx). The expectations follow from its
+//! rules ([`need`]), not from the code under test, and a documented route no rule covers fails
+//! the test, so a new route can't escape the table.
 //!
 //! Then protected requests are disguised (trailing and doubled slashes, percent-encoded
 //! letters and slashes, dot segments, case, `;` parameters, NUL, overlong paths) and sent by
@@ -102,7 +102,7 @@ async fn secured(backend: Backend) -> TestApp {
     )
 }
 
-/// What a route needs, by the README's table of scopes.
+/// What a route needs, by the table of scopes in docs/security.md.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Need {
     Open,
@@ -111,7 +111,7 @@ enum Need {
     Admin,
 }
 
-/// Routes anyone may call (README, Security: the `none` row), besides `/`, `/ui*` and `/docs*`.
+/// Routes anyone may call (docs/security.md: the `none` row), besides `/`, `/ui*` and `/docs*`.
 const OPEN: [&str; 8] = [
     "/health/live",
     "/health/ready",
@@ -136,7 +136,7 @@ fn is_open(path: &str) -> bool {
     OPEN.contains(&path) || path == "/" || under("/ui") || under("/docs")
 }
 
-/// What `method` on `path` (a route template) needs, by the README's table; `None` when no
+/// What `method` on `path` (a route template) needs, by the table in docs/security.md; `None` when no
 /// row says.
 fn need(method: &str, path: &str) -> Option<Need> {
     if is_open(path) {
@@ -152,12 +152,12 @@ fn need(method: &str, path: &str) -> Option<Need> {
     }
 }
 
-/// The tags of the compatibility APIs, which refuse namespace-limited tokens whole (README,
-/// Namespace limits), as do the whole-graph anomalies.
+/// The tags of the compatibility APIs, which refuse namespace-limited tokens whole
+/// (docs/security.md, Namespace limits), as do the whole-graph anomalies.
 const WHOLE_GRAPH_TAGS: [&str; 2] = ["marquez", "spline-consumer"];
 const WHOLE_GRAPH_ROUTES: [&str; 1] = ["/api/v1/graph/anomalies"];
 /// Routes of those APIs that carry nothing of any namespace, and so answer limited tokens
-/// (README, Namespace limits): the Spline build information.
+/// (docs/security.md, Namespace limits): the Spline build information.
 const NO_NAMESPACE_ROUTES: [&str; 1] = ["/about/version"];
 
 /// The answer's class.
@@ -180,7 +180,7 @@ struct Call {
 }
 
 impl Call {
-    /// What `caller` must get, by the README.
+    /// What `caller` must get, by docs/security.md.
     fn expected(&self, caller: Caller) -> Class {
         match (self.need, caller.authenticated(), caller.holds(self.need)) {
             (Need::Open, ..) => Class::Served,
@@ -246,7 +246,7 @@ fn documented() -> (Vec<Call>, Vec<(&'static str, String)>) {
                 .collect();
             let m = method(name);
             let need = need(m, template).unwrap_or_else(|| {
-                panic!("{m} {template} is in no row of the README's scope table: document it")
+                panic!("{m} {template} is in no row of the scope table in docs/security.md: document it")
             });
             let whole_graph = (tags.iter().any(|t| WHOLE_GRAPH_TAGS.contains(t))
                 || WHOLE_GRAPH_ROUTES.contains(&template.as_str()))
@@ -397,7 +397,7 @@ async fn every_route_answers_each_caller_as_the_security_table_says(
     }
     assert!(
         misfits.is_empty(),
-        "{} of {} answers are not what the README's scope table says:\n{}",
+        "{} of {} answers are not what the scope table in docs/security.md says:\n{}",
         misfits.len(),
         (calls.len() + undocumented.len()) * CALLERS.len(),
         misfits.join("\n")
