@@ -117,17 +117,9 @@ fn evaluate(guard: &Guard, stored: &HashMap<String, Value>) -> Result<()> {
             path,
             message,
         } => {
-            let actual = stored
-                .get(key)
-                .and_then(|p| p.get(property))
-                .and_then(Value::as_str);
-            match stored.contains_key(key) && actual != expected.as_deref() {
-                true => Err(Error::Conflict {
-                    detail: message.clone(),
-                    path: Some(path.clone()),
-                }),
-                false => Ok(()),
-            }
+            let actual = stored_text(stored, key, property);
+            let differs = stored.contains_key(key) && actual != expected.as_deref();
+            conflict_if(differs, message, path)
         }
         Guard::PropertyUnchanged {
             key,
@@ -136,19 +128,30 @@ fn evaluate(guard: &Guard, stored: &HashMap<String, Value>) -> Result<()> {
             path,
             message,
         } => {
-            let actual = stored
-                .get(key)
-                .and_then(|p| p.get(property))
-                .and_then(Value::as_str);
-            match actual.is_some_and(|a| a != expected) {
-                true => Err(Error::Conflict {
-                    detail: message.clone(),
-                    path: Some(path.clone()),
-                }),
-                false => Ok(()),
-            }
+            let differs = stored_text(stored, key, property).is_some_and(|a| a != expected);
+            conflict_if(differs, message, path)
         }
         Guard::NodeExists { .. } => Ok(()),
+    }
+}
+
+/// The text of a stored node's property, if the node and the property are there.
+fn stored_text<'s>(
+    stored: &'s HashMap<String, Value>,
+    key: &str,
+    property: &str,
+) -> Option<&'s str> {
+    stored.get(key)?.get(property)?.as_str()
+}
+
+/// The 409 a property guard answers when the stored value is not what the write expects.
+fn conflict_if(differs: bool, message: &str, path: &str) -> Result<()> {
+    match differs {
+        true => Err(Error::Conflict {
+            detail: message.to_owned(),
+            path: Some(path.to_owned()),
+        }),
+        false => Ok(()),
     }
 }
 

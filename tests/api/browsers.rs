@@ -4,12 +4,13 @@
 //! backends.
 
 use axum::http::{StatusCode, header};
-use headwater::auth::{Tokens, hash_secret};
+use headwater::auth::Tokens;
 use headwater::http::{AllowedHosts, CorsPolicy, HttpSettings};
 use headwater::{AppState, app};
 use rstest::rstest;
 use serde_json::json;
 
+use crate::helpers::token_entry;
 use crate::helpers::{
     Backend, Counts, Postgres, Sqlite, TestApp, TestDb, TestResponse, V12, encode, minimal_plan,
     plan_id, store_plan,
@@ -178,10 +179,7 @@ async fn loopback_addresses_and_configured_hosts_are_answered(
 #[rstest]
 #[tokio::test]
 async fn with_tokens_the_host_is_not_checked(#[values(Postgres, Sqlite)] backend: Backend) {
-    let toml = format!(
-        "[[token]]\nname = \"etl\"\nsha256 = \"{}\"\nscopes = [\"producer\", \"consumer\"]\n",
-        hash_secret("etl-secret")
-    );
+    let toml = token_entry("etl", "etl-secret", "\"producer\", \"consumer\"", "");
     let tokens = Tokens::parse(&toml).unwrap();
     let db = TestDb::new(backend).await;
     let state = AppState::shared(db.store(), HttpSettings::default(), true)

@@ -227,6 +227,13 @@ impl TestResponse {
 }
 
 /// Percent-encodes a query value (node keys contain `:` and `/`).
+/// One `[[token]]` entry of a tokens file: `scopes` as TOML array items (`"\"producer\""`),
+/// `extra` further lines (such as `namespaces = [...]`).
+pub fn token_entry(name: &str, secret: &str, scopes: &str, extra: &str) -> String {
+    let hash = headwater::auth::hash_secret(secret);
+    format!("[[token]]\nname = \"{name}\"\nsha256 = \"{hash}\"\nscopes = [{scopes}]\n{extra}\n")
+}
+
 pub fn encode(value: &str) -> String {
     form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }

@@ -15,11 +15,12 @@
 //! change nothing: those answer exactly as the plain request.
 
 use axum::http::{StatusCode, header};
-use headwater::auth::hash_secret;
+
 use headwater::http::{CorsPolicy, HttpSettings, api_doc};
 use rstest::rstest;
 use serde_json::{Value, json};
 
+use crate::helpers::token_entry;
 use crate::helpers::{Backend, Counts, Postgres, Sqlite, TestApp, TestDb, TestResponse, encode};
 
 /// Who calls.
@@ -75,8 +76,7 @@ impl Caller {
 /// One token per scope, and a producer-and-consumer limited to team A.
 fn tokens() -> String {
     let token = |caller: Caller, name: &str, scopes: &str, extra: &str| {
-        let hash = hash_secret(caller.secret().unwrap());
-        format!("[[token]]\nname = \"{name}\"\nsha256 = \"{hash}\"\nscopes = [{scopes}]\n{extra}\n")
+        token_entry(name, caller.secret().unwrap(), scopes, extra)
     };
     [
         token(Caller::Producer, "etl", "\"producer\"", ""),

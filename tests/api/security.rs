@@ -2,11 +2,12 @@
 //! the real router on both backends.
 
 use axum::http::{StatusCode, header};
-use headwater::auth::hash_secret;
+
 use headwater::http::{CorsPolicy, HttpSettings};
 use rstest::rstest;
 use serde_json::{Value, json};
 
+use crate::helpers::token_entry;
 use crate::helpers::{
     Backend, Postgres, Sqlite, TestApp, TestDb, TestResponse, V12, encode, minimal_plan, plan_id,
 };
@@ -18,12 +19,7 @@ const TEAM_A: &str = "team-a-secret";
 
 /// Four tokens: one per scope, and a producer-and-consumer limited to team A's namespaces.
 fn tokens() -> String {
-    let token = |name: &str, secret: &str, scopes: &str, extra: &str| {
-        format!(
-            "[[token]]\nname = \"{name}\"\nsha256 = \"{}\"\nscopes = [{scopes}]\n{extra}\n",
-            hash_secret(secret)
-        )
-    };
+    let token = token_entry;
     [
         token("etl", PRODUCER, "\"producer\"", ""),
         token("notebook", CONSUMER, "\"consumer\"", ""),

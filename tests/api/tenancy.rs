@@ -7,11 +7,12 @@ use std::collections::BTreeSet;
 use axum::http::StatusCode;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use headwater::auth::hash_secret;
+
 use headwater::http::{CorsPolicy, HttpSettings};
 use rstest::rstest;
 use serde_json::{Value, json};
 
+use crate::helpers::token_entry;
 use crate::helpers::{
     Backend, Postgres, Sqlite, TestApp, TestDb, TestResponse, V12, encode, minimal_plan, plan_id,
 };
@@ -25,12 +26,7 @@ const SPLINE_A: &str = "spline-a-secret";
 /// An unlimited producer and consumer; team A's producer-and-consumer and admin, limited to
 /// `teamA`; and a Spline producer limited to `spline` and `s3://team-a`.
 fn tokens() -> String {
-    let token = |name: &str, secret: &str, scopes: &str, extra: &str| {
-        format!(
-            "[[token]]\nname = \"{name}\"\nsha256 = \"{}\"\nscopes = [{scopes}]\n{extra}\n",
-            hash_secret(secret)
-        )
-    };
+    let token = token_entry;
     [
         token("etl", PRODUCER, "\"producer\"", ""),
         token("notebook", CONSUMER, "\"consumer\"", ""),
